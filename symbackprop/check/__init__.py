@@ -1,0 +1,1 @@
+"""Coursework checking: a student's backprop code and formulas against the derivation."""

@@ -1,0 +1,161 @@
+"""Turn a Derivation into the generated trainer's source, and load such a source as a module."""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+import time
+import types
+from dataclasses import dataclass
+
+from . import losses, printing, render
+from .derive import Derivation, derive
+from .spec import NetworkSpec
+
+TRAINER_TEMPLATE = "trainer.py.jinja"
+
+
+@dataclass(frozen=True)
+class InitLine:
+    """How init_params draws one parameter."""
+
+    name: str
+    code: str
+
+
+def _py(value: object) -> str:
+    """A Python literal for nested tuples of floats, written as lists."""
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_py(v) for v in value) + "]"
+    return repr(float(value))  # type: ignore[arg-type]
+
+
+def _forward_math(d: Derivation) -> list[str]:
+    out = []
+    prev = "x"
+    for rule in d.layers:
+        l = rule.index  # noqa: E741 - the layer index, as in the notation W^(l)
+        h = "yhat" if l == len(d.layers) else f"h{l}"
+        out.append(f"z{l} = W{l} {prev} + b{l},   {h} = {rule.activation}(z{l})")
+        prev = h
+    return out
+
+
+def _unpack(names: list[str]) -> str:
+    """`W1, b1 = params["W1"], params["b1"]`, or '' when nothing is needed."""
+    if not names:
+        return ""
+    return ", ".join(names) + " = " + ", ".join(f'params["{n}"]' for n in names)
+
+
+def trainer_context(d: Derivation, command: str) -> dict[str, object]:
+    """Everything the trainer template shows, as plain strings and dataclasses."""
+    spec = d.spec
+    forward = printing.forward_lines(d)
+    backward = printing.backward_lines(d)
+    backward_code = "\n".join(line.code for line in backward)
+    forward_names = [line.code.split(" = ")[0] for line in forward]
+    names = spec.param_names
+    init = []
+    for rule in d.layers:
+        gain = 2.0 if rule.activation == "relu" else 1.0
+        std = repr(math.sqrt(gain / rule.fan_in))
+        init.append(InitLine(f"W{rule.index}", f"rng.normal(0.0, {std}, size=({rule.units}, {rule.fan_in}))"))
+        init.append(InitLine(f"b{rule.index}", f"np.zeros({rule.units})"))
+    loss_code = losses.get(spec.loss).numpy.format(Y="Y", T="y")
+    if spec.reduction == "mean":
+        loss_code = f"({loss_code}) / y.shape[0]"
+    data = None
+    if spec.X is not None and spec.y is not None and spec.params is not None:
+        data = {
+            "X": _py(spec.X),
+            "y": _py(spec.y),
+            "params": [(n, _py(spec.params[n])) for n in names],
+        }
+    mean_note = " and divided by N" if spec.reduction == "mean" else ""
+    return dict(
+        header=render.header(spec.describe(), command),
+        title=spec.title,
+        layers_text="-".join(map(str, spec.layers)),
+        activations_text=", ".join(spec.activations),
+        loss=spec.loss,
+        loss_description=losses.get(spec.loss).description,
+        reduction=spec.reduction,
+        forward_math=_forward_math(d),
+        rule_lines=printing.rule_lines(d),
+        backward=backward,
+        closed_forms=printing.closed_form_lines(d),
+        closed_forms_note=f"Wl_i_j is Wl[i-1, j-1]; the batch gradient sums these over samples{mean_note}",
+        vectorized_only_note=" ".join(d.notes) or "Closed forms omitted.",
+        layers=repr(tuple(spec.layers)),
+        activations=repr(tuple(spec.activations)),
+        lr=repr(float(spec.lr)),
+        epochs=spec.epochs,
+        seed=spec.seed,
+        param_names=repr(tuple(names)),
+        forward_dict="{" + ", ".join(f'"{n}": {n}' for n in forward_names) + "}",
+        grads_dict="{" + ", ".join(f'"{n}": g{n}' for n in names) + "}",
+        unpack_backward=_unpack([n for n in names if re.search(rf"\b{n}\b", backward_code)]),
+        grad_order=repr(tuple([n for n in names if n[0] == "W"] + [n for n in names if n[0] == "b"])),
+        data=data,
+        init=init,
+        unpack_params=_unpack(names),
+        forward=forward,
+        forward_names=forward_names,
+        cache_names=[n for n in forward_names if re.search(rf"\b{n}\b", backward_code)],
+        uses_n=re.search(r"\bn\b", backward_code) is not None,
+        loss_code=loss_code,
+    )
+
+
+@dataclass(frozen=True)
+class TrainerBuild:
+    """A verified trainer: its source, the derivation behind it, and what was proven."""
+
+    source: str
+    derivation: Derivation
+    proof: str
+    derive_seconds: float
+    total_seconds: float
+
+
+def emit_trainer_unchecked(d: Derivation, command: str = "symbackprop emit trainer") -> str:
+    """Render and format the trainer for a derivation, without the numeric proof."""
+    source = render.render(TRAINER_TEMPLATE, **trainer_context(d, command))
+    return render.format_python(source)
+
+
+def build_trainer(
+    spec_or_derivation: NetworkSpec | Derivation, command: str = "symbackprop emit trainer"
+) -> TrainerBuild:
+    """Derive (if needed), emit, and prove the emitted code equal to SymPy's closed forms."""
+    from . import verify
+
+    start = time.perf_counter()
+    if isinstance(spec_or_derivation, Derivation):
+        d = spec_or_derivation
+    else:
+        d = derive(spec_or_derivation)
+    source = emit_trainer_unchecked(d, command)
+    proof = verify.prove(d, load_trainer(source))
+    return TrainerBuild(source, d, proof, d.seconds, time.perf_counter() - start)
+
+
+def emit_trainer(
+    spec_or_derivation: NetworkSpec | Derivation, command: str = "symbackprop emit trainer"
+) -> str:
+    """The generated trainer's source for a spec, proven correct before it is returned."""
+    return build_trainer(spec_or_derivation, command).source
+
+
+def load_trainer(source: str, name: str = "symbackprop_generated_trainer") -> types.ModuleType:
+    """Import generated trainer source (our own output, never a student's) as a fresh module."""
+    module = types.ModuleType(name)
+    module.__file__ = f"<{name}>"
+    sys.modules[name] = module  # dataclasses/annotations resolve through sys.modules
+    try:
+        exec(compile(source, module.__file__, "exec"), module.__dict__)
+    finally:
+        sys.modules.pop(name, None)
+    return module
