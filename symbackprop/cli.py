@@ -80,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_pdf)
 
     from .check import cli as check_cli  # argument definitions only: no SymPy import
+    from .check import formulas_cli
 
     c = sub.add_parser("check-code", help="check a student's forward/backward code (.py, .ipynb, text export)")
     check_cli.add_check_code_arguments(c)
@@ -87,9 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     c.set_defaults(run=check_cli.run_check_code)
 
     f = sub.add_parser("check-formulas", help="check a student's gradient formulas")
-    check_cli.add_check_formulas_arguments(f)
+    formulas_cli.add_check_formulas_arguments(f)
     _add_spec_options(f)
-    f.set_defaults(run=check_cli.run_check_formulas)
+    f.set_defaults(run=formulas_cli.run_check_formulas)
     return parser
 
 

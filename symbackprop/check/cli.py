@@ -15,13 +15,3 @@ def add_check_code_arguments(p: argparse.ArgumentParser) -> None:
 def run_check_code(args: argparse.Namespace) -> int:
     """Run check-code; returns the exit code."""
     raise UserError("check-code is not implemented yet")
-
-
-def add_check_formulas_arguments(p: argparse.ArgumentParser) -> None:
-    """Define check-formulas' arguments (no heavy imports here)."""
-    p.add_argument("file", nargs="?")
-
-
-def run_check_formulas(args: argparse.Namespace) -> int:
-    """Run check-formulas; returns the exit code."""
-    raise UserError("check-formulas is not implemented yet")
