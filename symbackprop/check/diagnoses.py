@@ -1,0 +1,33 @@
+"""Diagnosis codes shared by check-code, check-formulas and the autograder helper.
+
+Each code has one sentence a student can act on; the checkers add the specifics (factor, entry).
+"""
+
+from __future__ import annotations
+
+OK = "ok"
+TRANSPOSED = "transposed"
+SCALED = "scaled"
+SIGN_FLIPPED = "sign_flipped"
+MISSING_ACTIVATION_MASK = "missing_activation_mask"
+WRONG_SHAPE = "wrong_shape"
+PRODUCT_ORDER = "product_order"
+BIAS_BROADCAST = "bias_broadcast"
+WRONG = "wrong"
+
+EXPLANATIONS: dict[str, str] = {
+    TRANSPOSED: "the gradient has the right numbers in the wrong orientation: it is the transpose "
+    "of the correct one",
+    SCALED: "every entry is off by the same factor (1/N means you averaged over the batch where "
+    "the loss sums, or the other way round)",
+    SIGN_FLIPPED: "every entry has the wrong sign: check the order in (y_pred - y_true)",
+    MISSING_ACTIVATION_MASK: "the activation's derivative is missing: multiply the backpropagated "
+    "error by act'(Z) (for ReLU, (Z > 0)) before using it",
+    WRONG_SHAPE: "the gradient's shape differs from the parameter's shape",
+    PRODUCT_ORDER: "the matrix product has its factors in the wrong order or transposed: the "
+    "weight gradient is the error's transpose times the layer input (dZ.T @ X), which sums over "
+    "samples",
+    BIAS_BROADCAST: "the bias is added per sample instead of per unit: a bias of shape (h, 1) "
+    "broadcasts down the batch; use shape (h,) or (1, h)",
+    WRONG: "the values are wrong in a way that is not one of the common mistakes",
+}
