@@ -24,7 +24,9 @@ class Activation:
 REGISTRY: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("relu", lambda z: sp.Max(z, 0), "np.maximum({z}, 0)", r"\operatorname{ReLU}"),
+        Activation(
+            "relu", lambda z: sp.Max(z, 0), "np.maximum({z}, 0)", r"\operatorname{ReLU}"
+        ),
         Activation("identity", lambda z: z, "{z}", r"\operatorname{id}"),
     )
 }

@@ -20,16 +20,30 @@ DEFAULT_OUT = Path("generated")
 
 
 def _add_spec_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("network spec (default: the seed notebook's 2-2-1 ReLU network)")
-    g.add_argument("--spec", type=Path, metavar="FILE", help="TOML spec file (see README)")
-    g.add_argument("--layers", metavar="SIZES", help="comma-separated sizes, input first: 3,5,2")
-    g.add_argument("--activations", metavar="NAMES", help="one per non-input layer: relu,identity")
+    g = p.add_argument_group(
+        "network spec (default: the seed notebook's 2-2-1 ReLU network)"
+    )
+    g.add_argument(
+        "--spec", type=Path, metavar="FILE", help="TOML spec file (see README)"
+    )
+    g.add_argument(
+        "--layers", metavar="SIZES", help="comma-separated sizes, input first: 3,5,2"
+    )
+    g.add_argument(
+        "--activations", metavar="NAMES", help="one per non-input layer: relu,identity"
+    )
     g.add_argument("--loss", help="loss name (default half_sse)")
-    g.add_argument("--reduction", choices=("sum", "mean"), help="over samples (default sum)")
+    g.add_argument(
+        "--reduction", choices=("sum", "mean"), help="over samples (default sum)"
+    )
     g.add_argument("--lr", type=float, help="learning rate (default 0.05)")
-    g.add_argument("--epochs", type=int, help="epochs of the trainer's __main__ (default 100)")
+    g.add_argument(
+        "--epochs", type=int, help="epochs of the trainer's __main__ (default 100)"
+    )
     g.add_argument("--seed", type=int, help="seed for random init/data (default 0)")
-    g.add_argument("--name", help="spec name, a Python identifier (default net_<sizes>)")
+    g.add_argument(
+        "--name", help="spec name, a Python identifier (default net_<sizes>)"
+    )
     g.add_argument("--title", help="title shown in the generated files")
 
 
@@ -58,31 +72,52 @@ def _parser() -> argparse.ArgumentParser:
         "check a student's backprop.",
         epilog="exit codes: 0 ok, 1 check failed / LaTeX error, 2 bad input, 3 no TeX, 4 internal error",
     )
-    parser.add_argument("--version", action="version", version=f"symbackprop {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"symbackprop {__version__}"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    b = sub.add_parser("build", help="derive the default network and write generated/ (trainer, .tex, .pdf)")
-    b.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: generated)")
+    b = sub.add_parser(
+        "build",
+        help="derive the default network and write generated/ (trainer, .tex, .pdf)",
+    )
+    b.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help="output folder (default: generated)",
+    )
     b.add_argument("--no-pdf", action="store_true", help="skip the .tex and .pdf")
     b.set_defaults(run=cmd_build)
 
     e = sub.add_parser("emit", help="write one artefact for a spec of your own")
     e.add_argument("artefact", choices=("trainer", "latex", "notebook"))
     e.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
-    e.add_argument("--force", action="store_true", help="overwrite a file symbackprop did not write")
+    e.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite a file symbackprop did not write",
+    )
     _add_spec_options(e)
     e.set_defaults(run=cmd_emit)
 
     p = sub.add_parser("pdf", help="compile the derivation of a spec to PDF")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
-    p.add_argument("--force", action="store_true", help="overwrite a file symbackprop did not write")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite a file symbackprop did not write",
+    )
     _add_spec_options(p)
     p.set_defaults(run=cmd_pdf)
 
     from .check import cli as check_cli  # argument definitions only: no SymPy import
     from .check import formulas_cli
 
-    c = sub.add_parser("check-code", help="check a student's forward/backward code (.py, .ipynb, text export)")
+    c = sub.add_parser(
+        "check-code",
+        help="check a student's forward/backward code (.py, .ipynb, text export)",
+    )
     check_cli.add_check_code_arguments(c)
     _add_spec_options(c)
     c.set_defaults(run=check_cli.run_check_code)
@@ -120,7 +155,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     if not args.no_pdf:
         from . import documents
 
-        code = documents.build_documents(built, out, command="symbackprop build", say=_say)
+        code = documents.build_documents(
+            built, out, command="symbackprop build", say=_say
+        )
     _say(f"build finished in {time.perf_counter() - start:.2f} s")
     return code
 
@@ -131,7 +168,11 @@ def cmd_emit(args: argparse.Namespace) -> int:
 
     spec = spec_from_args(args)
     render.check_writable(args.output, args.force)
-    command = f"symbackprop emit {args.artefact} " + " ".join(_spec_flags(args)) + f" -o {args.output.name}"
+    command = (
+        f"symbackprop emit {args.artefact} "
+        + " ".join(_spec_flags(args))
+        + f" -o {args.output.name}"
+    )
     if args.artefact == "trainer":
         from . import codegen
 
@@ -139,7 +180,9 @@ def cmd_emit(args: argparse.Namespace) -> int:
         for note in built.derivation.notes:
             _say(f"note: {note}")
         render.write_atomic(args.output, built.source)
-        _say(f"wrote {args.output} (derivation {built.derive_seconds:.2f} s; proof: {built.proof})")
+        _say(
+            f"wrote {args.output} (derivation {built.derive_seconds:.2f} s; proof: {built.proof})"
+        )
         return 0
     from . import documents
 
@@ -157,7 +200,17 @@ def cmd_pdf(args: argparse.Namespace) -> int:
 
 def _spec_flags(args: argparse.Namespace) -> list[str]:
     out = []
-    for flag in ("spec", "layers", "activations", "loss", "reduction", "lr", "epochs", "seed", "name"):
+    for flag in (
+        "spec",
+        "layers",
+        "activations",
+        "loss",
+        "reduction",
+        "lr",
+        "epochs",
+        "seed",
+        "name",
+    ):
         value = getattr(args, flag, None)
         if value is not None:
             out.append(f"--{flag} {value}")

@@ -61,7 +61,12 @@ def trainer_context(d: Derivation, command: str) -> dict[str, object]:
     for rule in d.layers:
         gain = 2.0 if rule.activation == "relu" else 1.0
         std = repr(math.sqrt(gain / rule.fan_in))
-        init.append(InitLine(f"W{rule.index}", f"rng.normal(0.0, {std}, size=({rule.units}, {rule.fan_in}))"))
+        init.append(
+            InitLine(
+                f"W{rule.index}",
+                f"rng.normal(0.0, {std}, size=({rule.units}, {rule.fan_in}))",
+            )
+        )
         init.append(InitLine(f"b{rule.index}", f"np.zeros({rule.units})"))
     loss_code = losses.get(spec.loss).numpy.format(Y="Y", T="y")
     if spec.reduction == "mean":
@@ -96,8 +101,12 @@ def trainer_context(d: Derivation, command: str) -> dict[str, object]:
         param_names=repr(tuple(names)),
         forward_dict="{" + ", ".join(f'"{n}": {n}' for n in forward_names) + "}",
         grads_dict="{" + ", ".join(f'"{n}": g{n}' for n in names) + "}",
-        unpack_backward=_unpack([n for n in names if re.search(rf"\b{n}\b", backward_code)]),
-        grad_order=repr(tuple([n for n in names if n[0] == "W"] + [n for n in names if n[0] == "b"])),
+        unpack_backward=_unpack(
+            [n for n in names if re.search(rf"\b{n}\b", backward_code)]
+        ),
+        grad_order=repr(
+            tuple([n for n in names if n[0] == "W"] + [n for n in names if n[0] == "b"])
+        ),
         data=data,
         init=init,
         unpack_params=_unpack(names),
@@ -120,14 +129,17 @@ class TrainerBuild:
     total_seconds: float
 
 
-def emit_trainer_unchecked(d: Derivation, command: str = "symbackprop emit trainer") -> str:
+def emit_trainer_unchecked(
+    d: Derivation, command: str = "symbackprop emit trainer"
+) -> str:
     """Render and format the trainer for a derivation, without the numeric proof."""
     source = render.render(TRAINER_TEMPLATE, **trainer_context(d, command))
     return render.format_python(source)
 
 
 def build_trainer(
-    spec_or_derivation: NetworkSpec | Derivation, command: str = "symbackprop emit trainer"
+    spec_or_derivation: NetworkSpec | Derivation,
+    command: str = "symbackprop emit trainer",
 ) -> TrainerBuild:
     """Derive (if needed), emit, and prove the emitted code equal to SymPy's closed forms."""
     from . import verify
@@ -143,13 +155,16 @@ def build_trainer(
 
 
 def emit_trainer(
-    spec_or_derivation: NetworkSpec | Derivation, command: str = "symbackprop emit trainer"
+    spec_or_derivation: NetworkSpec | Derivation,
+    command: str = "symbackprop emit trainer",
 ) -> str:
     """The generated trainer's source for a spec, proven correct before it is returned."""
     return build_trainer(spec_or_derivation, command).source
 
 
-def load_trainer(source: str, name: str = "symbackprop_generated_trainer") -> types.ModuleType:
+def load_trainer(
+    source: str, name: str = "symbackprop_generated_trainer"
+) -> types.ModuleType:
     """Import generated trainer source (our own output, never a student's) as a fresh module."""
     module = types.ModuleType(name)
     module.__file__ = f"<{name}>"

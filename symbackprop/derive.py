@@ -30,7 +30,9 @@ PROXY_WIDTH = 3
 
 # Placeholders of the elementwise rules: a rule is an expression in these, applied entrywise.
 Z = sp.Symbol("z", real=True)  # a pre-activation
-H = sp.Symbol("h", real=True)  # the activation's value at z (stored by the forward pass)
+H = sp.Symbol(
+    "h", real=True
+)  # the activation's value at z (stored by the forward pass)
 YHAT = sp.Symbol("yhat", real=True)  # a network output
 T = sp.Symbol("y", real=True)  # its target
 
@@ -39,7 +41,9 @@ class DerivationError(UserError):
     """The vectorized form disagrees with SymPy's closed form: a bug in symbackprop."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(f"internal check failed: {message}; please report this", exit_code=4)
+        super().__init__(
+            f"internal check failed: {message}; please report this", exit_code=4
+        )
 
 
 def apply_step_convention(expr: sp.Expr) -> sp.Expr:
@@ -59,7 +63,9 @@ class LayerRule:
     units: int
     activation: str
     forward: sp.Expr  # act(z)
-    derivative: sp.Expr  # act'(z), rewritten in terms of h = act(z) where SymPy finds it
+    derivative: (
+        sp.Expr
+    )  # act'(z), rewritten in terms of h = act(z) where SymPy finds it
 
 
 @dataclass(frozen=True)
@@ -71,11 +77,17 @@ class ScalarForms:
     params: dict[str, sp.Matrix]  # W1 -> Matrix of W1_i_j symbols, b1 -> column of b1_i
     z: list[list[sp.Symbol]]  # z[l-1][i]: symbol of unit i's pre-activation in layer l
     h: list[list[sp.Symbol]]  # h[l-1][i]: its activation (yhat_k for the output layer)
-    definitions: dict[sp.Symbol, sp.Expr]  # z/h symbol -> its expression in x and the params
+    definitions: dict[
+        sp.Symbol, sp.Expr
+    ]  # z/h symbol -> its expression in x and the params
     loss: sp.Expr  # one sample's loss, in x, y and the params
     gradients: dict[str, sp.Matrix]  # closed forms, in x, y and the params
-    readable: dict[str, sp.Matrix]  # the same, written with z, h and yhat where they appear
-    cse: tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]  # over all gradient entries
+    readable: dict[
+        str, sp.Matrix
+    ]  # the same, written with z, h and yhat where they appear
+    cse: tuple[
+        list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]
+    ]  # over all gradient entries
 
 
 @dataclass(frozen=True)
@@ -126,7 +138,9 @@ def _output_delta(spec: NetworkSpec) -> sp.Expr:
         out = act.expr(zs[k])
         d = sp.simplify(d.subs(out, yh[k]) if out != zs[k] else d.subs(zs[k], yh[k]))
         rules.append(d.xreplace({zs[k]: Z, yh[k]: YHAT, ts[k]: T}))
-    if any(r.free_symbols - {Z, YHAT, T} for r in rules) or any(r != rules[0] for r in rules):
+    if any(r.free_symbols - {Z, YHAT, T} for r in rules) or any(
+        r != rules[0] for r in rules
+    ):
         raise UserError(
             f"loss {spec.loss} with output activation {act.name}: the output error is not "
             "entrywise, which this version cannot vectorize; choose another pairing"
@@ -147,10 +161,23 @@ def _scalar_forms(spec: NetworkSpec, rules: tuple[LayerRule, ...]) -> ScalarForm
     last = len(rules)
     for rule in rules:
         l = rule.index  # noqa: E741 - the layer index, as in the notation W^(l)
-        W = sp.Matrix(rule.units, rule.fan_in, lambda i, j: sp.Symbol(f"W{l}_{i + 1}_{j + 1}", real=True))
-        b = sp.Matrix(rule.units, 1, lambda i, _: sp.Symbol(f"b{l}_{i + 1}", real=True))
+        W = sp.Matrix(
+            [
+                [
+                    sp.Symbol(f"W{l}_{i + 1}_{j + 1}", real=True)
+                    for j in range(rule.fan_in)
+                ]
+                for i in range(rule.units)
+            ]
+        )
+        b = sp.Matrix(
+            [sp.Symbol(f"b{l}_{i + 1}", real=True) for i in range(rule.units)]
+        )
         params[f"W{l}"], params[f"b{l}"] = W, b
-        zl = [sp.Add(*[W[i, j] * a[j] for j in range(rule.fan_in)], b[i]) for i in range(rule.units)]
+        zl = [
+            sp.Add(*[W[i, j] * a[j] for j in range(rule.fan_in)], b[i])
+            for i in range(rule.units)
+        ]
         hl = [rule.forward.xreplace({Z: zi}) for zi in zl]
         zs = [sp.Symbol(f"z{l}_{i + 1}", real=True) for i in range(rule.units)]
         hname = "yhat" if l == last else f"h{l}"
@@ -165,13 +192,34 @@ def _scalar_forms(spec: NetworkSpec, rules: tuple[LayerRule, ...]) -> ScalarForm
         name: P.applyfunc(lambda p: apply_step_convention(sp.diff(loss, p)))
         for name, P in params.items()
     }
-    readable = {name: G.applyfunc(lambda g: _readable(g, zsyms, hsyms, definitions)) for name, G in gradients.items()}
+    readable = {
+        name: G.applyfunc(lambda g: _readable(g, zsyms, hsyms, definitions))
+        for name, G in gradients.items()
+    }
     flat = [g for name in spec.param_names for g in gradients[name]]
-    replacements, reduced = sp.cse(flat, symbols=sp.numbered_symbols("t"), optimizations="basic")
-    return ScalarForms(x, y, params, zsyms, hsyms, definitions, loss, gradients, readable, (replacements, reduced))
+    replacements, reduced = sp.cse(
+        flat, symbols=sp.numbered_symbols("t"), optimizations="basic"
+    )
+    return ScalarForms(
+        x,
+        y,
+        params,
+        zsyms,
+        hsyms,
+        definitions,
+        loss,
+        gradients,
+        readable,
+        (replacements, reduced),
+    )
 
 
-def _readable(g: sp.Expr, zsyms: list[list[sp.Symbol]], hsyms: list[list[sp.Symbol]], definitions: dict[sp.Symbol, sp.Expr]) -> sp.Expr:
+def _readable(
+    g: sp.Expr,
+    zsyms: list[list[sp.Symbol]],
+    hsyms: list[list[sp.Symbol]],
+    definitions: dict[sp.Symbol, sp.Expr],
+) -> sp.Expr:
     """Rewrite a closed form with the intermediates z, h, yhat (outermost first), for reading."""
     for zs, hs in zip(reversed(zsyms), reversed(hsyms), strict=True):
         for s in hs:
@@ -183,7 +231,11 @@ def _readable(g: sp.Expr, zsyms: list[list[sp.Symbol]], hsyms: list[list[sp.Symb
 
 
 def vectorized_one_sample(
-    rules: tuple[LayerRule, ...], output_delta: sp.Expr, x: sp.Matrix, y: sp.Matrix, params: dict[str, sp.Matrix]
+    rules: tuple[LayerRule, ...],
+    output_delta: sp.Expr,
+    x: sp.Matrix,
+    y: sp.Matrix,
+    params: dict[str, sp.Matrix],
 ) -> dict[str, sp.Matrix]:
     """The matrix backprop rules for one sample, as SymPy matrices (what the trainer computes)."""
     a = [x]
@@ -194,7 +246,10 @@ def vectorized_one_sample(
         a.append(z.applyfunc(lambda zi, r=rule: r.forward.xreplace({Z: zi})))
     grads: dict[str, sp.Matrix] = {}
     delta = sp.Matrix(
-        [output_delta.xreplace({Z: zk, YHAT: hk, T: tk}) for zk, hk, tk in zip(zs[-1], a[-1], y, strict=True)]
+        [
+            output_delta.xreplace({Z: zk, YHAT: hk, T: tk})
+            for zk, hk, tk in zip(zs[-1], a[-1], y, strict=True)
+        ]
     )
     for rule in reversed(rules):
         l = rule.index  # noqa: E741
@@ -203,22 +258,34 @@ def vectorized_one_sample(
         if l > 1:
             prev = rules[l - 2]
             local = sp.Matrix(
-                [prev.derivative.xreplace({Z: zi, H: hi}) for zi, hi in zip(zs[l - 2], a[l - 1], strict=True)]
+                [
+                    prev.derivative.xreplace({Z: zi, H: hi})
+                    for zi, hi in zip(zs[l - 2], a[l - 1], strict=True)
+                ]
             )
             delta = (params[f"W{l}"].T * delta).multiply_elementwise(local)
     return grads
 
 
-def prove_symbolic(spec: NetworkSpec, rules: tuple[LayerRule, ...], output_delta: sp.Expr, scalar: ScalarForms) -> int:
+def prove_symbolic(
+    spec: NetworkSpec,
+    rules: tuple[LayerRule, ...],
+    output_delta: sp.Expr,
+    scalar: ScalarForms,
+) -> int:
     """Prove entry by entry that the vectorized rules give SymPy's closed forms; return the count."""
-    vec = vectorized_one_sample(rules, output_delta, sp.Matrix(scalar.x), sp.Matrix(scalar.y), scalar.params)
+    vec = vectorized_one_sample(
+        rules, output_delta, sp.Matrix(scalar.x), sp.Matrix(scalar.y), scalar.params
+    )
     count = 0
     for name in spec.param_names:
         closed = scalar.gradients[name]
         for idx in range(len(closed)):
             diff = sp.expand(vec[name][idx] - closed[idx])
             if diff != 0 and sp.simplify(diff) != 0:
-                raise DerivationError(f"d loss/d {name}[{idx}]: vectorized {vec[name][idx]} != closed form {closed[idx]}")
+                raise DerivationError(
+                    f"d loss/d {name}[{idx}]: vectorized {vec[name][idx]} != closed form {closed[idx]}"
+                )
             count += 1
     # the readable forms must be the same closed forms, written with intermediates
     back = {s: e for s, e in scalar.definitions.items()}
@@ -228,7 +295,9 @@ def prove_symbolic(spec: NetworkSpec, rules: tuple[LayerRule, ...], output_delta
             for _ in range(2 * spec.depth + 1):
                 expanded = expanded.xreplace(back)
             if sp.expand(expanded - c) != 0:
-                raise DerivationError(f"readable form of d loss/d {name} differs from its closed form")
+                raise DerivationError(
+                    f"readable form of d loss/d {name} differs from its closed form"
+                )
     return count
 
 

@@ -11,7 +11,7 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.str import StrPrinter
 
-from .derive import H, T, YHAT, Z, Derivation
+from .derive import YHAT, Derivation, H, T, Z
 
 
 class NumPyArrayPrinter(NumPyPrinter):
@@ -90,8 +90,18 @@ def forward_lines(d: Derivation) -> list[Line]:
     for rule in d.layers:
         l = rule.index  # noqa: E741 - the layer index, as in the notation W^(l)
         out = "Y" if l == len(d.layers) else f"H{l}"
-        lines.append(Line(f"Z{l} = {prev} @ W{l}.T + b{l}", f"(N, {rule.units}) pre-activations of layer {l}"))
-        lines.append(Line(f"{out} = {numpy_expr(rule.forward, {Z: f'Z{l}'})}", f"(N, {rule.units}) {rule.activation}"))
+        lines.append(
+            Line(
+                f"Z{l} = {prev} @ W{l}.T + b{l}",
+                f"(N, {rule.units}) pre-activations of layer {l}",
+            )
+        )
+        lines.append(
+            Line(
+                f"{out} = {numpy_expr(rule.forward, {Z: f'Z{l}'})}",
+                f"(N, {rule.units}) {rule.activation}",
+            )
+        )
         prev = out
     return lines
 
@@ -111,8 +121,15 @@ def backward_lines(d: Derivation) -> list[Line]:
     for rule in reversed(d.layers):
         l = rule.index  # noqa: E741
         prev = "X" if l == 1 else f"H{l - 1}"
-        lines.append(Line(f"gW{l} = dZ{l}.T @ {prev}", f"({rule.units}, {rule.fan_in}) sum over samples"))
-        lines.append(Line(f"gb{l} = dZ{l}.sum(axis=0)", f"({rule.units},) one per unit"))
+        lines.append(
+            Line(
+                f"gW{l} = dZ{l}.T @ {prev}",
+                f"({rule.units}, {rule.fan_in}) sum over samples",
+            )
+        )
+        lines.append(
+            Line(f"gb{l} = dZ{l}.sum(axis=0)", f"({rule.units},) one per unit")
+        )
         if l > 1:
             below = d.layers[l - 2]
             local = numpy_expr(below.derivative, {Z: f"Z{l - 1}", H: f"H{l - 1}"})
@@ -133,7 +150,9 @@ def closed_form_lines(d: Derivation) -> list[str]:
         return []
     out = []
     for name in d.spec.param_names:
-        for entry, sym in zip(d.scalar.readable[name], d.scalar.params[name], strict=True):
+        for entry, sym in zip(
+            d.scalar.readable[name], d.scalar.params[name], strict=True
+        ):
             out.append(f"dL/d{sym} = {plain(entry)}")
     return out
 
@@ -143,5 +162,7 @@ def rule_lines(d: Derivation) -> list[str]:
     L = len(d.layers)
     out = [f"d loss/d z{L} = {plain(d.output_delta)}   (per sample, per output)"]
     for rule in d.layers[:-1]:
-        out.append(f"{rule.activation}'(z{rule.index}) = {plain(rule.derivative.xreplace({Z: sp.Symbol(f'z{rule.index}'), H: sp.Symbol(f'h{rule.index}')}))}")
+        out.append(
+            f"{rule.activation}'(z{rule.index}) = {plain(rule.derivative.xreplace({Z: sp.Symbol(f'z{rule.index}'), H: sp.Symbol(f'h{rule.index}')}))}"
+        )
     return out

@@ -55,7 +55,11 @@ class NetworkSpec:
     def param_shape(self, name: str) -> tuple[int, ...]:
         """(units, fan_in) for W_l, (units,) for b_l."""
         i = int(name[1:])
-        return (self.layers[i], self.layers[i - 1]) if name[0] == "W" else (self.layers[i],)
+        return (
+            (self.layers[i], self.layers[i - 1])
+            if name[0] == "W"
+            else (self.layers[i],)
+        )
 
     @property
     def param_count(self) -> int:
@@ -64,7 +68,11 @@ class NetworkSpec:
 
     def describe(self) -> str:
         """One line naming everything that determines the generated code."""
-        data = f"{len(self.X)} samples" if self.X is not None else "none (random regression set)"
+        data = (
+            f"{len(self.X)} samples"
+            if self.X is not None
+            else "none (random regression set)"
+        )
         return (
             f"{self.name}: layers {'-'.join(map(str, self.layers))}, "
             f"activations {', '.join(self.activations)}, loss {self.loss} ({self.reduction}), "
@@ -85,7 +93,12 @@ DEFAULT = dict(
     title="The seed notebook's 2-2-1 ReLU regression network",
     X=((1.0, 2.0), (2.0, 1.0)),
     y=((3.0,), (2.5,)),
-    params={"W1": ((0.1, 0.2), (0.3, 0.4)), "b1": (0.1, 0.2), "W2": ((0.5, 0.6),), "b2": (0.3,)},
+    params={
+        "W1": ((0.1, 0.2), (0.3, 0.4)),
+        "b1": (0.1, 0.2),
+        "W2": ((0.5, 0.6),),
+        "b2": (0.3,),
+    },
 )
 
 SPEC_KEYS = (
@@ -141,7 +154,13 @@ def validate(spec: NetworkSpec) -> None:
         )
     for i, size in enumerate(n):
         if size < 1:
-            what = "input" if i == 0 else "output" if i == len(n) - 1 else f"hidden layer {i}"
+            what = (
+                "input"
+                if i == 0
+                else "output"
+                if i == len(n) - 1
+                else f"hidden layer {i}"
+            )
             raise UserError(
                 f"layers: the {what} has width {size}; every layer needs at least 1 unit"
             )
@@ -170,10 +189,14 @@ def validate(spec: NetworkSpec) -> None:
             f"name: {spec.name!r} is not a valid Python identifier; use letters, digits and "
             "underscores, not starting with a digit, e.g. net_2_2_1"
         )
-    if not (isinstance(spec.lr, int | float) and math.isfinite(spec.lr) and spec.lr > 0):
+    if not (
+        isinstance(spec.lr, int | float) and math.isfinite(spec.lr) and spec.lr > 0
+    ):
         raise UserError(f"lr: {spec.lr!r} is not a positive number; e.g. lr = 0.05")
     if not (isinstance(spec.epochs, int) and spec.epochs >= 1):
-        raise UserError(f"epochs: {spec.epochs!r} is not a positive whole number; e.g. 100")
+        raise UserError(
+            f"epochs: {spec.epochs!r} is not a positive whole number; e.g. 100"
+        )
     if not isinstance(spec.seed, int):
         raise UserError(f"seed: {spec.seed!r} is not a whole number")
     if (spec.X is None) != (spec.y is None):
@@ -190,9 +213,15 @@ def validate(spec: NetworkSpec) -> None:
                 )
         for key in spec.param_names:
             if key not in spec.params:
-                raise UserError(f"params: {key} is missing; give all of {', '.join(spec.param_names)}")
+                raise UserError(
+                    f"params: {key} is missing; give all of {', '.join(spec.param_names)}"
+                )
             shape = spec.param_shape(key)
-            what = "units x inputs of the layer" if key[0] == "W" else "one number per unit"
+            what = (
+                "units x inputs of the layer"
+                if key[0] == "W"
+                else "one number per unit"
+            )
             if len(shape) == 2:
                 _check_matrix(f"params.{key}", spec.params[key], shape, what)
             else:
@@ -212,10 +241,13 @@ def _number(where: str, v: object) -> float:
     return float(v)
 
 
-def _check_matrix(where: str, value: object, shape: tuple[int | None, int], what: str) -> None:
+def _check_matrix(
+    where: str, value: object, shape: tuple[int | None, int], what: str
+) -> None:
     rows, cols = shape
     ok = isinstance(value, Sequence) and all(
-        isinstance(r, Sequence) and not isinstance(r, str) and len(r) == cols for r in value
+        isinstance(r, Sequence) and not isinstance(r, str) and len(r) == cols
+        for r in value
     )
     if not ok or (rows is not None and len(value) != rows) or len(value) == 0:  # type: ignore[arg-type]
         want = f"({rows if rows is not None else 'N'}, {cols})"
@@ -256,17 +288,23 @@ def load_toml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UserError(f"{path}: no such spec file; check the path given to --spec") from None
+        raise UserError(
+            f"{path}: no such spec file; check the path given to --spec"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: cannot read the spec file ({exc})") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{path}: not valid TOML ({exc}); see the README for an example spec") from None
+        raise UserError(
+            f"{path}: not valid TOML ({exc}); see the README for an example spec"
+        ) from None
     out: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in SPEC_KEYS:
-            raise UserError(f"{path}: unknown key {key!r}; known keys are {', '.join(SPEC_KEYS)}")
+            raise UserError(
+                f"{path}: unknown key {key!r}; known keys are {', '.join(SPEC_KEYS)}"
+            )
         if key == "data":
             if not isinstance(value, dict) or set(value) - {"X", "y"}:
                 raise UserError(f"{path}: [data] takes exactly X and y (lists of rows)")
@@ -274,18 +312,26 @@ def load_toml(path: Path) -> dict[str, Any]:
             out["y"] = _freeze(value.get("y")) if "y" in value else None
         elif key == "params":
             if not isinstance(value, dict):
-                raise UserError(f"{path}: [params] must be a table of W1, b1, W2, b2, ...")
+                raise UserError(
+                    f"{path}: [params] must be a table of W1, b1, W2, b2, ..."
+                )
             out["params"] = {k: _freeze(v) for k, v in value.items()}
         elif key == "activations":
             if isinstance(value, str):
                 value = value.split(",")
-            if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
-                raise UserError(f"{path}: activations must be a list of names, e.g. [\"relu\", \"identity\"]")
+            if not isinstance(value, list) or not all(
+                isinstance(a, str) for a in value
+            ):
+                raise UserError(
+                    f'{path}: activations must be a list of names, e.g. ["relu", "identity"]'
+                )
             out[key] = tuple(a.strip() for a in value)
         else:
             out[key] = value
     if "layers" not in out:
-        raise UserError(f"{path}: the spec has no 'layers'; add e.g. layers = [2, 2, 1]")
+        raise UserError(
+            f"{path}: the spec has no 'layers'; add e.g. layers = [2, 2, 1]"
+        )
     for key, typ in (("name", str), ("title", str), ("loss", str), ("reduction", str)):
         if key in out and not isinstance(out[key], typ):
             raise UserError(f"{path}: {key} must be a string")

@@ -26,7 +26,9 @@ def batch_size(layers: tuple[int, ...]) -> int:
     return n
 
 
-def random_point(module: types.ModuleType, rng: np.random.Generator, layers: tuple[int, ...]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+def random_point(
+    module: types.ModuleType, rng: np.random.Generator, layers: tuple[int, ...]
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Parameters and a batch whose every pre-activation is mixed in sign and off the kinks."""
     n = batch_size(layers)
     for _ in range(1000):
@@ -37,7 +39,7 @@ def random_point(module: types.ModuleType, rng: np.random.Generator, layers: tup
         X = rng.normal(size=(n, layers[0]))
         y = rng.normal(size=(n, layers[-1]))
         cache = module.forward(params, X)
-        zs = [cache[f"Z{l}"] for l in range(1, len(layers))]
+        zs = [cache[f"Z{k}"] for k in range(1, len(layers))]
         if all(np.min(np.abs(z)) > KINK_MARGIN for z in zs) and all(
             (z > 0).any() and (z < 0).any() for z in zs
         ):
@@ -54,9 +56,13 @@ def closed_form_function(d: Derivation):  # noqa: ANN201 - a lambdified function
     return sp.lambdify(args, flat, modules="numpy", cse=True)
 
 
-def closed_form_gradients(d: Derivation, fn, params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:  # noqa: ANN001
+def closed_form_gradients(
+    d: Derivation, fn, params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray
+) -> dict[str, np.ndarray]:  # noqa: ANN001
     """Batch gradients from the closed forms: each sample's entries, summed (or averaged)."""
-    flat_params = [float(v) for name in d.spec.param_names for v in np.ravel(params[name])]
+    flat_params = [
+        float(v) for name in d.spec.param_names for v in np.ravel(params[name])
+    ]
     n = X.shape[0]
     values = fn(*X.T, *y.T, *flat_params)
     out = {}
@@ -64,7 +70,10 @@ def closed_form_gradients(d: Derivation, fn, params: dict[str, np.ndarray], X: n
     for name in d.spec.param_names:
         shape = np.shape(params[name])
         size = int(np.prod(shape))
-        entries = [np.broadcast_to(np.asarray(v, dtype=float), (n,)).sum() for v in values[k : k + size]]
+        entries = [
+            np.broadcast_to(np.asarray(v, dtype=float), (n,)).sum()
+            for v in values[k : k + size]
+        ]
         k += size
         total = np.array(entries).reshape(shape)
         out[name] = total / n if d.spec.reduction == "mean" else total
@@ -79,7 +88,9 @@ def max_rel_error(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b) / denom))
 
 
-def check_against_closed_forms(d: Derivation, module: types.ModuleType, seed: int = 0) -> float:
+def check_against_closed_forms(
+    d: Derivation, module: types.ModuleType, seed: int = 0
+) -> float:
     """Raise DerivationError unless the module's gradients match the closed forms everywhere tried."""
     fn = closed_form_function(d)
     rng = np.random.default_rng(seed)
@@ -90,15 +101,21 @@ def check_against_closed_forms(d: Derivation, module: types.ModuleType, seed: in
         want = closed_form_gradients(d, fn, params, X, y)
         for name in d.spec.param_names:
             if got[name].shape != want[name].shape:
-                raise DerivationError(f"gradient {name} has shape {got[name].shape}, expected {want[name].shape}")
+                raise DerivationError(
+                    f"gradient {name} has shape {got[name].shape}, expected {want[name].shape}"
+                )
             err = max_rel_error(got[name], want[name])
             worst = max(worst, err)
             if err > RTOL:
-                raise DerivationError(f"gradient {name}: emitted code differs from SymPy's closed form (rel. error {err:.2e})")
+                raise DerivationError(
+                    f"gradient {name}: emitted code differs from SymPy's closed form (rel. error {err:.2e})"
+                )
     return worst
 
 
-def directional_check(module: types.ModuleType, layers: tuple[int, ...], seed: int = 0) -> float:
+def directional_check(
+    module: types.ModuleType, layers: tuple[int, ...], seed: int = 0
+) -> float:
     """Central finite difference of the loss along one random direction vs the gradient's dot product."""
     rng = np.random.default_rng(seed)
     params, X, y = random_point_cheap(module, rng, layers)
@@ -111,11 +128,15 @@ def directional_check(module: types.ModuleType, layers: tuple[int, ...], seed: i
     analytic = sum(float(np.sum(grads[k] * direction[k])) for k in params)
     err = abs(numeric - analytic) / max(abs(numeric), abs(analytic), 1e-12)
     if err > 1e-5:
-        raise DerivationError(f"directional derivative differs from finite differences (rel. error {err:.2e})")
+        raise DerivationError(
+            f"directional derivative differs from finite differences (rel. error {err:.2e})"
+        )
     return err
 
 
-def random_point_cheap(module: types.ModuleType, rng: np.random.Generator, layers: tuple[int, ...]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+def random_point_cheap(
+    module: types.ModuleType, rng: np.random.Generator, layers: tuple[int, ...]
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Initialised parameters and a random batch: for wide networks, where exact sign patterns don't matter."""
     params = module.init_params(int(rng.integers(1 << 31)))
     params = {k: v + 0.1 * rng.normal(size=v.shape) for k, v in params.items()}

@@ -1,0 +1,50 @@
+"""Shared fixtures: the golden-file update switch and generated trainers built once per session."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/reference.py
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-generated",
+        action="store_true",
+        help="rewrite generated/ from a fresh build instead of failing on a difference",
+    )
+
+
+@pytest.fixture(scope="session")
+def update_generated(request: pytest.FixtureRequest) -> bool:
+    """True when the golden files should be rewritten (flag or SYMBACKPROP_UPDATE_GENERATED=1)."""
+    return bool(
+        request.config.getoption("--update-generated")
+        or os.environ.get("SYMBACKPROP_UPDATE_GENERATED") == "1"
+    )
+
+
+_TRAINERS: dict[tuple, object] = {}
+
+
+def trainer_for(**fields):  # noqa: ANN201 - a generated module
+    """Build (once per session) and import the generated trainer of a spec."""
+    from symbackprop.codegen import build_trainer, load_trainer
+    from symbackprop.spec import default_spec, make_spec
+
+    key = tuple(sorted(fields.items()))
+    if key not in _TRAINERS:
+        spec = make_spec(**fields) if fields else default_spec()
+        _TRAINERS[key] = load_trainer(build_trainer(spec).source)
+    return _TRAINERS[key]
+
+
+@pytest.fixture(scope="session")
+def default_trainer():  # noqa: ANN201
+    """The generated trainer of the seed's 2-2-1 network."""
+    return trainer_for()
