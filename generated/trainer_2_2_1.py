@@ -56,6 +56,7 @@ REDUCTION = "sum"
 LR = 0.05
 EPOCHS = 100
 SEED = 0
+TARGETS = "real"  # "real", "binary" (0/1) or "one_hot" (a single 1 per row)
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 # the order of the printed epoch line, as in the seed notebook: every W, then every b
 GRAD_ORDER = ("W1", "W2", "b1", "b2")
@@ -167,7 +168,7 @@ def print_epoch(epoch: int, value: float, grads: dict[str, np.ndarray]) -> None:
 
 
 def make_data(n: int = 64, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
-    """A small random regression set: X ~ N(0, 1), y a smooth function of X."""
+    """A small random data set: X ~ N(0, 1), targets a smooth function of X (real)."""
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, LAYERS[0]))
     A = rng.normal(size=(LAYERS[0], LAYERS[-1])) / np.sqrt(LAYERS[0])

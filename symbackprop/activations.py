@@ -1,6 +1,7 @@
 """Activation registry: one entry per activation, its SymPy expression and its NumPy forward.
 
-Derivatives are never written here: SymPy differentiates the expression (see derive.py).
+Derivatives are never written here: SymPy differentiates the expression (see derive.py), and
+derive.py rewrites the derivative in terms of the stored forward value h where SymPy can.
 """
 
 from __future__ import annotations
@@ -13,21 +14,49 @@ import sympy as sp
 
 @dataclass(frozen=True)
 class Activation:
-    """An elementwise activation: `expr(z)` for SymPy, `numpy` a format string over `{z}`."""
+    """An entrywise activation: `expr(z, alpha)` for SymPy, `numpy` a format over {z}, {alpha}.
+
+    `alpha` is the spec's leaky-ReLU slope; activations without a parameter ignore it. The NumPy
+    forward is written for numerical safety (no overflow for |z| ~ 800).
+    """
 
     name: str
-    expr: Callable[[sp.Expr], sp.Expr]
+    expr: Callable[[sp.Expr, sp.Expr], sp.Expr]
     numpy: str
-    latex: str  # operator name used in documents, e.g. \operatorname{ReLU}
+    latex: str  # operator name used in documents
 
 
 REGISTRY: dict[str, Activation] = {
     a.name: a
     for a in (
         Activation(
-            "relu", lambda z: sp.Max(z, 0), "np.maximum({z}, 0)", r"\operatorname{ReLU}"
+            "relu",
+            lambda z, _: sp.Max(z, 0),
+            "np.maximum({z}, 0)",
+            r"\operatorname{ReLU}",
         ),
-        Activation("identity", lambda z: z, "{z}", r"\operatorname{id}"),
+        Activation(
+            "leaky_relu",
+            # alpha z + (1 - alpha) relu(z): z for z > 0, alpha z otherwise. Written with Max, not
+            # Piecewise, so deep networks' closed forms stay small (as with relu).
+            lambda z, alpha: alpha * z + (1 - alpha) * sp.Max(z, 0),
+            "np.where({z} > 0, {z}, {alpha} * {z})",
+            r"\operatorname{LeakyReLU}",
+        ),
+        Activation(
+            "sigmoid",
+            lambda z, _: 1 / (1 + sp.exp(-z)),
+            "np.exp(-np.logaddexp(0, -{z}))",  # 1 / (1 + e^-z) without overflow
+            r"\sigma",
+        ),
+        Activation("tanh", lambda z, _: sp.tanh(z), "np.tanh({z})", r"\tanh"),
+        Activation(
+            "softplus",
+            lambda z, _: sp.log(1 + sp.exp(z)),
+            "np.logaddexp(0, {z})",  # log(1 + e^z) without overflow
+            r"\operatorname{softplus}",
+        ),
+        Activation("identity", lambda z, _: z, "{z}", r"\operatorname{id}"),
     )
 }
 

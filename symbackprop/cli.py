@@ -42,6 +42,9 @@ def _add_spec_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--seed", type=int, help="seed for random init/data (default 0)")
     g.add_argument(
+        "--alpha", type=float, help="leaky_relu slope for z <= 0 (default 0.01)"
+    )
+    g.add_argument(
         "--name", help="spec name, a Python identifier (default net_<sizes>)"
     )
     g.add_argument("--title", help="title shown in the generated files")
@@ -60,6 +63,7 @@ def spec_from_args(args: argparse.Namespace):  # noqa: ANN201 - NetworkSpec, imp
         lr=args.lr,
         epochs=args.epochs,
         seed=args.seed,
+        alpha=args.alpha,
         name=args.name,
         title=args.title,
     )

@@ -14,6 +14,12 @@ from .derive import Derivation, derive
 from .spec import NetworkSpec
 
 TRAINER_TEMPLATE = "trainer.py.jinja"
+# how make_data turns the scores S = X @ A into targets of each kind the losses take
+MAKE_TARGETS = {
+    "real": "np.sin(X @ A)",
+    "binary": "(X @ A > 0).astype(float)",
+    "one_hot": "np.eye(LAYERS[-1])[np.argmax(X @ A, axis=1)]",
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,11 @@ def _forward_math(d: Derivation) -> list[str]:
         h = "yhat" if l == len(d.layers) else f"h{l}"
         out.append(f"z{l} = W{l} {prev} + b{l},   {h} = {rule.activation}(z{l})")
         prev = h
+    link = losses.get(d.spec.loss).link
+    if link is not None:
+        out.append(
+            f"p = {link}(yhat)   (the loss takes the logits yhat; p is the prediction)"
+        )
     return out
 
 
@@ -68,7 +79,7 @@ def trainer_context(d: Derivation, command: str) -> dict[str, object]:
             )
         )
         init.append(InitLine(f"b{rule.index}", f"np.zeros({rule.units})"))
-    loss_code = losses.get(spec.loss).numpy.format(Y="Y", T="y")
+    loss_code = losses.get(spec.loss).numpy.format(Y="Y", T="y", K=spec.layers[-1])
     if spec.reduction == "mean":
         loss_code = f"({loss_code}) / y.shape[0]"
     data = None
@@ -81,7 +92,7 @@ def trainer_context(d: Derivation, command: str) -> dict[str, object]:
     mean_note = " and divided by N" if spec.reduction == "mean" else ""
     return dict(
         header=render.header(spec.describe(), command),
-        title=spec.title,
+        title=spec.title.replace("\\", "\\\\").replace('"""', '\\"\\"\\"'),
         layers_text="-".join(map(str, spec.layers)),
         activations_text=", ".join(spec.activations),
         loss=spec.loss,
@@ -115,6 +126,8 @@ def trainer_context(d: Derivation, command: str) -> dict[str, object]:
         cache_names=[n for n in forward_names if re.search(rf"\b{n}\b", backward_code)],
         uses_n=re.search(r"\bn\b", backward_code) is not None,
         loss_code=loss_code,
+        targets=losses.get(spec.loss).targets,
+        make_targets=MAKE_TARGETS[losses.get(spec.loss).targets],
     )
 
 

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.str import StrPrinter
 
+from . import activations, losses
 from .derive import YHAT, Derivation, H, T, Z
 
 
@@ -28,6 +30,21 @@ class NumPyArrayPrinter(NumPyPrinter):
         if at_zero == 1:
             return f"({self._print(arg)} >= 0)"
         return f"np.heaviside({self._print(arg)}, {self._print(at_zero)})"
+
+    def _print_Float(self, expr: sp.Float) -> str:
+        return repr(float(expr))
+
+    def _print_Relational(self, expr: sp.core.relational.Relational) -> str:
+        return f"{self._print(expr.lhs)} {expr.rel_op} {self._print(expr.rhs)}"
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        *pieces, (last, cond) = expr.args
+        if cond != sp.true:
+            return super()._print_Piecewise(expr)
+        out = self._print(last)
+        for value, condition in reversed(pieces):
+            out = f"np.where({self._print(condition)}, {self._print(value)}, {out})"
+        return out
 
     def _print_Max(self, expr: sp.Max) -> str:
         args = [self._print(a) for a in expr.args if a != 0]
@@ -54,6 +71,18 @@ class PlainMathPrinter(StrPrinter):
         if len(args) == 1 and len(args) < len(expr.args):
             return f"relu({self._print(args[0])})"
         return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_Float(self, expr: sp.Float) -> str:
+        return repr(float(expr))
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        *pieces, (last, cond) = expr.args
+        if cond != sp.true:
+            return super()._print_Piecewise(expr)
+        out = self._print(last)
+        for value, condition in reversed(pieces):
+            out = f"where({self._print(condition)}, {self._print(value)}, {out})"
+        return out
 
 
 _NUMPY = NumPyArrayPrinter({"fully_qualified_modules": True})
@@ -84,25 +113,33 @@ def _scaled(expr: str, reduction: str) -> str:
 
 
 def forward_lines(d: Derivation) -> list[Line]:
-    """Z_l = H_{l-1} @ W_l.T + b_l and H_l = act(Z_l), layer by layer; the last H is Y."""
+    """Z_l = H_{l-1} @ W_l.T + b_l and H_l = act(Z_l), layer by layer; the last H is Y.
+
+    Activations use the registry's numerically safe NumPy forward; a loss with a link adds
+    P = link(Y), the predicted probabilities.
+    """
     lines = []
     prev = "X"
     for rule in d.layers:
         l = rule.index  # noqa: E741 - the layer index, as in the notation W^(l)
         out = "Y" if l == len(d.layers) else f"H{l}"
+        act = activations.get(rule.activation).numpy.format(
+            z=f"Z{l}", alpha=repr(d.spec.alpha)
+        )
         lines.append(
             Line(
                 f"Z{l} = {prev} @ W{l}.T + b{l}",
                 f"(N, {rule.units}) pre-activations of layer {l}",
             )
         )
-        lines.append(
-            Line(
-                f"{out} = {numpy_expr(rule.forward, {Z: f'Z{l}'})}",
-                f"(N, {rule.units}) {rule.activation}",
-            )
-        )
+        lines.append(Line(f"{out} = {act}", f"(N, {rule.units}) {rule.activation}"))
         prev = out
+    loss = losses.get(d.spec.loss)
+    if loss.link is not None:
+        p = loss.link_numpy.format(Z="Y")
+        lines.append(
+            Line(f"P = {p}", f"(N, {d.layers[-1].units}) {loss.link} of the logits Y")
+        )
     return lines
 
 
@@ -110,7 +147,8 @@ def backward_lines(d: Derivation) -> list[Line]:
     """The vectorized backprop, output layer first: dZ, then gW = dZ.T @ H_prev, gb = sum of dZ."""
     L = len(d.layers)
     lines = []
-    delta = numpy_expr(d.output_delta, {Z: f"Z{L}", YHAT: "Y", T: "y"})
+    prediction = "Y" if losses.get(d.spec.loss).link is None else "P"
+    delta = numpy_expr(d.output_delta, {Z: f"Z{L}", YHAT: prediction, T: "y"})
     lines.append(
         Line(
             f"dZ{L} = {_scaled(delta, d.spec.reduction)}",
@@ -133,6 +171,8 @@ def backward_lines(d: Derivation) -> list[Line]:
         if l > 1:
             below = d.layers[l - 2]
             local = numpy_expr(below.derivative, {Z: f"Z{l - 1}", H: f"H{l - 1}"})
+            if precedence(below.derivative) < PRECEDENCE["Mul"]:
+                local = f"({local})"
             back = f"dZ{l} @ W{l}"
             code = back if local == "1" else f"({back}) * {local}"
             lines.append(

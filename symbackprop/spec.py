@@ -31,6 +31,7 @@ class NetworkSpec:
     lr: float = 0.05
     epochs: int = 100
     seed: int = 0
+    alpha: float = 0.01  # slope of leaky_relu for z <= 0
     name: str = ""
     title: str = ""
     X: Matrix | None = None
@@ -76,7 +77,9 @@ class NetworkSpec:
         return (
             f"{self.name}: layers {'-'.join(map(str, self.layers))}, "
             f"activations {', '.join(self.activations)}, loss {self.loss} ({self.reduction}), "
-            f"lr {self.lr}, {self.epochs} epochs, seed {self.seed}, data: {data}"
+            f"lr {self.lr}, {self.epochs} epochs, seed {self.seed}, "
+            + (f"alpha {self.alpha}, " if "leaky_relu" in self.activations else "")
+            + f"data: {data}"
         )
 
 
@@ -101,9 +104,7 @@ DEFAULT = dict(
     },
 )
 
-SPEC_KEYS = (
-    "name title layers activations loss reduction lr epochs seed data params".split()
-)
+SPEC_KEYS = "name title layers activations loss reduction lr epochs seed alpha data params".split()
 
 
 def default_spec() -> NetworkSpec:
@@ -180,9 +181,27 @@ def validate(spec: NetworkSpec) -> None:
         raise UserError(
             f"loss: unknown loss {spec.loss!r}; choose from {', '.join(sorted(losses.REGISTRY))}"
         )
+    loss = losses.get(spec.loss)
+    if loss.link is not None and spec.activations[-1] != "identity":
+        raise UserError(
+            f"loss {spec.loss} applies {loss.link} to the raw outputs (logits) itself: set the "
+            f"output activation to identity, e.g. --activations "
+            f"{','.join([*spec.activations[:-1], 'identity'])}"
+        )
+    if loss.link == "softmax" and n[-1] < 2:
+        raise UserError(
+            "loss softmax_cross_entropy needs at least 2 outputs (one per class); "
+            "for one output use bce_with_logits"
+        )
+    if not (isinstance(spec.alpha, int | float) and math.isfinite(spec.alpha)):
+        raise UserError(f"alpha: {spec.alpha!r} is not a number; e.g. alpha = 0.01")
     if spec.reduction not in losses.REDUCTIONS:
         raise UserError(
             f"reduction: {spec.reduction!r} is not one of {', '.join(losses.REDUCTIONS)}"
+        )
+    if not spec.title.isprintable():
+        raise UserError(
+            "title: use one line of printable text (no newlines or control characters)"
         )
     if not spec.name.isidentifier() or keyword.iskeyword(spec.name):
         raise UserError(
@@ -204,6 +223,7 @@ def validate(spec: NetworkSpec) -> None:
     if spec.X is not None and spec.y is not None:
         _check_matrix("data.X", spec.X, (None, n[0]), "inputs")
         _check_matrix("data.y", spec.y, (len(spec.X), n[-1]), "outputs")
+        _check_targets(spec.y, loss.targets, spec.loss)
     if spec.params is not None:
         for key in spec.params:
             if key not in spec.param_names:
@@ -226,6 +246,20 @@ def validate(spec: NetworkSpec) -> None:
                 _check_matrix(f"params.{key}", spec.params[key], shape, what)
             else:
                 _check_vector(f"params.{key}", spec.params[key], shape[0], what)
+
+
+def _check_targets(y: Matrix, kind: str, loss: str) -> None:
+    for i, row in enumerate(y):
+        if kind == "binary" and any(v not in (0.0, 1.0) for v in row):
+            raise UserError(
+                f"data.y[{i}]: {loss} needs binary targets (0 or 1), got {list(row)}"
+            )
+        if kind == "one_hot" and (
+            any(v not in (0.0, 1.0) for v in row) or sum(row) != 1.0
+        ):
+            raise UserError(
+                f"data.y[{i}]: {loss} needs one-hot targets (a single 1 per row), got {list(row)}"
+            )
 
 
 def _shape_of(value: object) -> str:

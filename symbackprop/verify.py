@@ -11,7 +11,7 @@ import types
 import numpy as np
 import sympy as sp
 
-from .derive import Derivation, DerivationError, proxy_spec
+from .derive import Derivation, DerivationError, proxy_specs
 
 POINTS = 4  # random parameter/data draws per proof
 RTOL = 1e-10
@@ -26,6 +26,18 @@ def batch_size(layers: tuple[int, ...]) -> int:
     return n
 
 
+def random_targets(
+    module: types.ModuleType, rng: np.random.Generator, n: int
+) -> np.ndarray:
+    """Targets of the kind the loss takes: real, binary 0/1, or one-hot rows."""
+    k = module.LAYERS[-1]
+    if module.TARGETS == "binary":
+        return rng.integers(0, 2, size=(n, k)).astype(float)
+    if module.TARGETS == "one_hot":
+        return np.eye(k)[rng.integers(0, k, size=n)]
+    return rng.normal(size=(n, k))
+
+
 def random_point(
     module: types.ModuleType, rng: np.random.Generator, layers: tuple[int, ...]
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
@@ -37,7 +49,7 @@ def random_point(
             for name, value in module.init_params(0).items()
         }
         X = rng.normal(size=(n, layers[0]))
-        y = rng.normal(size=(n, layers[-1]))
+        y = random_targets(module, rng, n)
         cache = module.forward(params, X)
         zs = [cache[f"Z{k}"] for k in range(1, len(layers))]
         if all(np.min(np.abs(z)) > KINK_MARGIN for z in zs) and all(
@@ -141,7 +153,7 @@ def random_point_cheap(
     params = module.init_params(int(rng.integers(1 << 31)))
     params = {k: v + 0.1 * rng.normal(size=v.shape) for k, v in params.items()}
     n = batch_size(layers)
-    return params, rng.normal(size=(n, layers[0])), rng.normal(size=(n, layers[-1]))
+    return params, rng.normal(size=(n, layers[0])), random_targets(module, rng, n)
 
 
 def prove(d: Derivation, module: types.ModuleType) -> str:
@@ -157,12 +169,21 @@ def prove(d: Derivation, module: types.ModuleType) -> str:
         return f"{d.proof}; {numeric}" if d.proof.startswith("symbolic") else numeric
     from .derive import derive
 
-    proxy = derive(proxy_spec(d.spec))
-    proxy_module = load_trainer(emit_trainer_unchecked(proxy))
-    err = check_against_closed_forms(proxy, proxy_module)
+    worst = 0.0
+    names = []
+    for spec in proxy_specs(d.spec):
+        proxy = derive(spec, closed_forms=True)
+        worst = max(
+            worst,
+            check_against_closed_forms(
+                proxy, load_trainer(emit_trainer_unchecked(proxy))
+            ),
+        )
+        names.append("-".join(map(str, spec.layers)))
     fd = directional_check(module, d.spec.layers)
     return (
-        f"vectorized route: the same rules, emitted for the {'-'.join(map(str, proxy.spec.layers))} proxy, "
-        f"equal its closed forms at {POINTS} random mixed-sign points (max rel. error {err:.1e}); "
+        f"vectorized route: the same rules, emitted for the {', '.join(names)} "
+        f"prox{'y' if len(names) == 1 else 'ies'} (same activations and loss), equal their "
+        f"closed forms at {POINTS} random mixed-sign points (max rel. error {worst:.1e}); "
         f"full-size gradient agrees with a directional finite difference (rel. error {fd:.1e})"
     )

@@ -1,0 +1,342 @@
+"""The derivation document's LaTeX: notation, printer, trainer-code maths, data, seed notebook.
+
+No TeX needed here (tests/test_pdf.py compiles). References are computed independently: the
+epoch-1 gradients by tests/reference.py's hand-written loops, symbol names and code lines by
+hand.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import reference
+import sympy as sp
+
+from symbackprop import codegen, documents, latex, printing
+from symbackprop.derive import derive
+from symbackprop.errors import UserError
+from symbackprop.spec import default_spec, make_spec
+
+SEED_X = np.array(reference.SEED_X)
+SEED_Y = np.array(reference.SEED_Y)
+
+
+@pytest.fixture(scope="module")
+def default_build():  # noqa: ANN201 - a TrainerBuild
+    return codegen.build_trainer(default_spec(), command="symbackprop build")
+
+
+@pytest.fixture(scope="module")
+def default_tex(default_build) -> str:  # noqa: ANN001
+    return documents.derivation_tex(default_build, "symbackprop build")
+
+
+def epoch1_gradients() -> dict[str, np.ndarray]:
+    """The seed's epoch-1 gradients from the hand-written reference (not the generated code)."""
+    _, grads = reference.loss_and_gradients(reference.seed_params(), SEED_X, SEED_Y)
+    return grads
+
+
+# --------------------------------------------------------------------------- notation
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("W1_1_2", "w^{(1)}_{12}"),
+        ("W2_1_12", "w^{(2)}_{1,12}"),
+        ("W3_k_i", "w^{(3)}_{ki}"),
+        ("b1_1", "b^{(1)}_{1}"),
+        ("z2_3", "z^{(2)}_{3}"),
+        ("h1_10", "h^{(1)}_{10}"),
+        ("delta2_k", r"\delta^{(2)}_{k}"),
+        ("yhat_1", r"\hat{y}_{1}"),
+        ("x_2", "x_{2}"),
+        ("y_1", "y_{1}"),
+    ],
+)
+def test_symbol_names(name: str, expected: str) -> None:
+    assert latex.symbol_tex(name) == expected
+
+
+def test_printer_writes_the_step_as_an_indicator_and_yhat_minus_y() -> None:
+    z = sp.Symbol("z1_1", real=True)
+    assert latex.tex(sp.Heaviside(z, 0)) == r"\mathbf{1}[z^{(1)}_{1} > 0]"
+    e = (
+        sp.Symbol("W2_1_1")
+        * (sp.Symbol("yhat_1") - sp.Symbol("y_1"))
+        * sp.Heaviside(z, 0)
+    )
+    out = latex.tex(e)
+    assert r"\theta" not in out
+    assert r"\hat{y}_{1} - y_{1}" in out
+
+
+def test_escape_survives_every_special_character() -> None:
+    text = r"a_b & c % d $ e # f { g } \ h ~ ^"
+    assert latex.escape_tex(text) == (
+        r"a\_b \& c \% d \$ e \# f \{ g \} \textbackslash{} h \textasciitilde{} "
+        r"\textasciicircum{}"
+    )
+    assert latex.escape_tex("use --reduction `mean`") == (
+        r"use -{}-{}reduction \textasciigrave{}mean\textasciigrave{}"
+    )
+
+
+def test_long_expressions_break_into_lines_that_fit() -> None:
+    d = derive(make_spec(layers=(2, 3, 3, 3, 1)))
+    assert d.scalar is not None
+    entry = sp.factor_terms(d.scalar.readable["W1"][0, 0])
+    lines = latex.broken(entry)
+    assert len(lines) > 1
+    assert all(latex.visual_width(line) <= latex.LINE_WIDTH + 12 for line in lines)
+    # nothing is lost: every parameter symbol of the one-line form is in the broken form
+    whole = latex.tex(entry)
+    symbols = set(re.findall(r"w\^\{\(\d\)\}_\{\d+\}", whole))
+    assert symbols and symbols == set(
+        re.findall(r"w\^\{\(\d\)\}_\{\d+\}", " ".join(lines))
+    )
+    assert " ".join(lines).count(r"\Bigl(") == " ".join(lines).count(r"\Bigr)")
+
+
+# --------------------------------------------------------------------------- trainer code as maths
+
+
+def test_backward_code_of_the_default_network_in_maths() -> None:
+    d = derive(default_spec())
+    shown = {
+        line.code: latex.statement_tex(line.code) for line in printing.backward_lines(d)
+    }
+    assert shown["dZ2 = Y - y"] == r"\Delta^{(2)} = \hat{Y} - Y"
+    assert (
+        shown["gW2 = dZ2.T @ H1"]
+        == r"\partial\mathcal{L}/\partial W^{(2)} = \Delta^{(2)\top}\,H^{(1)}"
+    )
+    assert shown["gb2 = dZ2.sum(axis=0)"] == (
+        r"\partial\mathcal{L}/\partial b^{(2)} = \Delta^{(2)\top}\,\mathbf{1}_N"
+    )
+    assert shown["dZ1 = (dZ2 @ W2) * (Z1 > 0)"] == (
+        r"\Delta^{(1)} = \bigl(\Delta^{(2)}\,W^{(2)}\bigr) \odot \mathbf{1}[Z^{(1)} > 0]"
+    )
+    assert (
+        shown["gW1 = dZ1.T @ X"]
+        == r"\partial\mathcal{L}/\partial W^{(1)} = \Delta^{(1)\top}\,X"
+    )
+
+
+def test_forward_code_and_mean_reduction_in_maths() -> None:
+    assert latex.statement_tex("Z1 = X @ W1.T + b1") == (
+        r"Z^{(1)} = X\,W^{(1)\top} + \mathbf{1}_N\,b^{(1)\top}"
+    )
+    assert (
+        latex.statement_tex("H1 = np.maximum(Z1, 0)") == r"H^{(1)} = \max(Z^{(1)}, 0)"
+    )
+    assert (
+        latex.statement_tex("dZ2 = (Y - y) / n")
+        == r"\Delta^{(2)} = \frac{\hat{Y} - Y}{N}"
+    )
+
+
+# --------------------------------------------------------------------------- the document
+
+
+def test_default_document_has_every_part(default_tex: str) -> None:
+    for title in (
+        r"\section{The network and its notation}",
+        r"\section{The forward pass}",
+        r"\section{The backward pass}",
+        r"\subsection{Error signals, layer by layer}",
+        r"\subsection{The chain rule for each parameter group}",
+        r"\subsection{Closed forms derived by SymPy}",
+        r"\subsection{Vectorized, exactly as the trainer computes it}",
+        r"\section{A worked example: epoch 1}",
+        r"\section{Checking the notebook}",
+    ):
+        assert title in default_tex
+    assert r"\begin{tikzpicture}" in default_tex and r"\begin{axis}" in default_tex
+    # the same printed names in the drawing and the symbol table
+    for name in (r"h^{(1)}_{1}", r"h^{(1)}_{2}", r"\hat{y}_{1}", "x_{1}", "x_{2}"):
+        assert "{$" + name + "$}" in default_tex  # a TikZ node label
+        assert "$" + name + "$" in default_tex.split(r"\begin{longtable}")[1]
+    # every parameter entry has its closed form; the step is an indicator, never theta
+    for entry in (
+        "w^{(1)}_{11}",
+        "w^{(1)}_{22}",
+        "b^{(1)}_{2}",
+        "w^{(2)}_{12}",
+        "b^{(2)}_{1}",
+    ):
+        assert r"\frac{\partial L}{\partial " + entry + "}" in default_tex
+    assert r"\theta" not in default_tex
+    assert r"\operatorname{ReLU}'(0) = 0" in default_tex
+    # the vectorized statements are exactly the trainer's, shown as code too
+    for line in printing.backward_lines(derive(default_spec())):
+        assert latex.code_tex(line.code) in default_tex
+
+
+def test_default_document_shows_the_correct_epoch1_numbers(default_tex: str) -> None:
+    grads = epoch1_gradients()
+    for name, value in grads.items():
+        for v in np.asarray(value).ravel():
+            assert f"{v:.4f}" in default_tex, (name, v)
+    # loss 2.06865 (sum over the two samples) and the updated W1 after lr 0.05
+    assert "2.0686" in default_tex or "2.0687" in default_tex
+    updated = reference.seed_params()["W1"] - 0.05 * grads["W1"]
+    for v in updated.ravel():
+        assert f"{v:.4f}" in default_tex
+
+
+def test_header_comments_and_no_paths_or_dates(default_tex: str, tmp_path) -> None:  # noqa: ANN001
+    lines = default_tex.splitlines()
+    assert lines[0].startswith("% Generated by symbackprop")
+    assert "symbackprop build" in lines[1] and lines[1].startswith("%")
+    assert r"\pdfinfoomitdate=1" in default_tex and r"\date{}" in default_tex
+    assert (
+        "/tmp" not in default_tex
+        and "/work" not in default_tex
+        and str(tmp_path) not in default_tex
+    )
+    assert re.search(r"\b20\d\d-\d\d-\d\d\b", default_tex) is None
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the title in the trainer
+def test_special_title_is_escaped() -> None:
+    title = r"a_b & c % d $ e # f { g } \ h"
+    built = codegen.build_trainer(make_spec(layers=(2, 2, 1), title=title))
+    tex = documents.derivation_tex(built, "test")
+    assert r"\title{a\_b \& c \% d \$ e \# f \{ g \} \textbackslash{} h" in tex
+
+
+def test_big_network_gets_general_forms_and_says_why() -> None:
+    built = codegen.build_trainer(make_spec(layers=(10, 20, 5)))
+    tex = documents.derivation_tex(built, "test")
+    assert "325 parameters" in tex and "more than the" in tex
+    assert (
+        r"\frac{\partial L}{\partial w^{(1)}_{11}}" not in tex
+    )  # no per-entry closed forms
+    assert r"\delta^{(1)}_{i}" in tex and r"\sum_{k=1}^{5}" in tex  # the per-layer rule
+    # at most DRAW_LIMIT units drawn per layer, with an ellipsis for the wide ones
+    drawn = re.findall(r"name=n(\d+)u\d+\]", tex)
+    assert max(drawn.count(str(layer)) for layer in range(3)) <= latex.DRAW_LIMIT - 1
+    assert r"{$\vdots$}" in tex
+    # no data in the spec: the example says where its numbers come from, and elides rows
+    assert "make\\_data(seed=0)" in tex and r"\vdots" in tex
+    assert r"\section{Checking the notebook}" not in tex
+
+
+def test_matrix_elision_and_numbers() -> None:
+    m = latex.matrix_tex(np.arange(60.0).reshape(10, 6))
+    assert m.count(r"\\") == latex.SHOW_ROWS - 1 and r"\cdots" in m and r"\ddots" in m
+    assert latex.number_tex(-0.0) == "0" and latex.number_tex(-2.235) == "-2.2350"
+    assert latex.number_tex(1.5e-7) == r"1.500\times 10^{-7}"
+
+
+# --------------------------------------------------------------------------- the seed notebook
+
+
+def test_seed_notebook_epoch1_line_is_parsed() -> None:
+    text = documents.seed_notebook_path().read_text(encoding="utf-8")
+    printed = documents.printed_epoch(text)
+    assert printed["loss"] == [1.0537]
+    assert printed["W1"] == [-2.86, -2.69, -2.01, -1.89]
+    assert printed["W2"] == [-1.72, -3.43]
+    assert printed["b1"] == [-0.72, -0.86]
+    assert printed["b2"] == [-1.43]
+
+
+def test_only_the_seed_network_gets_the_notebook_section() -> None:
+    assert documents.is_seed_network(default_spec())
+    assert not documents.is_seed_network(make_spec(layers=(3, 4, 2)))
+    assert not documents.is_seed_network(make_spec(**{**_seed_fields(), "lr": 0.1}))
+
+
+def _seed_fields() -> dict:
+    from symbackprop.spec import DEFAULT
+
+    return dict(DEFAULT)
+
+
+def test_notebook_table_compares_with_the_correct_values(default_build) -> None:  # noqa: ANN001
+    trainer = codegen.load_trainer(default_build.source)
+    check = documents.notebook_check(default_spec(), trainer)
+    assert check is not None
+    rows = {row.name: row for row in check.rows}
+    grads = epoch1_gradients()
+    w1 = ", ".join(f"{v:.2f}" for v in np.round(grads["W1"].ravel(), 2))
+    assert rows["W1\\_grad"].correct == f"$({w1})$"
+    assert rows["W1\\_grad"].printed == "$(-2.86, -2.69, -2.01, -1.89)$"
+    assert not any(
+        row.agrees for row in check.rows
+    )  # the notebook's forward pass is wrong
+
+
+def test_seed_findings_from_the_checker_or_from_the_numbers() -> None:
+    path = documents.seed_notebook_path()
+    printed = documents.printed_epoch(path.read_text(encoding="utf-8"))
+    grads = epoch1_gradients()
+    correct = {k: [float(v) for v in np.round(grads[k].ravel(), 2)] for k in grads}
+    findings, checked = documents.notebook_findings(path, correct, printed)
+    try:
+        from symbackprop.check import check_code  # noqa: F401
+    except ImportError:
+        assert not checked
+        assert findings[0].status == "differs"
+        assert all(n in findings[0].part for n in ("W1", "W2", "b1", "b2"))
+        return
+    assert checked
+    parts = {f.part: f for f in findings}
+    assert "bias_broadcast" in parts["forward"].diagnoses
+    assert parts["W1"].status == "wrong"
+    assert {"product_order", "wrong_shape"} & set(parts["W1"].diagnoses)
+    assert parts["W2"].status == "ok"
+    assert "scaled" in parts["b1"].diagnoses and "scaled" in parts["b2"].diagnoses
+
+
+def test_checker_findings_are_named_and_escaped(default_build, monkeypatch) -> None:  # noqa: ANN001
+    import symbackprop.check as check
+
+    def fake_check_code(path):  # noqa: ANN001, ANN202
+        part = {"status": "ok", "diagnoses": [], "message": "", "max_rel_error": 0.0}
+        return {
+            "ok": False,
+            "reduction": "sum",
+            "forward": {
+                "status": "wrong",
+                "diagnoses": ["bias_broadcast"],
+                "message": "b1 has shape (2, 1) & adds 100% per_sample",
+                "max_rel_error": 0.1,
+            },
+            "gradients": {
+                "W1": part,
+                "b1": {**part, "status": "wrong", "diagnoses": ["scaled"]},
+            },
+        }
+
+    monkeypatch.setattr(check, "check_code", fake_check_code, raising=False)
+    trainer = codegen.load_trainer(default_build.source)
+    result = documents.notebook_check(default_spec(), trainer)
+    assert result is not None
+    text = " ".join(result.findings)
+    assert r"b1 has shape (2, 1) \& adds 100\% per\_sample" in text
+    assert r"\texttt{bias\_broadcast}" in text and "broadcasts down the batch" in text
+    assert "The gradient of W1: correct." in text
+    assert r"\texttt{scaled}" in text
+
+
+def test_emit_notebook_is_another_issue(tmp_path) -> None:  # noqa: ANN001
+    with pytest.raises(UserError, match="emit notebook is not implemented yet"):
+        documents.emit("notebook", default_spec(), tmp_path / "x.ipynb", "test", print)
+
+
+def test_emit_latex_writes_the_tex(tmp_path) -> None:  # noqa: ANN001
+    out = tmp_path / "net.tex"
+    said: list[str] = []
+    assert (
+        documents.emit("latex", make_spec(layers=(3, 4, 2)), out, "test", said.append)
+        == 0
+    )
+    tex = out.read_text(encoding="utf-8")
+    assert tex.startswith("% Generated by symbackprop") and r"\end{document}" in tex
+    assert any(str(out) in s for s in said)
