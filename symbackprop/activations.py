@@ -24,6 +24,7 @@ class Activation:
     expr: Callable[[sp.Expr, sp.Expr], sp.Expr]
     numpy: str
     latex: str  # operator name used in documents
+    numpy_out: str = ""  # the same forward writing into a buffer {out}, where NumPy can
 
 
 REGISTRY: dict[str, Activation] = {
@@ -34,6 +35,7 @@ REGISTRY: dict[str, Activation] = {
             lambda z, _: sp.Max(z, 0),
             "np.maximum({z}, 0)",
             r"\operatorname{ReLU}",
+            "np.maximum({z}, 0, out={out})",
         ),
         Activation(
             "leaky_relu",
@@ -49,12 +51,19 @@ REGISTRY: dict[str, Activation] = {
             "np.exp(-np.logaddexp(0, -{z}))",  # 1 / (1 + e^-z) without overflow
             r"\sigma",
         ),
-        Activation("tanh", lambda z, _: sp.tanh(z), "np.tanh({z})", r"\tanh"),
+        Activation(
+            "tanh",
+            lambda z, _: sp.tanh(z),
+            "np.tanh({z})",
+            r"\tanh",
+            "np.tanh({z}, out={out})",
+        ),
         Activation(
             "softplus",
             lambda z, _: sp.log(1 + sp.exp(z)),
             "np.logaddexp(0, {z})",  # log(1 + e^z) without overflow
             r"\operatorname{softplus}",
+            "np.logaddexp(0, {z}, out={out})",
         ),
         Activation("identity", lambda z, _: z, "{z}", r"\operatorname{id}"),
     )

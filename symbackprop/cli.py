@@ -102,6 +102,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="overwrite a file symbackprop did not write",
     )
+    e.add_argument(
+        "--style",
+        choices=("matrix", "scalar", "auto"),
+        default="matrix",
+        help="trainer only: vectorized NumPy (default), unrolled closed forms over floats "
+        "(small networks), or auto (a cost model picks; the choice is in the header)",
+    )
     _add_spec_options(e)
     e.set_defaults(run=cmd_emit)
 
@@ -172,15 +179,18 @@ def cmd_emit(args: argparse.Namespace) -> int:
 
     spec = spec_from_args(args)
     render.check_writable(args.output, args.force)
+    style = f" --style {args.style}" if args.style != "matrix" else ""
     command = (
-        f"symbackprop emit {args.artefact} "
+        f"symbackprop emit {args.artefact}{style} "
         + " ".join(_spec_flags(args))
         + f" -o {args.output.name}"
     )
     if args.artefact == "trainer":
         from . import codegen
 
-        built = codegen.build_trainer(spec, command=command.replace("  ", " "))
+        built = codegen.build_trainer(
+            spec, command=" ".join(command.split()), style=args.style
+        )
         for note in built.derivation.notes:
             _say(f"note: {note}")
         render.write_atomic(args.output, built.source)

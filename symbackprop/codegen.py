@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
-import re
 import sys
 import time
 import types
 from dataclasses import dataclass
 
+import sympy as sp
+
 from . import losses, printing, render
 from .derive import Derivation, derive
+from .errors import UserError
 from .spec import NetworkSpec
 
 TRAINER_TEMPLATE = "trainer.py.jinja"
@@ -60,12 +62,13 @@ def _unpack(names: list[str]) -> str:
     return ", ".join(names) + " = " + ", ".join(f'params["{n}"]' for n in names)
 
 
-def trainer_context(d: Derivation, command: str) -> dict[str, object]:
+def trainer_context(
+    d: Derivation, command: str, style: str = "matrix", why: str = ""
+) -> dict[str, object]:
     """Everything the trainer template shows, as plain strings and dataclasses."""
     spec = d.spec
     forward = printing.forward_lines(d)
     backward = printing.backward_lines(d)
-    backward_code = "\n".join(line.code for line in backward)
     forward_names = [line.code.split(" = ")[0] for line in forward]
     names = spec.param_names
     init = []
@@ -91,7 +94,10 @@ def trainer_context(d: Derivation, command: str) -> dict[str, object]:
         }
     mean_note = " and divided by N" if spec.reduction == "mean" else ""
     return dict(
-        header=render.header(spec.describe(), command),
+        header=[
+            *render.header(spec.describe(), command),
+            f"Style: {style}{' (' + why + ')' if why else ''}.",
+        ],
         title=spec.title.replace("\\", "\\\\").replace('"""', '\\"\\"\\"'),
         layers_text="-".join(map(str, spec.layers)),
         activations_text=", ".join(spec.activations),
@@ -111,10 +117,6 @@ def trainer_context(d: Derivation, command: str) -> dict[str, object]:
         seed=spec.seed,
         param_names=repr(tuple(names)),
         forward_dict="{" + ", ".join(f'"{n}": {n}' for n in forward_names) + "}",
-        grads_dict="{" + ", ".join(f'"{n}": g{n}' for n in names) + "}",
-        unpack_backward=_unpack(
-            [n for n in names if re.search(rf"\b{n}\b", backward_code)]
-        ),
         grad_order=repr(
             tuple([n for n in names if n[0] == "W"] + [n for n in names if n[0] == "b"])
         ),
@@ -123,11 +125,84 @@ def trainer_context(d: Derivation, command: str) -> dict[str, object]:
         unpack_params=_unpack(names),
         forward=forward,
         forward_names=forward_names,
-        cache_names=[n for n in forward_names if re.search(rf"\b{n}\b", backward_code)],
-        uses_n=re.search(r"\bn\b", backward_code) is not None,
         loss_code=loss_code,
         targets=losses.get(spec.loss).targets,
         make_targets=MAKE_TARGETS[losses.get(spec.loss).targets],
+        mean=spec.reduction == "mean",
+        style_text={
+            "matrix": "vectorized, in-place on preallocated buffers",
+            "scalar": "unrolled closed forms over plain floats",
+        }[style],
+        **_style_context(d, style),
+    )
+
+
+def _style_context(d: Derivation, style: str) -> dict[str, object]:
+    if style == "scalar":
+        plan = printing.scalar_plan(d)
+        code = " ".join(
+            [plan.loss, *plan.grads, *(line.code for line in plan.temporaries)]
+        )
+        return dict(
+            scalar=plan,
+            imports_math="math." in code,
+            shapes=repr({n: d.spec.param_shape(n) for n in d.spec.param_names}),
+        )
+    plan = printing.inplace_plan(d)
+    return dict(
+        plan=plan,
+        unpack_buffers=", ".join(b.name for b in plan.buffers),
+        imports_math=False,
+    )
+
+
+STYLES = ("matrix", "scalar", "auto")
+TEMPLATES = {"matrix": TRAINER_TEMPLATE, "scalar": "trainer_scalar.py.jinja"}
+# Cost model of one SGD step, in microseconds (fitted on the 2-core box of benchmarks/):
+# the scalar style pays per arithmetic operation per sample; the matrix style a fixed NumPy
+# call overhead plus the flops of its matrix products.
+SCALAR_US_PER_OP = 0.03
+MATRIX_US_FIXED = 15.0
+MATRIX_FLOPS_PER_US = 2_000.0
+AUTO_BATCH = 32  # the batch size assumed when the spec carries no data
+
+
+def scalar_refusal(d: Derivation) -> str | None:
+    """Why the scalar style is not offered for this derivation, or None when it is."""
+    if d.scalar is None:
+        return "no closed forms: " + (" ".join(d.notes) or "the network is too large")
+    if losses.get(d.spec.loss).link is not None:
+        return f"loss {d.spec.loss} needs exp/log, which plain floats cannot evaluate safely"
+    unsafe = [r.activation for r in d.layers if r.forward.has(sp.exp, sp.log)]
+    if unsafe:
+        return f"activation {unsafe[0]} needs exp/log, which plain floats can overflow"
+    return None
+
+
+def choose_style(d: Derivation, style: str) -> tuple[str, str]:
+    """The style to emit and why: `auto` compares the two by the cost model above."""
+    if style not in STYLES:
+        raise UserError(f"style {style!r} is not one of {', '.join(STYLES)}")
+    refusal = scalar_refusal(d)
+    if style == "scalar":
+        if refusal:
+            raise UserError(
+                f"--style scalar is not offered here: {refusal}; use --style matrix"
+            )
+        return "scalar", ""
+    if style == "matrix":
+        return "matrix", ""
+    if refusal:
+        return "matrix", f"auto: {refusal}"
+    n = len(d.spec.X) if d.spec.X is not None else AUTO_BATCH
+    ops = printing.scalar_plan(d).operations
+    scalar_us = SCALAR_US_PER_OP * ops * n
+    flops = 6 * n * sum(r.units * r.fan_in for r in d.layers)
+    matrix_us = MATRIX_US_FIXED + flops / MATRIX_FLOPS_PER_US
+    pick = "scalar" if scalar_us < matrix_us else "matrix"
+    return pick, (
+        f"auto, batch {n}: scalar ~{scalar_us:.0f} us/step ({ops} ops/sample), "
+        f"matrix ~{matrix_us:.0f} us/step"
     )
 
 
@@ -143,16 +218,18 @@ class TrainerBuild:
 
 
 def emit_trainer_unchecked(
-    d: Derivation, command: str = "symbackprop emit trainer"
+    d: Derivation, command: str = "symbackprop emit trainer", style: str = "matrix"
 ) -> str:
     """Render and format the trainer for a derivation, without the numeric proof."""
-    source = render.render(TRAINER_TEMPLATE, **trainer_context(d, command))
+    style, why = choose_style(d, style)
+    source = render.render(TEMPLATES[style], **trainer_context(d, command, style, why))
     return render.format_python(source)
 
 
 def build_trainer(
     spec_or_derivation: NetworkSpec | Derivation,
     command: str = "symbackprop emit trainer",
+    style: str = "matrix",
 ) -> TrainerBuild:
     """Derive (if needed), emit, and prove the emitted code equal to SymPy's closed forms."""
     from . import verify
@@ -162,7 +239,7 @@ def build_trainer(
         d = spec_or_derivation
     else:
         d = derive(spec_or_derivation)
-    source = emit_trainer_unchecked(d, command)
+    source = emit_trainer_unchecked(d, command, style)
     proof = verify.prove(d, load_trainer(source))
     return TrainerBuild(source, d, proof, d.seconds, time.perf_counter() - start)
 
@@ -170,9 +247,10 @@ def build_trainer(
 def emit_trainer(
     spec_or_derivation: NetworkSpec | Derivation,
     command: str = "symbackprop emit trainer",
+    style: str = "matrix",
 ) -> str:
     """The generated trainer's source for a spec, proven correct before it is returned."""
-    return build_trainer(spec_or_derivation, command).source
+    return build_trainer(spec_or_derivation, command, style).source
 
 
 def load_trainer(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
+from sympy.printing.pycode import PythonCodePrinter
 from sympy.printing.str import StrPrinter
 
 from . import activations, losses
@@ -206,3 +207,221 @@ def rule_lines(d: Derivation) -> list[str]:
             f"{rule.activation}'(z{rule.index}) = {plain(rule.derivative.xreplace({Z: sp.Symbol(f'z{rule.index}'), H: sp.Symbol(f'h{rule.index}')}))}"
         )
     return out
+
+
+# --- the fast paths: in-place NumPy on a preallocated workspace, and unrolled scalar code ---
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """One preallocated array of the matrix style's workspace: name, shape code, dtype."""
+
+    name: str
+    shape: str  # e.g. "(n, 2)" or "(2, 2)": n is the batch size
+    dtype: str = "float64"
+
+
+@dataclass(frozen=True)
+class InplacePlan:
+    """The matrix style's hot path: its buffers and its statements (no allocation per step)."""
+
+    buffers: list[Buffer]
+    lines: list[Line]
+    grads: list[str]  # buffer names of the gradients, in PARAM_NAMES order
+
+
+def inplace_plan(d: Derivation) -> InplacePlan:
+    """Forward, loss and backward as `out=` NumPy calls on buffers allocated once per batch size.
+
+    The maths is the same as forward_lines/backward_lines (verify.py checks the emitted code);
+    only the memory traffic differs: no temporaries for products, sums, masks and updates.
+    """
+    L = len(d.layers)
+    loss = losses.get(d.spec.loss)
+    buffers: list[Buffer] = []
+    lines: list[Line] = []
+    prev = "X"
+    for rule in d.layers:
+        l = rule.index  # noqa: E741 - the layer index, as in the notation W^(l)
+        u = rule.units
+        buffers.append(Buffer(f"Z{l}", f"(n, {u})"))
+        lines.append(
+            Line(f"np.matmul({prev}, W{l}.T, out=Z{l})", f"Z{l} = {prev} @ W{l}.T")
+        )
+        lines.append(
+            Line(f"np.add(Z{l}, b{l}, out=Z{l})", f"... + b{l}, one bias per unit")
+        )
+        out = "Y" if l == L else f"H{l}"
+        if rule.activation == "identity":
+            lines.append(Line(f"{out} = Z{l}", "identity: no copy"))
+        else:
+            buffers.append(Buffer(out, f"(n, {u})"))
+            act = activations.get(rule.activation)
+            if act.numpy_out:
+                code = act.numpy_out.format(
+                    z=f"Z{l}", out=out, alpha=repr(d.spec.alpha)
+                )
+            else:
+                code = f"{out}[...] = " + act.numpy.format(
+                    z=f"Z{l}", alpha=repr(d.spec.alpha)
+                )
+            lines.append(Line(code, f"{out} = {rule.activation}(Z{l})"))
+        prev = out
+    if loss.link is not None:
+        buffers.append(Buffer("P", f"(n, {d.layers[-1].units})"))
+        lines.append(
+            Line(
+                f"P[...] = {loss.link_numpy.format(Z='Y')}",
+                f"{loss.link} of the logits",
+            )
+        )
+    lines.append(
+        Line(
+            "value = float("
+            + loss.numpy.format(Y="Y", T="y", K=d.spec.layers[-1])
+            + (") / n" if d.spec.reduction == "mean" else ")"),
+            "the loss before the step",
+        )
+    )
+    prediction = "Y" if loss.link is None else "P"
+    buffers.append(Buffer(f"dZ{L}", f"(n, {d.layers[-1].units})"))
+    if d.output_delta == YHAT - T:
+        lines.append(
+            Line(
+                f"np.subtract({prediction}, y, out=dZ{L})", f"dZ{L} = {prediction} - y"
+            )
+        )
+    else:
+        delta = numpy_expr(d.output_delta, {Z: f"Z{L}", YHAT: prediction, T: "y"})
+        lines.append(Line(f"dZ{L}[...] = {delta}", f"d loss / d Z{L}"))
+    if d.spec.reduction == "mean":
+        lines.append(
+            Line(f"np.multiply(dZ{L}, 1.0 / n, out=dZ{L})", "the mean over samples")
+        )
+    grads = {}
+    for rule in reversed(d.layers):
+        l = rule.index  # noqa: E741
+        prev = (
+            "X"
+            if l == 1
+            else f"H{l - 1}"
+            if d.layers[l - 2].activation != "identity"
+            else f"Z{l - 1}"
+        )
+        buffers.append(Buffer(f"gW{l}", f"({rule.units}, {rule.fan_in})"))
+        buffers.append(Buffer(f"gb{l}", f"({rule.units},)"))
+        grads[f"W{l}"], grads[f"b{l}"] = f"gW{l}", f"gb{l}"
+        lines.append(
+            Line(f"np.matmul(dZ{l}.T, {prev}, out=gW{l})", f"gW{l} = dZ{l}.T @ {prev}")
+        )
+        lines.append(Line(f"np.sum(dZ{l}, axis=0, out=gb{l})", f"gb{l}: one per unit"))
+        if l > 1:
+            below = d.layers[l - 2]
+            k = l - 1
+            buffers.append(Buffer(f"dZ{k}", f"(n, {below.units})"))
+            lines.append(
+                Line(f"np.matmul(dZ{l}, W{l}, out=dZ{k})", f"back through W{l}")
+            )
+            if below.derivative == sp.Heaviside(Z, 0):
+                buffers.append(Buffer(f"M{k}", f"(n, {below.units})", "bool"))
+                lines.append(
+                    Line(
+                        f"np.greater(Z{k}, 0, out=M{k})",
+                        f"{below.activation}'(Z{k}) = (Z{k} > 0)",
+                    )
+                )
+                lines.append(
+                    Line(f"np.multiply(dZ{k}, M{k}, out=dZ{k})", "... applied")
+                )
+            elif below.derivative != 1:
+                local = numpy_expr(below.derivative, {Z: f"Z{k}", H: f"H{k}"})
+                lines.append(
+                    Line(
+                        f"np.multiply(dZ{k}, {local}, out=dZ{k})",
+                        f"times {below.activation}'(Z{k})",
+                    )
+                )
+    return InplacePlan(buffers, lines, [grads[name] for name in d.spec.param_names])
+
+
+class ScalarPrinter(PythonCodePrinter):
+    """Plain-Python floats for the scalar style: branches instead of calls where they are faster."""
+
+    def _print_Heaviside(self, expr: sp.Heaviside) -> str:
+        arg, at_zero = expr.args
+        if at_zero != 0:
+            raise ValueError("the scalar style expects Heaviside(z, 0)")
+        return f"(1.0 if {self._print(arg)} > 0 else 0.0)"
+
+    def _print_Max(self, expr: sp.Max) -> str:
+        args = [a for a in expr.args if a != 0]
+        if len(args) == 1 and len(args) < len(expr.args):
+            a = self._print(args[0])
+            return f"({a} if {a} > 0 else 0.0)"
+        return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_Float(self, expr: sp.Float) -> str:
+        return repr(float(expr))
+
+    def _print_Rational(self, expr: sp.Rational) -> str:
+        return repr(float(expr))
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        if expr.exp == 2:  # z * z is faster than z**2 on plain floats
+            base = self.parenthesize(expr.base, PRECEDENCE["Mul"])
+            return f"{base} * {base}"
+        return super()._print_Pow(expr, rational)
+
+
+_SCALAR = ScalarPrinter({"fully_qualified_modules": True})
+
+
+@dataclass(frozen=True)
+class ScalarPlan:
+    """The scalar style's per-sample body: CSE temporaries, then loss and gradient accumulations."""
+
+    params: str  # "W1_1_1, W1_1_2, ...": every parameter entry, in flat order
+    inputs: str  # "(x_1, x_2)": one sample's inputs, as a loop target
+    targets: str  # "(y_1,)"
+    temporaries: list[Line]
+    loss: str
+    grads: list[str]
+    operations: int  # arithmetic operations per sample, for the cost model
+
+    @property
+    def grad_names(self) -> list[str]:
+        """g0, g1, ...: the accumulators, one per parameter entry."""
+        return [f"g{i}" for i in range(len(self.grads))]
+
+    @property
+    def accumulate(self) -> list[tuple[str, str]]:
+        """(accumulator, this sample's term) pairs."""
+        return list(zip(self.grad_names, self.grads, strict=True))
+
+
+def scalar_plan(d: Derivation) -> ScalarPlan:
+    """Unrolled closed forms: SymPy's CSE over one sample's loss and every gradient entry."""
+    s = d.scalar
+    if s is None:
+        raise ValueError("no closed forms on the vectorized route")
+    flat = [g for name in d.spec.param_names for g in s.gradients[name]]
+    replacements, reduced = sp.cse(
+        [s.loss, *flat], symbols=sp.numbered_symbols("t"), optimizations="basic"
+    )
+    ops = sum(sp.count_ops(e) for _, e in replacements) + sum(
+        sp.count_ops(e) for e in reduced
+    )
+    return ScalarPlan(
+        params=", ".join(str(p) for name in d.spec.param_names for p in s.params[name]),
+        inputs=_tuple_target(s.x),
+        targets=_tuple_target(s.y),
+        temporaries=[Line(f"{t} = {_SCALAR.doprint(e)}") for t, e in replacements],
+        loss=_SCALAR.doprint(reduced[0]),
+        grads=[_SCALAR.doprint(e) for e in reduced[1:]],
+        operations=int(ops),
+    )
+
+
+def _tuple_target(symbols: list[sp.Symbol]) -> str:
+    names = [str(v) for v in symbols]
+    return f"({names[0]},)" if len(names) == 1 else f"({', '.join(names)})"
