@@ -221,20 +221,213 @@ def make_data(n: int = 64, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
     return X, np.sin(X @ A)
 
 
+class DataError(Exception):
+    """A problem with the user's data or weights file: shown as one line, exit code 2."""
+
+
+def read_csv(path: str, targets: int) -> tuple[np.ndarray, np.ndarray]:
+    """A numeric CSV (header optional): the last `targets` columns are the targets.
+
+    For softmax cross-entropy a single target column holds integer class labels (0 .. K-1),
+    turned into one-hot rows.
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            rows = [line.strip() for line in fh]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read it ({exc})") from None
+    numbered = [(i, r.split(",")) for i, r in enumerate(rows, start=1) if r]
+    if numbered and not _is_number(numbered[0][1][0].strip()):
+        numbered = numbered[1:]  # a header row
+    if not numbered:
+        raise DataError(f"{path}: no data rows")
+    width = len(numbered[0][1])
+    values = []
+    for line, cells in numbered:
+        if len(cells) != width:
+            raise DataError(
+                f"{path}: row {line} has {len(cells)} columns, the first row {width}"
+            )
+        for column, cell in enumerate(cells, start=1):
+            if not _is_number(cell.strip()):
+                raise DataError(
+                    f"{path}: row {line}, column {column}: {cell.strip()!r} is not a number"
+                )
+        values.append([float(c) for c in cells])
+    data = np.array(values)
+    if not 1 <= targets < width or width - targets != LAYERS[0]:
+        raise DataError(
+            f"{path}: {width} columns with --targets {targets} leaves {width - targets} input "
+            f"columns, but the network takes {LAYERS[0]} inputs and {LAYERS[-1]} outputs"
+        )
+    X, y = data[:, :-targets], data[:, -targets:]
+    if TARGETS == "one_hot" and targets == 1 and LAYERS[-1] > 1:
+        labels = y[:, 0]
+        if not np.all(
+            (labels == np.round(labels)) & (labels >= 0) & (labels < LAYERS[-1])
+        ):
+            raise DataError(
+                f"{path}: class labels must be whole numbers 0..{LAYERS[-1] - 1}"
+            )
+        y = np.eye(LAYERS[-1])[labels.astype(int)]
+    if y.shape[1] != LAYERS[-1]:
+        raise DataError(
+            f"{path}: {y.shape[1]} target columns, but the network has {LAYERS[-1]} outputs"
+        )
+    return X, y
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return np.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def load_params(path: str) -> dict[str, np.ndarray]:
+    """Weights saved by --save (an .npz with W1, b1, ...), checked against this network."""
+    try:
+        with np.load(path) as saved:
+            params = {name: saved[name].astype(float) for name in saved.files}
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read saved weights ({exc})") from None
+    for name, value in init_params(0).items():
+        if name not in params:
+            raise DataError(
+                f"{path}: has no {name}; it was not saved from this network"
+            )
+        if params[name].shape != value.shape:
+            raise DataError(
+                f"{path}: {name} has shape {params[name].shape}, expected {value.shape}"
+            )
+    return {name: params[name] for name in PARAM_NAMES}
+
+
+def gradcheck(
+    params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray, entries: int = 20
+) -> float:
+    """The largest CS231n relative error |a - n| / max(|a|, |n|) between `gradients` and
+    central finite differences (float64, h = 1e-6), over up to `entries` entries per parameter.
+    """
+    grads = gradients(params, X, y)
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for name in PARAM_NAMES:
+        flat = params[name].reshape(-1)
+        picks = rng.choice(flat.size, size=min(entries, flat.size), replace=False)
+        for i in picks:
+            old = flat[i]
+            flat[i] = old + 1e-6
+            up = loss(params, X, y)
+            flat[i] = old - 1e-6
+            down = loss(params, X, y)
+            flat[i] = old
+            numeric = (up - down) / 2e-6
+            analytic = grads[name].reshape(-1)[i]
+            scale = max(abs(numeric), abs(analytic))
+            error = 0.0 if scale < 1e-10 else abs(numeric - analytic) / scale
+            print(
+                f"{name}[{i}]: analytic {analytic:.8e}  numeric {numeric:.8e}  rel. error {error:.1e}"
+            )
+            worst = max(worst, error)
+    return worst
+
+
+GRADCHECK_THRESHOLD = 1e-6  # CS231n: below 1e-7 is good, 1e-6 fine near kinks
+
+
+def train_minibatch(
+    params: dict[str, np.ndarray],
+    X: np.ndarray,
+    y: np.ndarray,
+    lr: float,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    every: int,
+) -> list[float]:
+    """Mini-batch SGD with a seeded shuffle; prints the whole-data loss every `every` epochs."""
+    rng = np.random.default_rng(seed)
+    history = []
+    for epoch in range(1, epochs + 1):
+        order = rng.permutation(len(X))
+        for start in range(0, len(X), batch_size):
+            batch = order[start : start + batch_size]
+            sgd_step(params, X[batch], y[batch], lr)
+        history.append(loss(params, X, y))
+        if epoch % every == 0 or epoch == epochs:
+            print(f"epoch {epoch}/{epochs}  loss {history[-1]:.6g}")
+    return history
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Train on the spec's data (or a random set), printing one line per epoch."""
+    """Train on the spec's data, a CSV, or a random set; or check the gradients (--gradcheck)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", metavar="CSV", help="numeric CSV, header optional")
+    parser.add_argument(
+        "--targets",
+        type=int,
+        default=LAYERS[-1],
+        help="target columns at the end (default %(default)s)",
+    )
     parser.add_argument(
         "--epochs", type=int, default=EPOCHS, help="default: %(default)s"
     )
     parser.add_argument("--lr", type=float, default=LR, help="default: %(default)s")
-    parser.add_argument("--seed", type=int, default=SEED, help="init/data seed")
+    parser.add_argument(
+        "--batch-size", type=int, help="mini-batch size (default: the whole data)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=SEED, help="init, data and shuffle seed"
+    )
+    parser.add_argument("--log-every", type=int, help="print progress every K epochs")
+    parser.add_argument("--save", metavar="NPZ", help="save the trained weights")
+    parser.add_argument("--load", metavar="NPZ", help="start from saved weights")
+    parser.add_argument(
+        "--gradcheck", action="store_true", help="finite-difference self-test"
+    )
     args = parser.parse_args(argv)
-    X, y = DEFAULT_X, DEFAULT_Y
-    params = {name: value.copy() for name, value in DEFAULT_PARAMS.items()}
-    train(params, X, y, args.lr, args.epochs, log=print_epoch)
+    try:
+        return _run(args)
+    except DataError as exc:
+        print(f"{sys.argv[0]}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.epochs < 1 or (args.batch_size is not None and args.batch_size < 1):
+        raise DataError("--epochs and --batch-size must be positive")
+    if args.data:
+        X, y = read_csv(args.data, args.targets)
+        params = init_params(args.seed)
+    else:
+        X, y = DEFAULT_X, DEFAULT_Y
+        params = {name: value.copy() for name, value in DEFAULT_PARAMS.items()}
+    if args.load:
+        params = load_params(args.load)
+    if args.gradcheck:
+        worst = gradcheck(params, X, y)
+        verdict = "passed" if worst < GRADCHECK_THRESHOLD else "FAILED"
+        print(
+            f"gradcheck {verdict}: max rel. error {worst:.1e} (threshold {GRADCHECK_THRESHOLD:.0e})"
+        )
+        return 0 if worst < GRADCHECK_THRESHOLD else 1
+    batch = args.batch_size or len(X)
+    if batch >= len(X) and args.log_every is None:
+        train(
+            params, X, y, args.lr, args.epochs, log=print_epoch
+        )  # the seed's line per epoch
+    else:
+        every = args.log_every or max(1, args.epochs // 20)
+        train_minibatch(params, X, y, args.lr, args.epochs, batch, args.seed, every)
+    if args.save:
+        np.savez(args.save, **params)
+        print(f"saved weights to {args.save}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # e.g. piped into `head`
+        sys.exit(0)
