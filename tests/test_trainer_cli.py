@@ -46,7 +46,7 @@ def _regression_csv(path: Path, header: bool = True) -> None:
     X = rng.normal(size=(40, 2))
     y = X @ np.array([1.5, -2.0]) + 0.5
     lines = (["x1,x2,y"] if header else []) + [
-        f"{a},{b},{t}" for (a, b), t in zip(X, y)
+        f"{a},{b},{t}" for (a, b), t in zip(X, y, strict=True)
     ]
     path.write_text("\n".join(lines) + "\n")
 
