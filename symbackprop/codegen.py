@@ -86,11 +86,11 @@ def trainer_context(
     if spec.reduction == "mean":
         loss_code = f"({loss_code}) / y.shape[0]"
     data = None
-    if spec.X is not None and spec.y is not None and spec.params is not None:
+    if spec.X is not None and spec.y is not None:
         data = {
             "X": _py(spec.X),
             "y": _py(spec.y),
-            "params": [(n, _py(spec.params[n])) for n in names],
+            "params": [(n, _py(spec.params[n])) for n in names] if spec.params else [],
         }
     mean_note = " and divided by N" if spec.reduction == "mean" else ""
     return dict(

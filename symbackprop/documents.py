@@ -1,7 +1,7 @@
 """Derivation documents: the LaTeX source from templates, compiled to the PDF a student hands in.
 
-`build_documents` is what `symbackprop build` runs; `emit` serves `emit latex` and `pdf`.
-The notebook artefact is a separate issue.
+`build_documents` is what `symbackprop build` runs; `emit` serves `emit latex`, `pdf` and
+`emit notebook` (which notebook.py writes).
 """
 
 from __future__ import annotations
@@ -64,7 +64,11 @@ def build_documents(built, out: Path, command: str, say: Callable[[str], None]) 
 def emit(
     artefact: str, spec, output: Path, command: str, say: Callable[[str], None]
 ) -> int:  # noqa: ANN001
-    """Write one document artefact (latex, pdf) for a spec; returns an exit code."""
+    """Write one document artefact (latex, pdf, notebook) for a spec; returns an exit code."""
+    if artefact == "notebook":
+        from . import notebook
+
+        return notebook.emit(spec, Path(output), command, say)
     if artefact not in ("latex", "pdf"):
         raise UserError(f"emit {artefact} is not implemented yet")
     from . import codegen, render

@@ -163,6 +163,11 @@ class DocumentPrinter(LatexPrinter):
         tex = rf"\mathbf{{1}}[{self._print(arg)} {relation} 0]"
         return rf"\left({tex}\right)^{{{exp}}}" if exp else tex
 
+    def _print_expm1(self, expr: sp.Function, exp: object = None) -> str:
+        # the trainer's np.expm1 (accurate near 0), shown as the maths it computes
+        tex = rf"\left(e^{{{self._print(expr.args[0])}}} - 1\right)"
+        return rf"{tex}^{{{exp}}}" if exp else tex
+
     def _print_Max(self, expr: sp.Max, exp: object = None) -> str:
         # max(z, 0) as the trainer writes np.maximum(Z, 0): the variable first
         args = sorted(expr.args, key=lambda a: a.is_number)
@@ -1407,8 +1412,8 @@ def document_data(
     deltas_general, deltas_units = _deltas(d)
     if d.scalar is None:
         general_note = (
-            f"This network has {spec.param_count} parameters, more than the "
-            f"{_limit_text()} for which SymPy writes out a closed form per parameter: an entry of "
+            f"This network has {spec.param_count} parameters, too many for SymPy to write out "
+            "a closed form per parameter: an entry of "
             "an early layer's gradient sums over every path to the outputs, so these forms grow "
             "with the width of every later layer while the per-layer rules above do not. The "
             "per-layer rules are therefore the result; "
@@ -1519,12 +1524,6 @@ def document_data(
         notebook=notebook,
         notes=tuple(escape_tex(n) for n in d.notes),
     )
-
-
-def _limit_text() -> str:
-    from .derive import SCALAR_LIMIT
-
-    return f"{SCALAR_LIMIT} parameters"
 
 
 def _step_convention(d: Derivation) -> str:

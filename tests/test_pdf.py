@@ -116,8 +116,16 @@ def test_rebuild_is_byte_identical(default_pdf, tmp_path) -> None:  # noqa: ANN0
         dict(layers=(3, 4, 2), title=r"Net_1 & 100% $5 #2 {x} \ end"),
         dict(layers=(2, 3, 3, 1), reduction="mean"),
         # every activation and every loss at least once
-        dict(layers=(2, 3, 1), activations=("sigmoid", "identity"), loss="bce_with_logits"),
-        dict(layers=(2, 3, 3), activations=("tanh", "identity"), loss="softmax_cross_entropy"),
+        dict(
+            layers=(2, 3, 1),
+            activations=("sigmoid", "identity"),
+            loss="bce_with_logits",
+        ),
+        dict(
+            layers=(2, 3, 3),
+            activations=("tanh", "identity"),
+            loss="softmax_cross_entropy",
+        ),
         dict(layers=(2, 3, 2), activations=("leaky_relu", "identity"), loss="mse"),
         dict(layers=(2, 3, 2), activations=("softplus", "relu")),
         dict(layers=(784, 256, 10)),  # the vectorized route
