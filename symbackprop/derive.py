@@ -276,6 +276,45 @@ def _scalar_forms(
     )
 
 
+def backprop_one_sample(
+    rules: tuple[LayerRule, ...],
+    output_delta: sp.Expr,
+    a: list[sp.Matrix],
+    zs: list[sp.Matrix],
+    outputs: sp.Matrix,
+    y: sp.Matrix,
+    params: dict[str, sp.Matrix],
+) -> dict[str, sp.Matrix]:
+    """The matrix backprop rules for one sample: delta_L from the output error, then for each
+    layer gW = delta a_prev^T, gb = delta, delta_prev = (W^T delta) * act'(z_prev).
+
+    `a` holds the input and every layer's activation, `zs` the pre-activations, `outputs` the
+    prediction (the last activation, or the loss's link of it): as SymPy expressions for the
+    proof, or as symbols for the readable forms.
+    """
+    grads: dict[str, sp.Matrix] = {}
+    delta = sp.Matrix(
+        [
+            output_delta.xreplace({Z: zk, YHAT: hk, T: tk})
+            for zk, hk, tk in zip(zs[-1], outputs, y, strict=True)
+        ]
+    )
+    for rule in reversed(rules):
+        l = rule.index  # noqa: E741 - the layer index, as in the notation W^(l)
+        grads[f"W{l}"] = delta * a[l - 1].T
+        grads[f"b{l}"] = delta
+        if l > 1:
+            below = rules[l - 2]
+            local = sp.Matrix(
+                [
+                    below.derivative.xreplace({Z: zi, H: hi})
+                    for zi, hi in zip(zs[l - 2], a[l - 1], strict=True)
+                ]
+            )
+            delta = (params[f"W{l}"].T * delta).multiply_elementwise(local)
+    return grads
+
+
 def _chain_form(
     rules: tuple[LayerRule, ...],
     output_delta: sp.Expr,
@@ -292,27 +331,8 @@ def _chain_form(
     and yhat gives SymPy's closed form back (prove_symbolic and verify.py check that).
     """
     a = [sp.Matrix(x)] + [sp.Matrix(h) for h in hsyms]
-    grads: dict[str, sp.Matrix] = {}
-    delta = sp.Matrix(
-        [
-            output_delta.xreplace({Z: zk, YHAT: hk, T: tk})
-            for zk, hk, tk in zip(zsyms[-1], hsyms[-1], y, strict=True)
-        ]
-    )
-    for rule in reversed(rules):
-        l = rule.index  # noqa: E741 - the layer index, as in the notation W^(l)
-        grads[f"W{l}"] = delta * a[l - 1].T
-        grads[f"b{l}"] = delta
-        if l > 1:
-            below = rules[l - 2]
-            local = sp.Matrix(
-                [
-                    below.derivative.xreplace({Z: zi, H: hi})
-                    for zi, hi in zip(zsyms[l - 2], hsyms[l - 2], strict=True)
-                ]
-            )
-            delta = (params[f"W{l}"].T * delta).multiply_elementwise(local)
-    return grads
+    zs = [sp.Matrix(z) for z in zsyms]
+    return backprop_one_sample(rules, output_delta, a, zs, a[-1], sp.Matrix(y), params)
 
 
 def vectorized_one_sample(
@@ -323,36 +343,16 @@ def vectorized_one_sample(
     params: dict[str, sp.Matrix],
     loss_name: str,
 ) -> dict[str, sp.Matrix]:
-    """The matrix backprop rules for one sample, as SymPy matrices (what the trainer computes)."""
+    """The matrix backprop rules for one sample, in x and the parameters (for the proof)."""
     a = [x]
     zs = []
     for rule in rules:
         z = params[f"W{rule.index}"] * a[-1] + params[f"b{rule.index}"]
         zs.append(z)
         a.append(z.applyfunc(lambda zi, r=rule: r.forward.xreplace({Z: zi})))
-    grads: dict[str, sp.Matrix] = {}
     link = losses.get(loss_name).link_expr
     outputs = sp.Matrix(link(list(zs[-1]))) if link is not None else a[-1]
-    delta = sp.Matrix(
-        [
-            output_delta.xreplace({Z: zk, YHAT: hk, T: tk})
-            for zk, hk, tk in zip(zs[-1], outputs, y, strict=True)
-        ]
-    )
-    for rule in reversed(rules):
-        l = rule.index  # noqa: E741
-        grads[f"W{l}"] = delta * a[l - 1].T
-        grads[f"b{l}"] = delta
-        if l > 1:
-            prev = rules[l - 2]
-            local = sp.Matrix(
-                [
-                    prev.derivative.xreplace({Z: zi, H: hi})
-                    for zi, hi in zip(zs[l - 2], a[l - 1], strict=True)
-                ]
-            )
-            delta = (params[f"W{l}"].T * delta).multiply_elementwise(local)
-    return grads
+    return backprop_one_sample(rules, output_delta, a, zs, outputs, y, params)
 
 
 def prove_symbolic(
