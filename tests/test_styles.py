@@ -94,3 +94,16 @@ def test_scalar_is_refused_where_it_does_not_fit() -> None:
         )
     with pytest.raises(UserError, match="style 'fast' is not one of"):
         build_trainer(default_spec(), style="fast")
+
+
+def test_scalar_sgd_step_updates_non_contiguous_params_in_place() -> None:
+    scalar = load_trainer(build_trainer(default_spec(), style="scalar").source)
+    matrix = load_trainer(build_trainer(default_spec(), style="matrix").source)
+    base = {k: v.copy() for k, v in scalar.DEFAULT_PARAMS.items()}
+    odd = dict(base, W1=np.asfortranarray(base["W1"]).T.copy().T)  # a column-major W1
+    assert not odd["W1"].flags.c_contiguous
+    want = {k: v.copy() for k, v in base.items()}
+    matrix.sgd_step(want, scalar.DEFAULT_X, scalar.DEFAULT_Y, 0.05)
+    scalar.sgd_step(odd, scalar.DEFAULT_X, scalar.DEFAULT_Y, 0.05)
+    for name in want:
+        np.testing.assert_allclose(odd[name], want[name], rtol=1e-12)
