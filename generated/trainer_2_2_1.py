@@ -18,7 +18,7 @@ Forward pass (row i of W_l holds unit i's weights; a bias is one number per unit
     z1 = W1 x + b1,   h1 = relu(z1)
     z2 = W2 h1 + b2,   yhat = identity(z2)
 
-Entrywise rules SymPy derived (step(z) is 1 where z > 0, else 0: relu'(0) = 0):
+Entrywise rules SymPy derived (step(z) is 1 where z > 0, else 0: the derivative at a kink is the z > 0 side's):
     d loss/d z2 = yhat - y   (per sample, per output)
     relu'(z1) = step(z1)
 
@@ -310,8 +310,10 @@ def load_params(path: str) -> dict[str, np.ndarray]:
     try:
         with np.load(path) as saved:
             params = {name: saved[name].astype(float) for name in saved.files}
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read saved weights ({exc})") from None
+    except (OSError, ValueError):
+        raise DataError(
+            f"{path}: cannot read it as weights saved by --save (an .npz file)"
+        ) from None
     for name, value in init_params(0).items():
         if name not in params:
             raise DataError(
@@ -328,10 +330,14 @@ def gradcheck(
     params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray, entries: int = 20
 ) -> float:
     """The largest CS231n relative error |a - n| / max(|a|, |n|) between `gradients` and
-    central finite differences (float64, h = 1e-6), over up to `entries` entries per parameter.
+    central finite differences (float64, h = 1e-6), over up to `entries` entries per parameter,
+    not counting the finite difference's own rounding noise.
     """
     grads = gradients(params, X, y)
     rng = np.random.default_rng(0)
+    # the two loss values are rounded to ~1e-16 |L|, so the difference quotient carries noise
+    # of ~1e-10 |L|: only what exceeds (ten times) that counts as error
+    noise = 1e-9 * max(1.0, abs(loss(params, X, y)))
     worst = 0.0
     for name in PARAM_NAMES:
         flat = params[name].reshape(-1)
@@ -345,8 +351,8 @@ def gradcheck(
             flat[i] = old
             numeric = (up - down) / 2e-6
             analytic = grads[name].reshape(-1)[i]
-            scale = max(abs(numeric), abs(analytic))
-            error = 0.0 if scale < 1e-10 else abs(numeric - analytic) / scale
+            scale = max(abs(numeric), abs(analytic), 1e-300)
+            error = max(0.0, abs(numeric - analytic) - noise) / scale
             print(
                 f"{name}[{i}]: analytic {analytic:.8e}  numeric {numeric:.8e}  rel. error {error:.1e}"
             )
@@ -376,8 +382,9 @@ def train_minibatch(
             batch = order[start : start + batch_size]
             sgd_step(params, X[batch], y[batch], lr)
         history.append(loss(params, X, y))
-        if epoch % every == 0 or epoch == epochs:
+        if epoch == 1 or epoch % every == 0 or epoch == epochs:
             print(f"epoch {epoch}/{epochs}  loss {history[-1]:.6g}")
+        _check_diverged(epoch, history[-1], history[0], lr)
     return history
 
 
@@ -434,22 +441,39 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 0 if worst < GRADCHECK_THRESHOLD else 1
     batch = args.batch_size or len(X)
-    with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported at once
         if batch >= len(X) and args.log_every is None:
-            history = train(params, X, y, args.lr, args.epochs, log=print_epoch)
+            train(params, X, y, args.lr, args.epochs, log=_stop_if_diverged(args.lr))
         else:
             every = args.log_every or max(1, args.epochs // 20)
-            history = train_minibatch(
-                params, X, y, args.lr, args.epochs, batch, args.seed, every
-            )
-    if not np.isfinite(history[-1]):
-        raise DataError(
-            f"the loss diverged: --lr {args.lr} is too large for this data; try a smaller one"
-        )
+            train_minibatch(params, X, y, args.lr, args.epochs, batch, args.seed, every)
     if args.save:
-        np.savez(args.save, **params)
-        print(f"saved weights to {args.save}")
+        path = args.save if args.save.endswith(".npz") else args.save + ".npz"
+        np.savez(path, **params)
+        print(f"saved weights to {path}")
     return 0
+
+
+def _stop_if_diverged(lr: float) -> Callable[[int, float, dict[str, np.ndarray]], None]:
+    """The seed-format log, stopping the run the first time the loss is not finite."""
+
+    first: list[float] = []
+
+    def log(epoch: int, value: float, grads: dict[str, np.ndarray]) -> None:
+        print_epoch(epoch, value, grads)
+        first.append(value)
+        _check_diverged(epoch, value, first[0], lr)
+
+    return log
+
+
+def _check_diverged(epoch: int, value: float, first: float, lr: float) -> None:
+    """Stop a run whose loss is no longer finite, or has grown a million-fold."""
+    if not np.isfinite(value) or value > 1e6 * max(first, 1.0):
+        raise DataError(
+            f"the loss diverged at epoch {epoch} (loss {value:.3g}): --lr {lr:g} is too "
+            "large; try a smaller one"
+        )
 
 
 if __name__ == "__main__":

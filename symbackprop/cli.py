@@ -92,6 +92,11 @@ def _parser() -> argparse.ArgumentParser:
         help="output folder (default: generated)",
     )
     b.add_argument("--no-pdf", action="store_true", help="skip the .tex and .pdf")
+    b.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite files in --out symbackprop did not write",
+    )
     b.set_defaults(run=cmd_build)
 
     e = sub.add_parser("emit", help="write one artefact for a spec of your own")
@@ -153,13 +158,21 @@ def cmd_build(args: argparse.Namespace) -> int:
     out: Path = args.out
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} is a file; --out needs a folder (default: generated)")
+    trainer_path = out / f"trainer_{spec.tag}.py"
+    outputs = [trainer_path]
+    if not args.no_pdf:
+        outputs += [
+            out / f"derivation_{spec.tag}.tex",
+            out / f"derivation_{spec.tag}.pdf",
+        ]
+    for path in outputs:  # nothing the user wrote there is replaced without --force
+        render.check_writable(path, args.force)
     start = time.perf_counter()
     built = codegen.build_trainer(spec, command="symbackprop build")
     _say(
-        f"derived {spec.describe()} in {built.derive_seconds:.2f} s "
-        f"({built.derivation.route}); proof: {built.proof}"
+        f"derived {spec.name} in {built.derive_seconds:.2f} s ({built.derivation.route}): "
+        f"{spec.describe()}; proof: {built.proof}"
     )
-    trainer_path = out / f"trainer_{spec.tag}.py"
     render.write_atomic(trainer_path, built.source)
     _say(f"wrote {trainer_path}")
     code = 0

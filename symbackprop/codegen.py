@@ -48,9 +48,12 @@ def _forward_math(d: Derivation) -> list[str]:
         out.append(f"z{l} = W{l} {prev} + b{l},   {h} = {rule.activation}(z{l})")
         prev = h
     link = losses.get(d.spec.loss).link
-    if link is not None:
-        out.append(
-            f"p = {link}(yhat)   (the loss takes the logits yhat; p is the prediction)"
+    if link is not None:  # the loss applies its link itself: yhat names the prediction
+        last = len(d.layers)
+        before = "x" if last == 1 else f"h{last - 1}"
+        out[-1] = (
+            f"z{last} = W{last} {before} + b{last},   yhat = {link}(z{last})   "
+            f"(the loss takes the logits z{last}; yhat, P in the code, is the prediction)"
         )
     return out
 
@@ -129,6 +132,16 @@ def trainer_context(
         targets=losses.get(spec.loss).targets,
         make_targets=MAKE_TARGETS[losses.get(spec.loss).targets],
         mean=spec.reduction == "mean",
+        convention_note=(
+            " (step(z) is 1 where z > 0, else 0: the derivative at a kink is the z > 0 side's)"
+            if any(r.derivative.has(sp.Heaviside) for r in d.layers)
+            else ""
+        ),
+        backward_note=(
+            ", as `gradients` computes it"
+            if style == "matrix"
+            else " (the same maths; this trainer computes it sample by sample, unrolled)"
+        ),
         style_text={
             "matrix": "vectorized, in-place on preallocated buffers",
             "scalar": "unrolled closed forms over plain floats",

@@ -693,6 +693,18 @@ def _act_tex(rule: LayerRule) -> str:
     return activations.get(rule.activation).latex
 
 
+LINK_TEX = {"sigmoid": r"\sigma", "softmax": r"\operatorname{softmax}"}
+
+
+def _layer_act_tex(d: Derivation, rule: LayerRule) -> str:
+    """The function that gives a layer's output; for the last layer with a logit loss, the
+    loss's link (the prediction yhat = link(z)), not the identity the layer itself applies."""
+    link = losses.get(d.spec.loss).link
+    if link is not None and rule.index == len(d.layers):
+        return LINK_TEX[link]
+    return _act_tex(rule)
+
+
 def _h_name(d: Derivation, layer: int, i: str) -> str:
     """The symbol name of unit i's output in `layer` (0: the input x, last: yhat)."""
     if layer == 0:
@@ -951,13 +963,18 @@ def _forward(
         )
         out = _h_name(d, l, "i")
         general.append(
-            Display(symbol_tex(out), (f"{_act_tex(rule)}({symbol_tex(f'z{l}_i')})",))
+            Display(
+                symbol_tex(out),
+                (f"{_layer_act_tex(d, rule)}({symbol_tex(f'z{l}_i')})",),
+            )
         )
         prev_vec = _vec_h(d, l - 1)
         vector.append(
             Display(f"z^{{({l})}}", (f"W^{{({l})}} {prev_vec} + b^{{({l})}}",))
         )
-        vector.append(Display(_vec_h(d, l), (f"{_act_tex(rule)}(z^{{({l})}})",)))
+        vector.append(
+            Display(_vec_h(d, l), (f"{_layer_act_tex(d, rule)}(z^{{({l})}})",))
+        )
         if d.scalar is not None and d.spec.param_count <= ELEMENT_LIMIT:
             W, b = d.scalar.params[f"W{l}"], d.scalar.params[f"b{l}"]
             for i in range(rule.units):
@@ -969,12 +986,18 @@ def _forward(
                 units.append(
                     Display(tex(d.scalar.z[l - 1][i]), _cont(_pack(chunks, LINE_WIDTH)))
                 )
+            link = losses.get(d.spec.loss).link_expr if l == len(d.layers) else None
             for i in range(rule.units):
-                hz = rule.forward.xreplace({Z: d.scalar.z[l - 1][i]})
+                if link is not None:  # the loss's link gives the prediction yhat
+                    hz = link(list(d.scalar.z[l - 1]))[i]
+                else:
+                    hz = rule.forward.xreplace({Z: d.scalar.z[l - 1][i]})
                 units.append(
                     Display(
                         tex(d.scalar.h[l - 1][i]),
-                        (f"{_act_tex(rule)}({tex(d.scalar.z[l - 1][i])}) = {tex(hz)}",),
+                        (
+                            f"{_layer_act_tex(d, rule)}({tex(d.scalar.z[l - 1][i])}) = {tex(hz)}",
+                        ),
                     )
                 )
     return tuple(general), tuple(units), tuple(vector)

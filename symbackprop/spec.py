@@ -150,7 +150,7 @@ def validate(spec: NetworkSpec) -> None:
     n = spec.layers
     if len(n) < 3:
         raise UserError(
-            f"layers: {list(n)} has {len(n)} sizes; give at least 3 (inputs, one or more "
+            f"layers: {list(n)} has only {len(n)} size{'s' if len(n) != 1 else ''}; give at least 3 (inputs, one or more "
             "hidden layers, outputs), e.g. 2,2,1"
         )
     for i, size in enumerate(n):

@@ -212,3 +212,13 @@ def test_wide_network_keeps_only_the_vectorized_route(tmp_path: Path) -> None:
     assert "proxy" in r.stdout
     t = load_trainer(out.read_text())
     assert t.init_params(0)["W1"].shape == (256, 784)
+
+
+def test_build_refuses_to_replace_a_users_file(tmp_path: Path) -> None:
+    out = tmp_path / "gen"
+    out.mkdir()
+    mine = out / "trainer_2_2_1.py"
+    mine.write_text("print('my own work')\n")
+    r = run("build", "--no-pdf", "--out", str(out))
+    assert r.returncode == 2 and "--force" in r.stderr
+    assert mine.read_text() == "print('my own work')\n"

@@ -78,7 +78,7 @@ def test_csv_minibatch_training_learns_and_saves(
     lines = r.stdout.splitlines()
     first = float(lines[0].split()[-1])
     last = float(lines[-2].split()[-1])
-    assert lines[0].startswith("epoch 3/60") and lines[-2].startswith("epoch 60/60")
+    assert lines[0].startswith("epoch 1/60") and lines[-2].startswith("epoch 60/60")
     assert last < 0.2 * first
     saved = np.load(tmp_path / "w.npz")
     assert sorted(saved.files) == ["W1", "W2", "b1", "b2"]
@@ -193,3 +193,32 @@ def test_gradcheck_passes_and_catches_a_broken_trainer(
     )
     r = run(broken, "--gradcheck", cwd=tmp_path)
     assert r.returncode == 1 and "gradcheck FAILED" in r.stdout
+
+
+def test_divergence_stops_at_once_with_advice(trainers, tmp_path: Path) -> None:
+    r = run(trainers["seed"], "--lr", "5", "--epochs", "2000", cwd=tmp_path)
+    assert r.returncode == 2
+    assert (
+        "the loss diverged at epoch" in r.stderr and "--lr 5 is too large" in r.stderr
+    )
+    assert len(r.stdout.splitlines()) < 20  # stopped, not 2000 lines of inf/nan
+
+
+def test_save_names_the_file_it_wrote(trainers, tmp_path: Path) -> None:
+    r = run(trainers["seed"], "--epochs", "2", "--save", "w2", cwd=tmp_path)
+    assert r.returncode == 0 and "saved weights to w2.npz" in r.stdout
+    assert (
+        run(
+            trainers["seed"], "--epochs", "1", "--load", "w2.npz", cwd=tmp_path
+        ).returncode
+        == 0
+    )
+
+
+def test_gradcheck_passes_on_a_wide_correct_network(tmp_path: Path) -> None:
+    # tiny gradients of a wide softmax network: finite-difference rounding is not an error
+    path = tmp_path / "wide.py"
+    spec = make_spec(layers=(50, 40, 5), loss="softmax_cross_entropy")
+    path.write_text(build_trainer(spec).source)
+    r = run(path, "--gradcheck", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout[-500:]

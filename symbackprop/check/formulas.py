@@ -412,7 +412,8 @@ def template(
     for rule in derivation.layers:
         n = rule.index
         out = "yhat" if n == spec.depth else f"h{n}"
-        forward.append(f"z{n} = W{n} {prev} + b{n}, {out} = {rule.activation}(z{n})")
+        act = loss.link if n == spec.depth and loss.link else rule.activation
+        forward.append(f"z{n} = W{n} {prev} + b{n}, {out} = {act}(z{n})")
         prev = f"h{n}"
     x, y, yhat = vocab.inputs, vocab.targets, vocab.h[-1]
     lines = [
