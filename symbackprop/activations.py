@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import sympy as sp
+from ._lazy import sympy as sp
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,10 @@ from .errors import EXIT_USAGE, UserError
 DEFAULT_OUT = Path("generated")
 
 
-def _add_spec_options(p: argparse.ArgumentParser) -> None:
+def _add_spec_options(p: argparse.ArgumentParser, training: bool = True) -> None:
+    """The network spec flags; `training=False` leaves out what only a trainer uses."""
+    from . import activations, losses  # registries only: names, no SymPy work
+
     g = p.add_argument_group(
         "network spec (default: the seed notebook's 2-2-1 ReLU network)"
     )
@@ -30,42 +33,47 @@ def _add_spec_options(p: argparse.ArgumentParser) -> None:
         "--layers", metavar="SIZES", help="comma-separated sizes, input first: 3,5,2"
     )
     g.add_argument(
-        "--activations", metavar="NAMES", help="one per non-input layer: relu,identity"
+        "--activations",
+        metavar="NAMES",
+        help="one per non-input layer, e.g. relu,identity; from: "
+        + ", ".join(sorted(activations.REGISTRY)),
     )
-    g.add_argument("--loss", help="loss name (default half_sse)")
+    g.add_argument(
+        "--loss", help="default half_sse; from: " + ", ".join(sorted(losses.REGISTRY))
+    )
     g.add_argument(
         "--reduction", choices=("sum", "mean"), help="over samples (default sum)"
     )
-    g.add_argument("--lr", type=float, help="learning rate (default 0.05)")
-    g.add_argument(
-        "--epochs", type=int, help="epochs of the trainer's __main__ (default 100)"
-    )
-    g.add_argument("--seed", type=int, help="seed for random init/data (default 0)")
     g.add_argument(
         "--alpha", type=float, help="leaky_relu slope for z <= 0 (default 0.01)"
     )
-    g.add_argument(
-        "--name", help="spec name, a Python identifier (default net_<sizes>)"
-    )
-    g.add_argument("--title", help="title shown in the generated files")
+    if training:
+        g.add_argument("--lr", type=float, help="learning rate (default 0.05)")
+        g.add_argument(
+            "--epochs", type=int, help="epochs of the trainer's __main__ (default 100)"
+        )
+        g.add_argument("--seed", type=int, help="seed for random init/data (default 0)")
+        g.add_argument(
+            "--name", help="spec name, a Python identifier (default net_<sizes>)"
+        )
+        g.add_argument("--title", help="title shown in the generated files")
 
 
 def spec_from_args(args: argparse.Namespace):  # noqa: ANN201 - NetworkSpec, imported lazily
     """The NetworkSpec named by --spec and the flags."""
     from .spec import resolve
 
+    optional = {
+        k: getattr(args, k, None) for k in ("lr", "epochs", "seed", "name", "title")
+    }
     return resolve(
         args.spec,
         layers=args.layers,
         activations_flag=args.activations,
         loss=args.loss,
         reduction=args.reduction,
-        lr=args.lr,
-        epochs=args.epochs,
-        seed=args.seed,
         alpha=args.alpha,
-        name=args.name,
-        title=args.title,
+        **optional,
     )
 
 
@@ -135,12 +143,12 @@ def _parser() -> argparse.ArgumentParser:
         help="check a student's forward/backward code (.py, .ipynb, text export)",
     )
     check_cli.add_check_code_arguments(c)
-    _add_spec_options(c)
+    _add_spec_options(c, training=False)
     c.set_defaults(run=check_cli.run_check_code)
 
     f = sub.add_parser("check-formulas", help="check a student's gradient formulas")
     formulas_cli.add_check_formulas_arguments(f)
-    _add_spec_options(f)
+    _add_spec_options(f, training=False)
     f.set_defaults(run=formulas_cli.run_check_formulas)
     return parser
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import sympy as sp
+from ._lazy import sympy as sp
 
 
 @dataclass(frozen=True)
