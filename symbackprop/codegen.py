@@ -66,7 +66,11 @@ def _unpack(names: list[str]) -> str:
 
 
 def trainer_context(
-    d: Derivation, command: str, style: str = "matrix", why: str = ""
+    d: Derivation,
+    command: str,
+    style: str = "matrix",
+    why: str = "",
+    scalar: printing.ScalarPlan | None = None,
 ) -> dict[str, object]:
     """Everything the trainer template shows, as plain strings and dataclasses."""
     spec = d.spec
@@ -146,13 +150,15 @@ def trainer_context(
             "matrix": "vectorized, in-place on preallocated buffers",
             "scalar": "unrolled closed forms over plain floats",
         }[style],
-        **_style_context(d, style),
+        **_style_context(d, style, scalar),
     )
 
 
-def _style_context(d: Derivation, style: str) -> dict[str, object]:
+def _style_context(
+    d: Derivation, style: str, plan: printing.ScalarPlan | None
+) -> dict[str, object]:
     if style == "scalar":
-        plan = printing.scalar_plan(d)
+        plan = plan or printing.scalar_plan(d)
         code = " ".join(
             [plan.loss, *plan.grads, *(line.code for line in plan.temporaries)]
         )
@@ -192,8 +198,13 @@ def scalar_refusal(d: Derivation) -> str | None:
     return None
 
 
-def choose_style(d: Derivation, style: str) -> tuple[str, str]:
-    """The style to emit and why: `auto` compares the two by the cost model above."""
+def choose_style(
+    d: Derivation, style: str, plan: printing.ScalarPlan | None = None
+) -> tuple[str, str]:
+    """The style to emit and why: `auto` compares the two by the cost model above.
+
+    `plan` is the scalar plan when the caller already has it (it costs a CSE to make).
+    """
     if style not in STYLES:
         raise UserError(f"style {style!r} is not one of {', '.join(STYLES)}")
     refusal = scalar_refusal(d)
@@ -208,7 +219,7 @@ def choose_style(d: Derivation, style: str) -> tuple[str, str]:
     if refusal:
         return "matrix", f"auto: {refusal}"
     n = len(d.spec.X) if d.spec.X is not None else AUTO_BATCH
-    ops = printing.scalar_plan(d).operations
+    ops = (plan or printing.scalar_plan(d)).operations
     scalar_us = SCALAR_US_PER_OP * ops * n
     flops = 6 * n * sum(r.units * r.fan_in for r in d.layers)
     matrix_us = MATRIX_US_FIXED + flops / MATRIX_FLOPS_PER_US
@@ -234,8 +245,12 @@ def emit_trainer_unchecked(
     d: Derivation, command: str = "symbackprop emit trainer", style: str = "matrix"
 ) -> str:
     """Render and format the trainer for a derivation, without the numeric proof."""
-    style, why = choose_style(d, style)
-    source = render.render(TEMPLATES[style], **trainer_context(d, command, style, why))
+    plan = None  # SymPy's CSE runs once, whether auto needs it to decide or scalar to print
+    if style in ("scalar", "auto") and scalar_refusal(d) is None:
+        plan = printing.scalar_plan(d)
+    style, why = choose_style(d, style, plan)
+    context = trainer_context(d, command, style, why, plan)
+    source = render.render(TEMPLATES[style], **context)
     return render.format_python(source)
 
 

@@ -70,31 +70,12 @@ def resolve_spec(spec: NetworkSpec | None, reduction: str | None) -> NetworkSpec
     return spec
 
 
-def check_code(
-    path: str | Path,
-    spec: NetworkSpec | None = None,
-    reduction: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    returns: str | Sequence[str] | None = None,
-    forward: str = "forward",
-    backward: str = "backward",
-    forward_args: str | Sequence[str] | None = None,
-    forward_returns: str | Sequence[str] | None = None,
-    backward_args: str | Sequence[str] | None = None,
-) -> dict[str, Any]:
-    """Check a student's file; the JSON report. UserError (exit 2) if it cannot be read or bound."""
-    return run_check(
-        path,
-        spec,
-        reduction,
-        timeout,
-        returns,
-        forward,
-        backward,
-        forward_args,
-        forward_returns,
-        backward_args,
-    ).report
+def check_code(path: str | Path, *args: Any, **options: Any) -> dict[str, Any]:
+    """Check a student's file; the JSON report. Takes run_check's arguments.
+
+    UserError (exit 2) if the file cannot be read or bound.
+    """
+    return run_check(path, *args, **options).report
 
 
 def run_check(
