@@ -375,7 +375,7 @@ def build_style(
     layers: tuple[int, ...], style: str | None, workdir: Path, tag: str
 ) -> StyleBuild:
     """build_trainer(spec, style=style) written to a file and imported; None = no style=."""
-    from symbackprop import codegen
+    from symbackprop.emit import trainer as codegen
     from symbackprop.errors import UserError
     from symbackprop.spec import make_spec
 
@@ -736,8 +736,8 @@ def auto_style(layers: tuple[int, ...], n: int) -> dict[str, Any]:
     """What build_trainer(style="auto") would emit for a spec whose data has n samples."""
     import dataclasses
 
-    from symbackprop import codegen
     from symbackprop.derive import derive
+    from symbackprop.emit import trainer as codegen
     from symbackprop.spec import make_spec
 
     choose = getattr(codegen, "choose_style", None)
@@ -942,7 +942,8 @@ def check_imports(trainer: Path, help_runs: int) -> dict[str, Any]:
 DERIVE_PROBE = """
 import json, time
 t0 = time.perf_counter()
-from symbackprop import codegen, derive
+from symbackprop import derive
+from symbackprop.emit import trainer as codegen
 from symbackprop.spec import make_spec
 t_import = time.perf_counter() - t0
 spec = make_spec(layers={layers!r}, activations=("relu", "identity"))

@@ -23,7 +23,7 @@ def __getattr__(
 
         return derive
     if name in ("emit_trainer", "load_trainer"):
-        from . import codegen
+        from .emit import trainer as codegen
 
         return getattr(codegen, name)
     raise AttributeError(f"module 'symbackprop' has no attribute {name!r}")

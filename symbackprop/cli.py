@@ -15,66 +15,10 @@ from pathlib import Path
 
 from . import __version__
 from .errors import EXIT_USAGE, UserError
+from .spec import flags
+from .spec.flags import spec_from_args
 
 DEFAULT_OUT = Path("generated")
-
-
-def _add_spec_options(p: argparse.ArgumentParser, training: bool = True) -> None:
-    """The network spec flags; `training=False` leaves out what only a trainer uses."""
-    from . import activations, losses  # registries only: names, no SymPy work
-
-    g = p.add_argument_group(
-        "network spec (default: the seed notebook's 2-2-1 ReLU network)"
-    )
-    g.add_argument(
-        "--spec", type=Path, metavar="FILE", help="TOML spec file (see README)"
-    )
-    g.add_argument(
-        "--layers", metavar="SIZES", help="comma-separated sizes, input first: 3,5,2"
-    )
-    g.add_argument(
-        "--activations",
-        metavar="NAMES",
-        help="one per non-input layer, e.g. relu,identity; from: "
-        + ", ".join(sorted(activations.REGISTRY)),
-    )
-    g.add_argument(
-        "--loss", help="default half_sse; from: " + ", ".join(sorted(losses.REGISTRY))
-    )
-    g.add_argument(
-        "--reduction", choices=("sum", "mean"), help="over samples (default sum)"
-    )
-    g.add_argument(
-        "--alpha", type=float, help="leaky_relu slope for z <= 0 (default 0.01)"
-    )
-    if training:
-        g.add_argument("--lr", type=float, help="learning rate (default 0.05)")
-        g.add_argument(
-            "--epochs", type=int, help="epochs of the trainer's __main__ (default 100)"
-        )
-        g.add_argument("--seed", type=int, help="seed for random init/data (default 0)")
-        g.add_argument(
-            "--name", help="spec name, a Python identifier (default net_<sizes>)"
-        )
-        g.add_argument("--title", help="title shown in the generated files")
-
-
-def spec_from_args(args: argparse.Namespace):  # noqa: ANN201 - NetworkSpec, imported lazily
-    """The NetworkSpec named by --spec and the flags."""
-    from .spec import resolve
-
-    optional = {
-        k: getattr(args, k, None) for k in ("lr", "epochs", "seed", "name", "title")
-    }
-    return resolve(
-        args.spec,
-        layers=args.layers,
-        activations_flag=args.activations,
-        loss=args.loss,
-        reduction=args.reduction,
-        alpha=args.alpha,
-        **optional,
-    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -122,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         help="trainer only: vectorized NumPy (default), unrolled closed forms over floats "
         "(small networks), or auto (a cost model picks; the choice is in the header)",
     )
-    _add_spec_options(e)
+    flags.add_spec_options(e)
     e.set_defaults(run=cmd_emit)
 
     p = sub.add_parser("pdf", help="compile the derivation of a spec to PDF")
@@ -132,23 +76,23 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="overwrite a file symbackprop did not write",
     )
-    _add_spec_options(p)
+    flags.add_spec_options(p)
     p.set_defaults(run=cmd_pdf)
 
-    from .check import cli as check_cli  # argument definitions only: no SymPy import
-    from .check import formulas_cli
+    from .check.code import cli as check_cli  # argument definitions only
+    from .check.formulas import cli as formulas_cli
 
     c = sub.add_parser(
         "check-code",
         help="check a student's forward/backward code (.py, .ipynb, text export)",
     )
     check_cli.add_check_code_arguments(c)
-    _add_spec_options(c, training=False)
+    flags.add_spec_options(c, training=False)
     c.set_defaults(run=check_cli.run_check_code)
 
     f = sub.add_parser("check-formulas", help="check a student's gradient formulas")
     formulas_cli.add_check_formulas_arguments(f)
-    _add_spec_options(f, training=False)
+    flags.add_spec_options(f, training=False)
     f.set_defaults(run=formulas_cli.run_check_formulas)
     return parser
 
@@ -159,7 +103,8 @@ def _say(message: str) -> None:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Derive the default network and write its trainer (and derivation documents) to --out."""
-    from . import codegen, render
+    from .emit import render
+    from .emit import trainer as codegen
     from .spec import default_spec
 
     spec = default_spec()
@@ -185,7 +130,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     _say(f"wrote {trainer_path}")
     code = 0
     if not args.no_pdf:
-        from . import documents
+        from .emit import document as documents
 
         code = documents.build_documents(
             built, out, command="symbackprop build", say=_say
@@ -196,7 +141,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_emit(args: argparse.Namespace) -> int:
     """Write one artefact (trainer, latex or notebook) for the spec to -o."""
-    from . import render
+    from .emit import render
 
     spec = spec_from_args(args)
     render.check_writable(args.output, args.force)
@@ -207,7 +152,7 @@ def cmd_emit(args: argparse.Namespace) -> int:
         + f" -o {args.output.name}"
     )
     if args.artefact == "trainer":
-        from . import codegen
+        from .emit import trainer as codegen
 
         built = codegen.build_trainer(
             spec, command=" ".join(command.split()), style=args.style
@@ -219,14 +164,15 @@ def cmd_emit(args: argparse.Namespace) -> int:
             f"wrote {args.output} (derivation {built.derive_seconds:.2f} s; proof: {built.proof})"
         )
         return 0
-    from . import documents
+    from .emit import document as documents
 
     return documents.emit(args.artefact, spec, args.output, command=command, say=_say)
 
 
 def cmd_pdf(args: argparse.Namespace) -> int:
     """Compile the spec's derivation document to a PDF at -o."""
-    from . import documents, render
+    from .emit import document as documents
+    from .emit import render
 
     spec = spec_from_args(args)
     render.check_writable(args.output, args.force)

@@ -48,8 +48,8 @@ def check_backward(
 ) -> tuple[dict[str, Any], str]:
     """Run check-code on a file, a backward callable, a (forward, backward) pair or a namespace;
     returns the JSON report and the human-readable verdict."""
-    from .check.core import check_callables, run_check
-    from .check.report import format_human
+    from .check.code.core import check_callables, run_check
+    from .check.code.report import format_human
 
     options = dict(
         returns=returns,

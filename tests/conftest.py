@@ -34,7 +34,7 @@ _TRAINERS: dict[tuple, object] = {}
 
 def trainer_for(**fields):  # noqa: ANN201 - a generated module
     """Build (once per session) and import the generated trainer of a spec."""
-    from symbackprop.codegen import build_trainer, load_trainer
+    from symbackprop.emit.trainer import build_trainer, load_trainer
     from symbackprop.spec import default_spec, make_spec
 
     key = tuple(sorted(fields.items()))

@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symbackprop import activations, losses
-from symbackprop.codegen import build_trainer, emit_trainer_unchecked, load_trainer
 from symbackprop.derive import YHAT, H, Z, activation_rule, derive
-from symbackprop.spec import make_spec
+from symbackprop.emit.trainer import build_trainer, emit_trainer_unchecked, load_trainer
+from symbackprop.spec import make_spec, registry
 
-ACTS = sorted(activations.REGISTRY)
-LOSSES = sorted(losses.REGISTRY)
+ACTS = sorted(registry.ACTIVATIONS)
+LOSSES = sorted(registry.LOSSES)
 
 
 def _spec(act: str, loss: str, depth: int, out_act: str = "identity"):

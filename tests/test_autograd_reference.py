@@ -8,10 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from symbackprop import activations, losses
-from symbackprop.codegen import emit_trainer_unchecked, load_trainer
 from symbackprop.derive import derive
-from symbackprop.spec import make_spec
+from symbackprop.emit.trainer import emit_trainer_unchecked, load_trainer
+from symbackprop.spec import make_spec, registry
 
 torch = pytest.importorskip(
     "torch", reason="PyTorch not installed (pip install -e '.[bench]')"
@@ -40,8 +39,8 @@ def torch_loss(name: str, Y, y, reduction: str):  # noqa: ANN001, ANN201 - tenso
 
 
 @pytest.mark.parametrize("depth", [1, 2])
-@pytest.mark.parametrize("loss", sorted(losses.REGISTRY))
-@pytest.mark.parametrize("act", sorted(activations.REGISTRY))
+@pytest.mark.parametrize("loss", sorted(registry.LOSSES))
+@pytest.mark.parametrize("act", sorted(registry.ACTIVATIONS))
 def test_generated_gradients_equal_torch_autograd(
     act: str, loss: str, depth: int
 ) -> None:

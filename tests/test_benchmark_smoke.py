@@ -161,7 +161,7 @@ def test_the_pre_check_rejects_a_wrong_competitor() -> None:
 def test_a_build_trainer_without_style_is_reported_as_skipped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from symbackprop import codegen
+    from symbackprop.emit import trainer as codegen
 
     real = codegen.build_trainer
 

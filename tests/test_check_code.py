@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from symbackprop.check import check_code, format_human, run_check
-from symbackprop.check.load import read_student_file
+from symbackprop.check.code.load import read_student_file
 from symbackprop.errors import UserError
 from symbackprop.spec import make_spec
 
@@ -266,7 +266,7 @@ def test_text_export_keeps_definitions_and_arrays_drops_loop_and_output() -> Non
 
 
 def test_layouts_come_from_the_files_initial_arrays() -> None:
-    from symbackprop.check.probe import candidate_layouts
+    from symbackprop.check.code.probe import candidate_layouts
     from symbackprop.spec import default_spec
 
     spec = default_spec()
@@ -368,7 +368,7 @@ def test_cli_hang_exits_1_quickly() -> None:
 
 def test_check_code_arguments_do_not_import_numpy() -> None:
     code = (
-        "import sys, argparse; from symbackprop.check import cli; "
+        "import sys, argparse; from symbackprop.check.code import cli; "
         "cli.add_check_code_arguments(argparse.ArgumentParser()); "
         "print('numpy' in sys.modules, 'sympy' in sys.modules)"
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from symbackprop.codegen import load_trainer
+from symbackprop.emit.trainer import load_trainer
 
 
 def run(

@@ -14,8 +14,11 @@ import pytest
 import reference
 import sympy as sp
 
-from symbackprop import codegen, documents, latex, printing
 from symbackprop.derive import derive
+from symbackprop.emit import document as documents
+from symbackprop.emit import trainer as codegen
+from symbackprop.printing import latex
+from symbackprop.printing import numpy as printing
 from symbackprop.spec import default_spec, make_spec
 
 SEED_X = np.array(reference.SEED_X)

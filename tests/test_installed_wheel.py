@@ -57,7 +57,7 @@ def test_wheel_ships_templates_and_works_outside_the_checkout(tmp_path: Path) ->
     work.mkdir()
     env = {**os.environ, "PYTHONPATH": str(target)}
     code = (
-        "import symbackprop, symbackprop.render as r, symbackprop.cli as c\n"
+        "import symbackprop, symbackprop.emit.render as r, symbackprop.cli as c\n"
         "print(symbackprop.__file__)\n"
         "print(r.templates_dir())\n"
         "raise SystemExit(c.main(['emit', 'trainer', '--layers', '2,3,1', '-o', 'net.py']))\n"

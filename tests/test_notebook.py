@@ -16,7 +16,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from symbackprop import cli, codegen, latex, notebook, render
+from symbackprop import cli
+from symbackprop.emit import notebook, render
+from symbackprop.emit import trainer as codegen
+from symbackprop.printing import latex
 from symbackprop.spec import default_spec, make_spec
 
 SPECS = {

@@ -13,7 +13,10 @@ import numpy as np
 import pytest
 import reference
 
-from symbackprop import cli, codegen, documents, pdf
+from symbackprop import cli
+from symbackprop.emit import document as documents
+from symbackprop.emit import pdf
+from symbackprop.emit import trainer as codegen
 from symbackprop.spec import default_spec, make_spec
 
 HAVE_TEX = pdf.find_tex() is not None

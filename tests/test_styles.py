@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from symbackprop.codegen import build_trainer, load_trainer
+from symbackprop.emit.trainer import build_trainer, load_trainer
 from symbackprop.errors import UserError
 from symbackprop.spec import default_spec, make_spec
 

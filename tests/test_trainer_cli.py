@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from symbackprop.codegen import build_trainer
+from symbackprop.emit.trainer import build_trainer
 from symbackprop.spec import default_spec, make_spec
 
 

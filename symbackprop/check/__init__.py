@@ -14,11 +14,11 @@ __all__ = ["check_code", "run_check", "check_callables", "format_human"]
 
 def __getattr__(name: str) -> Any:
     if name in ("check_code", "run_check", "check_callables"):
-        from . import core
+        from .code import core
 
         return getattr(core, name)
     if name == "format_human":
-        from .report import format_human
+        from .code.report import format_human
 
         return format_human
     raise AttributeError(f"module 'symbackprop.check' has no attribute {name!r}")

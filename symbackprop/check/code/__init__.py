@@ -1,0 +1,1 @@
+"""check-code: run a student's forward/backward in a sandbox and compare with the derivation."""

@@ -1,0 +1,320 @@
+"""Bind a student's parameters and returned values to the network's names, by name.
+
+Canonical names: X (inputs), y (targets), Y (predictions), N (batch size), params (a dict of
+every W and b), and W1, b1, Z1, H1, W2, ... The usual aliases are recognised (y_true, T,
+target; y_pred, yhat, out; Z, H, A, A1; dW1, W1_grad, ...); options declare anything else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ...errors import UserError
+from .load import FunctionInfo
+
+INPUTS = {
+    "X",
+    "x",
+    "X_train",
+    "x_train",
+    "X_batch",
+    "x_batch",
+    "inputs",
+    "input",
+    "A0",
+    "a0",
+}
+TARGETS = {
+    "y", "y_true", "ytrue", "Y_true", "y_train", "Y_train", "y_batch", "T", "t", "target",
+    "targets", "label", "labels", "y_target",
+}  # fmt: skip
+PREDICTIONS = {
+    "Y", "y_pred", "ypred", "Y_pred", "yhat", "y_hat", "Yhat", "Y_hat", "out", "output",
+    "outputs", "pred", "preds", "prediction", "predictions", "y_out", "y_output",
+}  # fmt: skip
+PARAMS = {"params", "parameters", "param", "weights", "theta", "model"}
+BATCH = {"N", "n", "m", "batch_size", "n_samples", "num_samples"}
+LAYER_NAME = re.compile(
+    r"^(?P<kind>[WwBbZzHhAa]|weights?|bias(?:es)?)_?(?P<index>\d*)$"
+)
+GRADIENT_NAME = re.compile(
+    r"^(?:d|g|grad_?|gradient_?|d[LlJE](?:oss)?_?d|delta_?|nabla_?)?"
+    r"(?P<kind>[WwBb])_?(?P<index>\d+)(?:_?(?:grad|gradient|g|d))?$"
+)
+
+FORWARD_INPUTS = ("X", "y", "N", "params")  # plus every W and b
+BACKWARD_INPUTS = ("X", "y", "Y", "N", "params")  # plus every W, b, Z and H
+
+
+def canonical_value(name: str, depth: int) -> str | None:
+    """The canonical name of an argument or returned intermediate, or None if unknown."""
+    for names, canonical in (
+        (INPUTS, "X"),
+        (TARGETS, "y"),
+        (PREDICTIONS, "Y"),
+        (PARAMS, "params"),
+        (BATCH, "N"),
+    ):
+        if name in names:
+            return canonical
+    if name in (f"W{depth + 1}", "W"):  # no such layer, or ambiguous
+        return None
+    m = LAYER_NAME.match(name)
+    if not m:
+        return None
+    kind = m.group("kind").lower()
+    index = int(m.group("index") or 1)
+    if not 1 <= index <= depth:
+        return None
+    if kind in ("w", "weight", "weights"):
+        return f"W{index}" if m.group("index") else None
+    if kind in ("b", "bias", "biases"):
+        return f"b{index}" if m.group("index") else None
+    if kind == "z":
+        return f"Z{index}"
+    # h and a name activations; the last layer's activation is the prediction
+    return "Y" if index == depth else f"H{index}"
+
+
+def canonical_gradient(name: str, depth: int) -> str | None:
+    """The parameter a returned gradient belongs to (dW1, W1_grad, grad_b2, ...), or None."""
+    m = GRADIENT_NAME.match(name)
+    if not m:
+        return None
+    index = int(m.group("index"))
+    if not 1 <= index <= depth:
+        return None
+    return ("W" if m.group("kind") in "Ww" else "b") + str(index)
+
+
+def parameter_names(depth: int) -> list[str]:
+    """W1, b1, W2, b2, ... in layer order."""
+    return [f"{kind}{i}" for i in range(1, depth + 1) for kind in ("W", "b")]
+
+
+def seed_gradient_order(depth: int) -> list[str]:
+    """The seed notebook's return order: every W, then every b."""
+    return [f"W{i}" for i in range(1, depth + 1)] + [
+        f"b{i}" for i in range(1, depth + 1)
+    ]
+
+
+@dataclass(frozen=True)
+class Binding:
+    """How to call one of the student's functions and read what it returns."""
+
+    role: str  # "forward" or "backward"
+    function: str  # the student's function name
+    signature: str  # "backward(y_pred, y_true, W2, H, Z, X)" for messages
+    arguments: tuple[tuple[str, str], ...]  # (student's parameter, canonical name)
+    params_keys: dict[
+        str, str
+    ]  # canonical W1 -> the student's key, when a params dict is passed
+    returns: tuple[str | None, ...] | None  # canonical name per returned position
+    returns_declared: bool  # returns came from an option, not the return statement
+    depth: int
+
+    def student_name(self, canonical: str) -> str:
+        """The student's own parameter name for a canonical value, else the canonical name."""
+        for student, name in self.arguments:
+            if name == canonical:
+                return student
+        return canonical
+
+
+def _allowed(role: str, depth: int) -> set[str]:
+    allowed = set(FORWARD_INPUTS if role == "forward" else BACKWARD_INPUTS)
+    allowed.update(parameter_names(depth))
+    if role == "backward":
+        for i in range(1, depth + 1):
+            allowed.add(f"Z{i}")
+            if i < depth:
+                allowed.add(f"H{i}")
+    return allowed
+
+
+def _known_names_hint(depth: int) -> str:
+    layers = ", ".join(parameter_names(depth))
+    return (
+        "known names: X; y_true/y/T/target; y_pred/yhat/Y/out; Z/Z1, H/A/A1 (and Z2, H2, ...); "
+        f"{layers}; params (a dict); N/m (batch size)"
+    )
+
+
+def _parse_list(text: str | Sequence[str] | None) -> list[str] | None:
+    if text is None:
+        return None
+    items = text.split(",") if isinstance(text, str) else list(text)
+    return [item.strip() for item in items]
+
+
+def bind_function(
+    info: FunctionInfo,
+    role: str,
+    depth: int,
+    declared_args: str | Sequence[str] | None = None,
+    declared_returns: str | Sequence[str] | None = None,
+) -> Binding:
+    """Match parameters to canonical names; UserError (exit 2) when one cannot be bound."""
+    params = [p for p in info.params if p.kind != "var"]
+    signature = f"{info.name}({', '.join(p.name for p in info.params)})"
+    option = "--forward-args" if role == "forward" else "--backward-args"
+    allowed = _allowed(role, depth)
+    declared = _parse_list(declared_args)
+    if declared is not None and len(declared) > len(params):
+        raise UserError(
+            f"{option} names {len(declared)} parameters but {signature} has {len(params)}"
+        )
+    arguments: list[tuple[str, str]] = []
+    for i, p in enumerate(params):
+        wanted = declared[i] if declared is not None and i < len(declared) else None
+        if declared is not None and wanted not in (None, "_", ""):
+            canonical = canonical_value(wanted, depth) or (
+                wanted if wanted in allowed else None
+            )
+            if canonical is None or canonical not in allowed:
+                raise UserError(
+                    f"{option}: {wanted!r} is not a name {role} can be given here "
+                    f"({_known_names_hint(depth)})"
+                )
+        elif declared is not None:
+            canonical = None
+        else:
+            canonical = canonical_value(p.name, depth)
+            if canonical is not None and canonical not in allowed:
+                canonical = None
+        if canonical is None:
+            if p.has_default:
+                continue
+            raise UserError(
+                f"cannot bind {signature} ({info.where}): parameter {p.name!r} is not a name "
+                f"check-code knows and has no default; declare every parameter in order with "
+                f"{option}, e.g. {option} {_example(role, depth, len(params))} "
+                f"({_known_names_hint(depth)})"
+            )
+        if p.kind == "positional_only":
+            raise UserError(
+                f"cannot bind {signature}: positional-only parameters are not supported"
+            )
+        arguments.append((p.name, canonical))
+    bound = {c for _, c in arguments}
+    if role == "forward":
+        missing = [n for n in parameter_names(depth) if n not in bound]
+        if "X" not in bound or ("params" not in bound and missing):
+            need = ", ".join((["X"] if "X" not in bound else []) + missing)
+            raise UserError(
+                f"cannot bind {signature} ({info.where}): check-code passes the inputs and the "
+                f"weights in, but it takes no parameter for {need}; add them as parameters or "
+                f"declare the parameters with --forward-args"
+            )
+    params_keys: dict[str, str] = {}
+    for student, canonical in arguments:
+        if canonical == "params":
+            for key in info.subscript_keys.get(student, ()):
+                name = canonical_value(key, depth)
+                if name in parameter_names(depth):
+                    params_keys[name] = key
+    returns_declared = False
+    returns: tuple[str | None, ...] | None = None
+    listed = _parse_list(declared_returns)
+    if listed is not None:
+        convert = canonical_gradient if role == "backward" else canonical_value
+        returns = tuple(
+            convert(n, depth) or (n if n in allowed | {"Y"} else None) for n in listed
+        )
+        if any(r is None for r in returns):
+            flag = "--returns" if role == "backward" else "--forward-returns"
+            raise UserError(
+                f"{flag}: cannot read {','.join(listed)}; e.g. {flag} "
+                + (
+                    ",".join(seed_gradient_order(depth))
+                    if role == "backward"
+                    else "H1,Z1,Y"
+                )
+            )
+        returns_declared = True
+    elif info.returns is not None:
+        if role == "backward":
+            returns = tuple(
+                canonical_gradient(n, depth) if n else None for n in info.returns
+            )
+        else:
+            returns = tuple(
+                canonical_value(n, depth) if n else None for n in info.returns
+            )
+    return Binding(
+        role=role,
+        function=info.name,
+        signature=signature,
+        arguments=tuple(arguments),
+        params_keys=params_keys,
+        returns=returns,
+        returns_declared=returns_declared,
+        depth=depth,
+    )
+
+
+def _example(role: str, depth: int, count: int) -> str:
+    if depth == 2 and count == (5 if role == "forward" else 6):
+        # the seed's order
+        return "W1,W2,b1,b2,X" if role == "forward" else "Y,y,W2,H1,Z1,X"
+    if role == "forward":
+        names = ["X", *parameter_names(depth)]
+    else:
+        names = ["Y", "y", "X", *parameter_names(depth)]
+    return ",".join((names + ["_"] * count)[:count])
+
+
+def _fallback_order(backward: bool, depth: int, count: int) -> list[str] | None:
+    """The seed's order for this many returned values, if there is one."""
+    if backward:
+        return seed_gradient_order(depth) if count == 2 * depth else None
+    if count == 1:
+        return ["Y"]
+    return ["H1", "Z1", "Y"] if depth == 2 and count == 3 else None
+
+
+def map_returned(value: Any, binding: Binding, where: str) -> dict[str, Any]:
+    """Name what a call returned: from the return statement, else the seed's order, else fail."""
+    depth = binding.depth
+    backward = binding.role == "backward"
+    flag = "--returns" if backward else "--forward-returns"
+    if isinstance(value, dict):
+        convert = canonical_gradient if backward else canonical_value
+        named = {convert(str(k), depth): v for k, v in value.items()}
+        named.pop(None, None)
+        if named:
+            return named  # type: ignore[return-value]
+        raise UserError(
+            f"cannot tell which entry {binding.signature} returns is which ({where}): keys "
+            f"{', '.join(map(str, value))}; use keys like "
+            + ("dW1, db1" if backward else "Z1, H1, Y")
+        )
+    items = list(value) if isinstance(value, tuple | list) else [value]
+    names = binding.returns
+    if names is not None and len(names) == len(items):
+        recognised = [n for n in names if n is not None]
+        complete = len(set(recognised)) == len(recognised) == len(items)
+        if binding.returns_declared or complete:
+            return dict(zip(names, items, strict=True))  # type: ignore[arg-type]
+        fallback = _fallback_order(backward, depth, len(items))
+        if fallback and all(
+            n in (None, f) for n, f in zip(names, fallback, strict=True)
+        ):
+            return dict(
+                zip(fallback, items, strict=True)
+            )  # names agree with the seed's
+        if not backward and recognised and len(set(recognised)) == len(recognised):
+            return {n: v for n, v in zip(names, items, strict=True) if n is not None}
+    fallback = _fallback_order(backward, depth, len(items))
+    if fallback:
+        return dict(zip(fallback, items, strict=True))
+    example = ",".join(seed_gradient_order(depth)) if backward else "H1,Z1,Y"
+    raise UserError(
+        f"cannot tell which of the {len(items)} values {binding.signature} returns is which "
+        f"({where}); name them in the return statement (e.g. return dW1, dW2, db1, db2) or "
+        f"declare the order with {flag}, e.g. {flag} {example}"
+    )

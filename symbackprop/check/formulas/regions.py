@@ -1,0 +1,581 @@
+"""Where a piecewise network is smooth: sign regions, points inside them, exact evaluation.
+
+A ReLU network is a different polynomial in every region where each piecewise unit's
+pre-activation keeps its sign. `RegionSet` finds the regions that are not empty (by sampling
+points, so every counted region has a concrete witness), and `resolve` rewrites an expression
+for one region: Max(z, 0) becomes z or 0, Heaviside(z) becomes 1 or 0, Piecewise picks a branch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+import sympy as sp
+from sympy.polys.domains import QQ
+from sympy.polys.rings import PolyElement, ring
+
+from .vocab import PIECEWISE
+
+Point = dict[sp.Symbol, Fraction]
+Value = Fraction | float | None  # None: undefined there (division by zero, log of <= 0)
+
+GRID = (-2.0, -1.5, -1.0, -0.5, 0.5, 1.0, 1.5, 2.0)  # nice values for counterexamples
+# Up to 2**8 sign patterns are searched for; with more units, the ones sampling finds.
+MAX_ENUMERATED_UNITS = 8
+MAX_REGIONS = 64
+POINTS_PER_REGION = 12  # the first GATE_POINTS are checked for every entry
+GATE_POINTS = 4
+MARGIN = 1e-6  # a sample is inside a region when every |z| exceeds this
+# Past these sizes (terms; term pairs in one product) a region is compared at its sample
+# points instead of symbolically.
+EXPANSION_LIMIT = 20_000
+PRODUCT_LIMIT = 1_000_000
+
+
+class _Undefined(Exception):
+    """The expression has no real value at this point."""
+
+
+class _TooBig(Exception):
+    """Expanding the expression would produce too many terms."""
+
+
+class _NotPolynomial(Exception):
+    """The expression is not a polynomial in the sample variables."""
+
+
+def evaluate(expr: sp.Expr, point: Point, memo: dict | None = None) -> Value:
+    """The exact value (Fraction) of an expression at a point; float past exp/log/tanh."""
+    try:
+        return _value(expr, point, {} if memo is None else memo)
+    except (_Undefined, ZeroDivisionError, OverflowError, ValueError):
+        return None
+
+
+def _value(e: sp.Basic, point: Point, memo: dict) -> Fraction | float:
+    """The recursive evaluator behind `evaluate` (memoized per point).
+
+    The memo is keyed by object identity (structural == on big trees is slow) and keeps the
+    object alive, so an id is never reused while the memo lives.
+    """
+    hit = memo.get(id(e))
+    if hit is not None:
+        return hit[1]
+    if e.is_Symbol:
+        v: Fraction | float = point[e]
+    elif e.is_Rational:
+        v = Fraction(int(e.p), int(e.q))
+    elif e.is_Number or e.is_NumberSymbol:
+        v = float(e)
+    elif e.is_Add:
+        v = sum((_value(a, point, memo) for a in e.args), Fraction(0))
+    elif e.is_Mul:
+        v = Fraction(1)
+        for a in e.args:
+            v = v * _value(a, point, memo)
+    elif e.is_Pow:
+        v = _power(_value(e.base, point, memo), e.exp, point, memo)
+    elif isinstance(e, sp.exp):
+        v = math.exp(float(_value(e.args[0], point, memo)))
+    elif isinstance(e, sp.log):
+        a = _value(e.args[0], point, memo)
+        if a <= 0:
+            raise _Undefined
+        v = math.log(a)
+    elif isinstance(e, sp.tanh):
+        v = math.tanh(float(_value(e.args[0], point, memo)))
+    elif isinstance(e, sp.Heaviside):
+        a = _value(e.args[0], point, memo)
+        at_zero = _value(e.args[1], point, memo) if len(e.args) > 1 else Fraction(1, 2)
+        v = Fraction(1) if a > 0 else Fraction(0) if a < 0 else at_zero
+    elif isinstance(e, sp.Max):
+        v = max(_value(a, point, memo) for a in e.args)
+    elif isinstance(e, sp.Min):
+        v = min(_value(a, point, memo) for a in e.args)
+    elif isinstance(e, sp.Abs):
+        v = abs(_value(e.args[0], point, memo))
+    elif isinstance(e, sp.Piecewise):
+        v = _piecewise(e, point, memo)
+    else:
+        raise TypeError(f"cannot evaluate {type(e).__name__}")
+    if isinstance(v, float) and not math.isfinite(v):
+        raise _Undefined
+    memo[id(e)] = (e, v)
+    return v
+
+
+def _power(
+    base: Fraction | float, exponent: sp.Expr, point: Point, memo: dict
+) -> Fraction | float:
+    """base ** exponent: exact for whole exponents, float otherwise."""
+    if exponent.is_Integer:
+        n = int(exponent)
+        if isinstance(base, Fraction):
+            return base**n
+        return float(base) ** n
+    x = float(_value(exponent, point, memo))
+    if base < 0 or (base == 0 and x < 0):
+        raise _Undefined
+    return float(base) ** x
+
+
+def _piecewise(e: sp.Piecewise, point: Point, memo: dict) -> Fraction | float:
+    """The value of the first branch whose condition holds."""
+    for expr, cond in e.args:
+        if _truth(cond, point, memo):
+            return _value(expr, point, memo)
+    raise _Undefined
+
+
+def _truth(cond: sp.Basic, point: Point, memo: dict) -> bool:
+    """Whether a condition (a comparison, And, Or) holds at the point."""
+    if cond is sp.true:
+        return True
+    if cond is sp.false:
+        return False
+    if isinstance(cond, sp.And):
+        return all(_truth(c, point, memo) for c in cond.args)
+    if isinstance(cond, sp.Or):
+        return any(_truth(c, point, memo) for c in cond.args)
+    if isinstance(cond, sp.core.relational.Relational):
+        d = _value(cond.lhs, point, memo) - _value(cond.rhs, point, memo)
+        return {
+            ">": d > 0,
+            ">=": d >= 0,
+            "<": d < 0,
+            "<=": d <= 0,
+            "==": d == 0,
+            "!=": d != 0,
+        }[cond.rel_op]
+    raise TypeError(f"cannot evaluate the condition {cond}")
+
+
+def same(a: Value, b: Value) -> bool:
+    """Equal values: exactly for fractions, to 1e-9 relative for floats; undefined != defined."""
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, Fraction) and isinstance(b, Fraction):
+        return a == b
+    return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+
+
+def evaluate_array(
+    expr: sp.Expr, arrays: dict[sp.Symbol, np.ndarray], memo: dict
+) -> np.ndarray:
+    """Evaluate a trusted expression (the network's own definitions) on arrays of samples."""
+    if expr in memo:
+        return memo[expr]
+    e = expr
+    if e.is_Symbol:
+        v = arrays[e]
+    elif e.is_Number or e.is_NumberSymbol:
+        v = np.full(next(iter(arrays.values())).shape, float(e))
+    elif e.is_Add or e.is_Mul:
+        parts = [evaluate_array(a, arrays, memo) for a in e.args]
+        v = sum(parts[1:], parts[0]) if e.is_Add else np.prod(parts, axis=0)
+    elif e.is_Pow:
+        v = np.power(evaluate_array(e.base, arrays, memo), float(e.exp))
+    else:
+        args = [
+            evaluate_array(a, arrays, memo) for a in e.args if isinstance(a, sp.Expr)
+        ]
+        if isinstance(e, sp.Max):
+            v = np.maximum.reduce(args)
+        elif isinstance(e, sp.Min):
+            v = np.minimum.reduce(args)
+        elif isinstance(e, sp.Heaviside):
+            v = np.heaviside(args[0], args[1] if len(args) > 1 else 0.5)
+        elif isinstance(e, sp.Abs):
+            v = np.abs(args[0])
+        elif isinstance(e, sp.exp):
+            v = np.exp(args[0])
+        elif isinstance(e, sp.log):
+            v = np.log(args[0])
+        elif isinstance(e, sp.tanh):
+            v = np.tanh(args[0])
+        elif isinstance(e, sp.Piecewise):
+            v = _piecewise_array(e, arrays, memo)
+        else:
+            raise TypeError(f"cannot evaluate {type(e).__name__} on samples")
+    memo[expr] = v
+    return v
+
+
+def _piecewise_array(e: sp.Piecewise, arrays: dict, memo: dict) -> np.ndarray:
+    """A Piecewise on arrays: the first true branch per sample."""
+    values, conds = [], []
+    for expr, cond in e.args:
+        values.append(evaluate_array(expr, arrays, memo))
+        if cond is sp.true:
+            conds.append(np.ones_like(values[-1], dtype=bool))
+        else:
+            d = evaluate_array(cond.lhs - cond.rhs, arrays, memo)
+            ops = {">": d > 0, ">=": d >= 0, "<": d < 0, "<=": d <= 0}
+            conds.append(ops[cond.rel_op])
+    return np.select(conds, values, default=np.nan)
+
+
+@dataclass
+class Region:
+    """One sign pattern of the piecewise units, with sample points inside it."""
+
+    pattern: tuple[bool, ...]  # unit is active (z > 0), per piecewise unit
+    points: list[Point]
+    signs: dict[sp.Expr, int] = field(default_factory=dict)  # normal form -> sign
+    cache: dict[sp.Basic, sp.Basic] = field(default_factory=dict)  # resolved
+    polys: dict[sp.Basic, PolyElement] = field(default_factory=dict)  # as polynomials
+    ready: bool = False
+
+    @property
+    def gate(self) -> list[Point]:
+        """The points every entry is evaluated at."""
+        return self.points[:GATE_POINTS]
+
+
+@dataclass
+class RegionSet:
+    """The non-empty sign regions of a network's piecewise units (one region if there are none).
+
+    `units` are the pre-activations z of the piecewise units, by layer; `definitions` map z and
+    h symbols to expressions in x and the params; `variables` are x, y and the parameters;
+    `constraints` hold what the targets satisfy (one-hot targets sum to 1).
+    """
+
+    units: tuple[sp.Symbol, ...]
+    definitions: dict[sp.Symbol, sp.Expr]
+    regions: list[Region]
+    possible: int  # 2 ** len(units)
+    variables: tuple[sp.Symbol, ...] = ()
+    constraints: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """The polynomial ring over the variables, for fast exact comparisons."""
+        self._ring = ring(list(self.variables), QQ)[0] if self.variables else None
+        self._index = {v: k for k, v in enumerate(self.variables)}
+
+    @classmethod
+    def sample(
+        cls,
+        variables: Sequence[sp.Symbol],
+        targets: Sequence[sp.Symbol],
+        units: Sequence[sp.Symbol],
+        definitions: dict[sp.Symbol, sp.Expr],
+        target_kind: str = "real",
+        seed: int = 0,
+    ) -> RegionSet:
+        """Sample points (nice grid values first), group them by sign pattern, keep witnesses."""
+        rng = np.random.default_rng(seed)
+        n = len(units)
+        possible = 2**n
+        wanted = possible if n <= MAX_ENUMERATED_UNITS else MAX_REGIONS
+        found: dict[tuple[bool, ...], list[Point]] = {}
+        counts: dict[tuple[bool, ...], int] = {}
+        rounds = [
+            ("grid", 4096),
+            ("decimal", 2048),
+            ("decimal", 8192),
+            ("decimal", 32768),
+        ]
+        for number, (kind, size) in enumerate(rounds):
+            if number >= 2 and len(found) >= min(wanted, MAX_REGIONS):
+                break
+            arrays = _draw(rng, kind, size, variables, targets, target_kind)
+            memo: dict = {}
+            if n:
+                with np.errstate(all="ignore"):
+                    z = np.stack(
+                        [evaluate_array(definitions[u], arrays, memo) for u in units]
+                    )
+                inside = np.all(np.isfinite(z) & (np.abs(z) > MARGIN), axis=0)
+                patterns = z > 0
+            else:
+                inside = np.ones(size, dtype=bool)
+                patterns = np.zeros((0, size), dtype=bool)
+            limit = POINTS_PER_REGION if kind == "decimal" else POINTS_PER_REGION - 4
+            for k in np.flatnonzero(inside):
+                key = tuple(bool(b) for b in patterns[:, k])
+                counts[key] = counts.get(key, 0) + 1
+                bucket = found.setdefault(key, [])
+                if len(bucket) < limit:
+                    bucket.append(_point(arrays, variables, k))
+        chosen = sorted(found, key=lambda p: (-counts[p], p))[:MAX_REGIONS]
+        regions = [Region(p, found[p]) for p in sorted(chosen, reverse=True)]
+        constraints = {}
+        if target_kind == "one_hot" and targets:  # targets sum to 1
+            constraints[targets[-1]] = 1 - sp.Add(*targets[:-1])
+        return cls(
+            tuple(units), definitions, regions, possible, tuple(variables), constraints
+        )
+
+    # -- symbolic resolution ----------------------------------------------------------
+    def prepare(self, region: Region) -> None:
+        """Record the sign of every unit's pre-activation, as resolved inside the region."""
+        if region.ready:
+            return
+        for unit, active in zip(self.units, region.pattern, strict=True):
+            resolved = sp.expand(self.resolve(self.definitions[unit], region))
+            if not resolved.is_number:
+                key, lead = _normal_form(resolved)
+                region.signs[key] = lead * (1 if active else -1)
+        region.ready = True
+
+    def resolve(self, expr: sp.Basic, region: Region) -> sp.Basic:
+        """The expression inside the region: piecewise pieces replaced where their sign is known."""
+        if not expr.args:
+            return expr
+        cached = region.cache.get(expr)
+        if cached is not None:
+            return cached
+        if isinstance(expr, sp.Piecewise):
+            out = self._resolve_piecewise(expr, region)
+        else:
+            args = tuple(self.resolve(a, region) for a in expr.args)
+            if isinstance(expr, sp.Heaviside):
+                out = self._step(args, region)
+            elif isinstance(expr, sp.Max | sp.Min):
+                out = self._pick(expr, args, region)
+            elif isinstance(expr, sp.Abs):
+                s = self.sign(args[0], region)
+                out = sp.Abs(args[0]) if s is None else s * args[0]
+            else:
+                out = expr.func(*args) if args != expr.args else expr
+        region.cache[expr] = out
+        return out
+
+    def sign(self, expr: sp.Basic, region: Region) -> int | None:
+        """+1, -1 or 0 when the sign of expr is fixed in the region, else None."""
+        try:
+            _expansion_bound(expr, {})
+        except _TooBig:
+            return None
+        e = sp.expand(expr)
+        if e.is_number:
+            if e.is_zero:
+                return 0
+            try:
+                return 1 if bool(e > 0) else -1
+            except TypeError:
+                return None
+        if e.has(*PIECEWISE):
+            return None
+        key, lead = _normal_form(e)
+        known = region.signs.get(key)
+        return None if known is None else known * lead
+
+    def _poly(self, e: sp.Basic, region: Region) -> PolyElement:
+        """e as an exact polynomial over the variables (cached per region)."""
+        cached = region.polys.get(e)
+        if cached is not None:
+            return cached
+        R = self._ring
+        if e.is_Symbol:
+            if e not in self._index:
+                raise _NotPolynomial
+            p = R.gens[self._index[e]]
+        elif e.is_Rational:
+            p = R.ground_new(QQ(int(e.p), int(e.q)))
+        elif e.is_Add:
+            p = R.zero
+            for arg in e.args:
+                p = p + self._poly(arg, region)
+        elif e.is_Mul:
+            p = R.one
+            for arg in e.args:
+                factor = self._poly(arg, region)
+                if len(p) * len(factor) > PRODUCT_LIMIT:
+                    raise _TooBig
+                p = p * factor
+        elif e.is_Pow and e.exp.is_Integer and e.exp >= 0:
+            base = self._poly(e.base, region)
+            if len(base) ** int(e.exp) > EXPANSION_LIMIT:
+                _expansion_bound(
+                    e, {}
+                )  # refuse (x_1 + ... + x_20)**10 before computing it
+            p = base ** int(e.exp)
+        else:
+            raise _NotPolynomial
+        if len(p) > EXPANSION_LIMIT:
+            raise _TooBig
+        region.polys[e] = p
+        return p
+
+    def _step(self, args: tuple, region: Region) -> sp.Basic:
+        """Heaviside(a, h0) is 1, 0 or h0 where the sign of a is known."""
+        s = self.sign(args[0], region)
+        if s is None:
+            return sp.Heaviside(*args)
+        if s == 0:
+            return args[1] if len(args) > 1 else sp.Rational(1, 2)
+        return sp.Integer(1 if s > 0 else 0)
+
+    def _pick(self, expr: sp.Basic, args: tuple, region: Region) -> sp.Basic:
+        """Max/Min of arguments whose pairwise order is known in the region."""
+        best = args[0]
+        for candidate in args[1:]:
+            s = self.sign(candidate - best, region)
+            if s is None:
+                return expr.func(*args)
+            if (s > 0) == isinstance(expr, sp.Max) and s != 0:
+                best = candidate
+        return best
+
+    def _resolve_piecewise(self, expr: sp.Piecewise, region: Region) -> sp.Basic:
+        """The branch of a Piecewise that holds in the region, if known."""
+        for branch, cond in expr.args:
+            truth = self._condition(cond, region)
+            if truth is None:
+                pairs = [(self.resolve(b, region), c) for b, c in expr.args]
+                return sp.Piecewise(*pairs)
+            if truth:
+                return self.resolve(branch, region)
+        return expr
+
+    def _condition(self, cond: sp.Basic, region: Region) -> bool | None:
+        """Whether a comparison holds throughout the region (None: unknown)."""
+        if cond is sp.true or cond is sp.false:
+            return bool(cond)
+        if isinstance(cond, sp.core.relational.Relational) and cond.rel_op in (
+            ">",
+            ">=",
+            "<",
+            "<=",
+        ):
+            s = self.sign(self.resolve(cond.lhs - cond.rhs, region), region)
+            if s is None:
+                return None
+            return {">": s > 0, ">=": s >= 0, "<": s < 0, "<=": s <= 0}[cond.rel_op]
+        return None
+
+    def differ(self, a: sp.Expr, b: sp.Expr, region: Region) -> bool | None:
+        """False when a == b is proven in the region, True when disproven, None if undecided."""
+        self.prepare(region)
+        ra, rb = self.resolve(a, region), self.resolve(b, region)
+        if ra.has(*PIECEWISE) or rb.has(*PIECEWISE):
+            return None
+        if not self.constraints and self._ring is not None:
+            try:
+                return self._poly(ra, region) != self._poly(rb, region)
+            except (_NotPolynomial, _TooBig):
+                pass
+        d = (ra - rb).xreplace(self.constraints)
+        try:
+            _expansion_bound(d, {})
+        except _TooBig:
+            return None
+        transcendental = d.has(sp.exp, sp.log, sp.tanh) or any(
+            not p.exp.is_Integer for p in d.atoms(sp.Pow)
+        )
+        if transcendental:  # only a proof of equality is trusted here
+            d = _algebraic(d)
+            if sp.count_ops(d) > 2000:
+                return None
+            return False if sp.cancel(sp.together(d)) == 0 else None
+        d = sp.expand(d)
+        if d == 0:
+            return False
+        if any(p.exp.is_negative for p in d.atoms(sp.Pow)):
+            if sp.count_ops(d) > 2000:
+                return None
+            return sp.cancel(sp.together(d)) != 0
+        return True  # a nonzero polynomial
+
+
+def _algebraic(expr: sp.Expr) -> sp.Expr:
+    """Write exp(c*a) as u_a**c and tanh through exp, so `cancel` can prove identities."""
+    names: dict[sp.Expr, sp.Symbol] = {}
+
+    def unknown(key: sp.Expr) -> sp.Symbol:
+        """The symbol standing for exp(key)."""
+        return names.setdefault(key, sp.Dummy(f"u{len(names)}"))
+
+    def exp_of(arg: sp.Expr) -> sp.Expr:
+        """exp(arg) as a power of the symbol of arg's normal form."""
+        arg = sp.expand(arg)
+        if arg.is_number:
+            return sp.exp(arg)
+        coeff, form = _lead(arg)
+        return unknown(form) ** coeff if coeff.is_Integer else unknown(arg)
+
+    def walk(e: sp.Basic) -> sp.Basic:
+        """Rewrite bottom-up."""
+        if not e.args:
+            return e
+        args = [walk(x) for x in e.args]
+        if isinstance(e, sp.exp):
+            return exp_of(args[0])
+        if isinstance(e, sp.tanh):
+            u = exp_of(2 * args[0])
+            return (u - 1) / (u + 1)
+        return e.func(*args)
+
+    return walk(expr)
+
+
+def _lead(e: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    """The coefficient of e's first monomial (in a fixed order), and e divided by it."""
+    pairs = [t.as_coeff_Mul() for t in sp.Add.make_args(e)]
+    coeff, _ = min(pairs, key=lambda p: sp.default_sort_key(p[1]))
+    return coeff, sp.expand(e / coeff)
+
+
+def _normal_form(e: sp.Expr) -> tuple[sp.Expr, int]:
+    """e divided by the coefficient of its first monomial, and that coefficient's sign."""
+    coeff, form = _lead(e)
+    return form, (1 if coeff > 0 else -1)
+
+
+def _expansion_bound(e: sp.Basic, memo: dict) -> int:
+    """An upper bound on the number of terms `expand` produces; raise _TooBig past the limit."""
+    if e in memo:
+        return memo[e]
+    if e.is_Add:
+        out = sum(_expansion_bound(a, memo) for a in e.args)
+    elif e.is_Mul:
+        out = math.prod(_expansion_bound(a, memo) for a in e.args)
+    elif e.is_Pow and e.exp.is_Integer and e.exp > 0:
+        m = _expansion_bound(e.base, memo)
+        out = math.comb(m + int(e.exp) - 1, int(e.exp))
+    else:
+        for a in e.args:
+            _expansion_bound(a, memo)
+        out = 1
+    if out > EXPANSION_LIMIT:
+        raise _TooBig
+    memo[e] = out
+    return out
+
+
+def _draw(
+    rng: np.random.Generator,
+    kind: str,
+    size: int,
+    variables: Sequence[sp.Symbol],
+    targets: Sequence[sp.Symbol],
+    target_kind: str,
+) -> dict[sp.Symbol, np.ndarray]:
+    """Random values for every variable: grid halves, or decimals rounded to 0.01."""
+    arrays: dict[sp.Symbol, np.ndarray] = {}
+    for v in variables:
+        if kind == "grid":
+            arrays[v] = rng.choice(np.array(GRID), size=size)
+        else:
+            arrays[v] = np.round(rng.uniform(-2.0, 2.0, size=size), 2)
+    if target_kind == "binary":
+        for t in targets:
+            arrays[t] = rng.integers(0, 2, size=size).astype(float)
+    elif target_kind == "one_hot":
+        hot = rng.integers(0, len(targets), size=size)
+        for k, t in enumerate(targets):
+            arrays[t] = (hot == k).astype(float)
+    return arrays
+
+
+def _point(
+    arrays: dict[sp.Symbol, np.ndarray], variables: Iterable[sp.Symbol], k: int
+) -> Point:
+    """Sample k as exact decimal fractions."""
+    return {v: Fraction(repr(float(arrays[v][k]))) for v in variables}

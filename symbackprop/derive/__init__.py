@@ -1,0 +1,152 @@
+"""Derive a network with SymPy: entrywise rules, one vectorized Program, closed forms, proof.
+
+Nothing here is typed in by hand: every derivative is `sympy.diff` of the spec's forward pass
+and loss. The Program (program.py) is the one backprop recursion every output prints from; it
+is proven equal to the closed forms before anything is emitted (proof.py).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from ..spec import NetworkSpec, registry
+from .closed_forms import (
+    SCALAR_COST_LIMIT,
+    SCALAR_LIMIT,
+    SYMBOLIC_PROOF_COST,
+    ScalarForms,
+    closed_form_cost,
+    keeps_closed_forms,
+    scalar_forms,
+)
+from .program import Program, build_program
+from .proof import prove_symbolic, proxy_specs
+from .rules import (
+    HEAVISIDE_AT_ZERO,
+    YHAT,
+    DerivationError,
+    H,
+    LayerRule,
+    T,
+    Z,
+    activation_rule,
+    apply_step_convention,
+    in_terms_of,
+    layer_rule,
+    output_delta,
+)
+
+__all__ = [
+    "HEAVISIDE_AT_ZERO",
+    "H",
+    "SCALAR_COST_LIMIT",
+    "SCALAR_LIMIT",
+    "T",
+    "YHAT",
+    "Z",
+    "Derivation",
+    "DerivationError",
+    "LayerRule",
+    "Program",
+    "ScalarForms",
+    "activation_rule",
+    "apply_step_convention",
+    "closed_form_cost",
+    "derive",
+    "in_terms_of",
+    "keeps_closed_forms",
+    "proxy_specs",
+]
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """Everything the printers and the checkers need, derived once from a spec."""
+
+    spec: NetworkSpec
+    layers: tuple[LayerRule, ...]
+    output_delta: sp.Expr  # d(sample loss)/d z_L, entrywise, in z, yhat and y
+    program: Program  # forward, loss and backward in the rows layout
+    scalar: ScalarForms | None  # None past SCALAR_LIMIT (vectorized route only)
+    proof: str  # how the vectorized form was proven (completed by proof.prove_module)
+    output_delta_raw: sp.Expr  # the same before SymPy simplified it, in z, y
+    notes: tuple[str, ...] = field(default=())
+    seconds: float = 0.0
+
+    @property
+    def route(self) -> str:
+        """'scalar+vectorized' when closed forms are kept, else 'vectorized'."""
+        return "scalar+vectorized" if self.scalar is not None else "vectorized"
+
+    def program_for(
+        self, layout: str = "rows", unmasked: frozenset[int] = frozenset()
+    ) -> Program:
+        """The Program in a layout, or a mistake model with some act'(Z) left out."""
+        if layout == self.program.layout and not unmasked:
+            return self.program
+        return build_program(
+            self.layers,
+            self.output_delta,
+            self.spec.loss,
+            registry.loss(self.spec.loss).link,
+            self.spec.reduction,
+            layout,
+            unmasked,
+        )
+
+
+def derive(spec: NetworkSpec, closed_forms: bool | None = None) -> Derivation:
+    """Derive `spec`: entrywise rules and the Program always, closed forms while they stay small.
+
+    `closed_forms=False` keeps only the vectorized route whatever the size (tests use it to
+    exercise many specs quickly); None decides by size.
+    """
+    start = time.perf_counter()
+    rules = tuple(layer_rule(i, spec) for i in range(1, spec.depth + 1))
+    delta_raw, delta = output_delta(spec)
+    link = registry.loss(spec.loss).link
+    program = build_program(rules, delta, spec.loss, link, spec.reduction)
+    notes: tuple[str, ...] = ()
+    if closed_forms if closed_forms is not None else keeps_closed_forms(spec):
+        scalar = scalar_forms(spec, rules, program)
+        algebraic = link is None and not any(
+            r.forward.has(sp.exp, sp.log) for r in rules
+        )  # expand decides equality for these; exp/log forms go to the numeric proof
+        if closed_form_cost(spec) <= SYMBOLIC_PROOF_COST and algebraic:
+            proven, total = prove_symbolic(spec, program, scalar)
+            proof = (
+                f"symbolic: {'all ' if proven == total else ''}{proven} of {total} gradient "
+                "entries of the vectorized form expand to SymPy's closed forms"
+            )
+        else:
+            proof = "numeric"
+    else:
+        scalar = None
+        proxies = proxy_specs(spec)
+        why = (
+            f"{spec.param_count} parameters > {SCALAR_LIMIT}"
+            if spec.param_count > SCALAR_LIMIT
+            else f"closed forms of size ~{closed_form_cost(spec):,} > {SCALAR_COST_LIMIT:,} "
+            "(they grow with the product of the widths)"
+        )
+        notes = (
+            f"{why}: scalar closed forms skipped, keeping only the vectorized route; its "
+            "per-layer rules are proven on the "
+            + ", ".join("-".join(map(str, p.layers)) for p in proxies)
+            + (" proxy" if len(proxies) == 1 else " proxies"),
+        )
+        proof = "proxy"
+    return Derivation(
+        spec=spec,
+        layers=rules,
+        output_delta=delta,
+        program=program,
+        scalar=scalar,
+        proof=proof,
+        output_delta_raw=delta_raw,
+        notes=notes,
+        seconds=time.perf_counter() - start,
+    )

@@ -1,0 +1,156 @@
+"""SymPy's entrywise rules: each activation's derivative and the output error of the loss.
+
+ReLU'(0) = 0 (the `Z > 0` convention) is stated here, once: SymPy's Heaviside(0) is 1/2 unless
+told otherwise, so every derivative passes through `apply_step_convention`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy.codegen.rewriting import expm1_opt, log1p_opt, optimize
+
+from ..errors import UserError
+from ..spec import NetworkSpec, registry
+
+HEAVISIDE_AT_ZERO = sp.Integer(0)
+
+# Placeholders of the elementwise rules: a rule is an expression in these, applied entrywise.
+Z = sp.Symbol("z", real=True)  # a pre-activation
+H = sp.Symbol(
+    "h", real=True
+)  # the activation's value at z (stored by the forward pass)
+YHAT = sp.Symbol("yhat", real=True)  # a network output
+T = sp.Symbol("y", real=True)  # its target
+
+
+class DerivationError(UserError):
+    """The vectorized form disagrees with SymPy's closed form: a bug in symbackprop."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            f"internal check failed: {message}; please report this", exit_code=4
+        )
+
+
+def apply_step_convention(expr: sp.Expr) -> sp.Expr:
+    """Give every Heaviside step its value at 0 explicitly: H(0) = 0, so ReLU'(0) = 0."""
+    return expr.replace(
+        lambda e: isinstance(e, sp.Heaviside) and e.args[1:] != (HEAVISIDE_AT_ZERO,),
+        lambda e: sp.Heaviside(e.args[0], HEAVISIDE_AT_ZERO),
+    )
+
+
+@dataclass(frozen=True)
+class LayerRule:
+    """One weight layer: Z = H_prev W^T + b, H = act(Z); `derivative` is act'(z) in z and/or h."""
+
+    index: int
+    fan_in: int
+    units: int
+    activation: str
+    forward: sp.Expr  # act(z)
+    derivative: (
+        sp.Expr
+    )  # act'(z), rewritten in terms of h = act(z) where SymPy finds it
+
+
+def _alpha(spec: NetworkSpec) -> sp.Expr:
+    return sp.Float(spec.alpha)
+
+
+def in_terms_of(
+    expr: sp.Expr, definition: sp.Expr, var: sp.Symbol, symbol: sp.Symbol
+) -> sp.Expr:
+    """Rewrite expr(var) using symbol = definition(var) where SymPy can; else return it as is.
+
+    This is how sigmoid' becomes h(1 - h) and tanh' becomes 1 - h^2: solve definition = symbol
+    for var, substitute, simplify. Piecewise derivatives (ReLU's step) stay in terms of z.
+    """
+    if definition == var:
+        return expr.xreplace({var: symbol})
+    if not expr.has(sp.Heaviside, sp.Piecewise, sp.Max):
+        try:
+            solutions = sp.solve(sp.Eq(definition, symbol), var)
+        except (NotImplementedError, ValueError):
+            solutions = []
+        if len(solutions) == 1:
+            out = sp.simplify(expr.subs(var, solutions[0]))
+            if var not in out.free_symbols and not out.has(sp.log):
+                return optimize(out, [expm1_opt, log1p_opt])
+    if expr.has(definition):
+        return expr.subs(definition, symbol)
+    return expr
+
+
+@functools.lru_cache(maxsize=64)
+def activation_rule(name: str, alpha: float) -> tuple[sp.Expr, sp.Expr]:
+    """(act(z), act'(z)) for one activation: SymPy's derivative, in terms of h where it can."""
+    forward = registry.activation(name).expr(Z, sp.Float(alpha))
+    derivative = apply_step_convention(sp.diff(forward, Z))
+    return forward, in_terms_of(derivative, forward, Z, H)
+
+
+def layer_rule(index: int, spec: NetworkSpec) -> LayerRule:
+    """Layer `index`'s rule: its activation and SymPy's derivative of it."""
+    act = registry.activation(spec.activations[index - 1])
+    forward, derivative = activation_rule(act.name, spec.alpha)
+    return LayerRule(
+        index=index,
+        fan_in=spec.layers[index - 1],
+        units=spec.layers[index],
+        activation=act.name,
+        forward=forward,
+        derivative=derivative,
+    )
+
+
+def _softmax_in_terms_of_p(
+    d: sp.Expr, k: int, zs: list[sp.Symbol], ps: list[sp.Symbol], ts: list[sp.Symbol]
+) -> sp.Expr:
+    """Write a softmax cross-entropy derivative with p = softmax(z), using sum(p) = sum(y) = 1."""
+    s = sp.Symbol("s", positive=True)  # the softmax denominator, sum of exp(z_j)
+    for z, p in zip(zs, ps, strict=True):
+        d = d.subs(sp.exp(z), p * s)
+    j = (k + 1) % len(zs)  # eliminate another class with the two normalisations
+    d = d.subs(ts[j], 1 - sp.Add(*[t for i, t in enumerate(ts) if i != j]))
+    d = d.subs(ps[j], 1 - sp.Add(*[p for i, p in enumerate(ps) if i != j]))
+    return sp.simplify(d)
+
+
+def output_delta(spec: NetworkSpec) -> tuple[sp.Expr, sp.Expr]:
+    """d(sample loss)/d(z_k) of the output layer, proven the same rule for every output k.
+
+    Returns the raw derivative (in z, y; for the document) and the rule in z, yhat and y,
+    where yhat is the output activation or, for a loss with a link, the prediction p = link(z).
+    """
+    n_out = spec.layers[-1]
+    act = registry.activation(spec.activations[-1])
+    loss = registry.loss(spec.loss)
+    zs = [sp.Symbol(f"z_{k + 1}", real=True) for k in range(n_out)]
+    yh = [sp.Symbol(f"yhat_{k + 1}", real=True) for k in range(n_out)]
+    ts = [sp.Symbol(f"y_{k + 1}", real=True) for k in range(n_out)]
+    outputs = [act.expr(z, _alpha(spec)) for z in zs]
+    sample_loss = loss.expr(outputs, ts)
+    raw_rules, rules = [], []
+    for k in range(n_out):
+        d = apply_step_convention(sp.diff(sample_loss, zs[k]))
+        raw_rules.append(d.xreplace({zs[k]: Z, ts[k]: T}))
+        if loss.link == "softmax":
+            d = _softmax_in_terms_of_p(d, k, zs, yh, ts)
+        elif loss.link is not None:
+            assert loss.link_expr is not None
+            d = in_terms_of(d, loss.link_expr([zs[k]])[0], zs[k], yh[k])
+        else:
+            d = in_terms_of(d, outputs[k], zs[k], yh[k])
+        rules.append(sp.factor_terms(d).xreplace({zs[k]: Z, yh[k]: YHAT, ts[k]: T}))
+    if any(r.free_symbols - {Z, YHAT, T} for r in rules) or any(
+        r != rules[0] for r in rules
+    ):
+        raise UserError(
+            f"loss {spec.loss} with output activation {act.name}: the output error is not "
+            "entrywise, which this version cannot vectorize; choose another pairing"
+        )
+    return raw_rules[0], rules[0]

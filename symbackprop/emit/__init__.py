@@ -1,0 +1,1 @@
+"""Renderers: printed strings and plain dataclasses -> files (trainer, LaTeX, PDF, notebook)."""

@@ -1,0 +1,281 @@
+"""Turn a Derivation into the generated trainer's source, and load such a source as a module."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import types
+from dataclasses import dataclass
+
+import sympy as sp
+
+from ..derive import Derivation, derive, proof
+from ..errors import UserError
+from ..printing import numpy as printing
+from ..printing import plain
+from ..spec import NetworkSpec, registry
+from . import render
+
+TRAINER_TEMPLATE = "trainer.py.jinja"
+# how make_data turns the scores S = X @ A into targets of each kind the losses take
+MAKE_TARGETS = {
+    "real": "np.sin(X @ A)",
+    "binary": "(X @ A > 0).astype(float)",
+    "one_hot": "np.eye(LAYERS[-1])[np.argmax(X @ A, axis=1)]",
+}
+
+
+@dataclass(frozen=True)
+class InitLine:
+    """How init_params draws one parameter."""
+
+    name: str
+    code: str
+
+
+def _py(value: object) -> str:
+    """A Python literal for nested tuples of floats, written as lists."""
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_py(v) for v in value) + "]"
+    return repr(float(value))  # type: ignore[arg-type]
+
+
+def _unpack(names: list[str]) -> str:
+    """`W1, b1 = params["W1"], params["b1"]`, or '' when nothing is needed."""
+    if not names:
+        return ""
+    return ", ".join(names) + " = " + ", ".join(f'params["{n}"]' for n in names)
+
+
+def trainer_context(
+    d: Derivation,
+    command: str,
+    style: str = "matrix",
+    why: str = "",
+    scalar: printing.ScalarPlan | None = None,
+) -> dict[str, object]:
+    """Everything the trainer template shows, as plain strings and dataclasses."""
+    spec = d.spec
+    forward = printing.forward_lines(d)
+    backward = printing.backward_lines(d)
+    forward_names = [line.code.split(" = ")[0] for line in forward]
+    names = spec.param_names
+    init = []
+    for rule in d.layers:
+        gain = registry.activation(rule.activation).init_gain
+        std = repr(math.sqrt(gain / rule.fan_in))
+        init.append(
+            InitLine(
+                f"W{rule.index}",
+                f"rng.normal(0.0, {std}, size=({rule.units}, {rule.fan_in}))",
+            )
+        )
+        init.append(InitLine(f"b{rule.index}", f"np.zeros({rule.units})"))
+    loss_code = registry.loss(spec.loss).numpy.format(Y="Y", T="y", K=spec.layers[-1])
+    if spec.reduction == "mean":
+        loss_code = f"({loss_code}) / y.shape[0]"
+    data = None
+    if spec.X is not None and spec.y is not None:
+        data = {
+            "X": _py(spec.X),
+            "y": _py(spec.y),
+            "params": [(n, _py(spec.params[n])) for n in names] if spec.params else [],
+        }
+    mean_note = " and divided by N" if spec.reduction == "mean" else ""
+    return dict(
+        header=[
+            *render.header(spec.describe(), command),
+            f"Style: {style}{' (' + why + ')' if why else ''}.",
+        ],
+        title=spec.title.replace("\\", "\\\\").replace('"""', '\\"\\"\\"'),
+        layers_text="-".join(map(str, spec.layers)),
+        activations_text=", ".join(spec.activations),
+        loss=spec.loss,
+        loss_description=registry.loss(spec.loss).description,
+        reduction=spec.reduction,
+        forward_math=plain.forward_math(d),
+        rule_lines=plain.rule_lines(d),
+        backward=backward,
+        closed_forms=plain.closed_form_lines(d),
+        closed_forms_note=f"Wl_i_j is Wl[i-1, j-1]; the batch gradient sums these over samples{mean_note}",
+        vectorized_only_note=" ".join(d.notes) or "Closed forms omitted.",
+        layers=repr(tuple(spec.layers)),
+        activations=repr(tuple(spec.activations)),
+        lr=repr(float(spec.lr)),
+        epochs=spec.epochs,
+        seed=spec.seed,
+        param_names=repr(tuple(names)),
+        forward_dict="{" + ", ".join(f'"{n}": {n}' for n in forward_names) + "}",
+        grad_order=repr(
+            tuple([n for n in names if n[0] == "W"] + [n for n in names if n[0] == "b"])
+        ),
+        data=data,
+        init=init,
+        unpack_params=_unpack(names),
+        forward=forward,
+        forward_names=forward_names,
+        loss_code=loss_code,
+        targets=registry.loss(spec.loss).targets,
+        make_targets=MAKE_TARGETS[registry.loss(spec.loss).targets],
+        mean=spec.reduction == "mean",
+        convention_note=(
+            " (step(z) is 1 where z > 0, else 0: the derivative at a kink is the z > 0 side's)"
+            if any(r.derivative.has(sp.Heaviside) for r in d.layers)
+            else ""
+        ),
+        backward_note=(
+            ", as `gradients` computes it"
+            if style == "matrix"
+            else " (the same maths; this trainer computes it sample by sample, unrolled)"
+        ),
+        style_text={
+            "matrix": "vectorized, in-place on preallocated buffers",
+            "scalar": "unrolled closed forms over plain floats",
+        }[style],
+        **_style_context(d, style, scalar),
+    )
+
+
+def _style_context(
+    d: Derivation, style: str, plan: printing.ScalarPlan | None
+) -> dict[str, object]:
+    if style == "scalar":
+        plan = plan or printing.scalar_plan(d)
+        code = " ".join(
+            [plan.loss, *plan.grads, *(line.code for line in plan.temporaries)]
+        )
+        return dict(
+            scalar=plan,
+            imports_math="math." in code,
+            shapes=repr({n: d.spec.param_shape(n) for n in d.spec.param_names}),
+        )
+    plan = printing.inplace_plan(d)
+    return dict(
+        plan=plan,
+        unpack_buffers=", ".join(b.name for b in plan.buffers),
+        imports_math=False,
+    )
+
+
+STYLES = ("matrix", "scalar", "auto")
+TEMPLATES = {"matrix": TRAINER_TEMPLATE, "scalar": "trainer_scalar.py.jinja"}
+# Cost model of one SGD step, in microseconds (fitted on the 2-core box of benchmarks/):
+# the scalar style pays per arithmetic operation per sample; the matrix style a fixed NumPy
+# call overhead plus the flops of its matrix products.
+SCALAR_US_PER_OP = 0.03
+MATRIX_US_FIXED = 15.0
+MATRIX_FLOPS_PER_US = 2_000.0
+AUTO_BATCH = 32  # the batch size assumed when the spec carries no data
+
+
+def scalar_refusal(d: Derivation) -> str | None:
+    """Why the scalar style is not offered for this derivation, or None when it is."""
+    if d.scalar is None:
+        return "no closed forms: " + (" ".join(d.notes) or "the network is too large")
+    if registry.loss(d.spec.loss).link is not None:
+        return f"loss {d.spec.loss} needs exp/log, which plain floats cannot evaluate safely"
+    unsafe = [r.activation for r in d.layers if r.forward.has(sp.exp, sp.log)]
+    if unsafe:
+        return f"activation {unsafe[0]} needs exp/log, which plain floats can overflow"
+    return None
+
+
+def choose_style(
+    d: Derivation, style: str, plan: printing.ScalarPlan | None = None
+) -> tuple[str, str]:
+    """The style to emit and why: `auto` compares the two by the cost model above.
+
+    `plan` is the scalar plan when the caller already has it (it costs a CSE to make).
+    """
+    if style not in STYLES:
+        raise UserError(f"style {style!r} is not one of {', '.join(STYLES)}")
+    refusal = scalar_refusal(d)
+    if style == "scalar":
+        if refusal:
+            raise UserError(
+                f"--style scalar is not offered here: {refusal}; use --style matrix"
+            )
+        return "scalar", ""
+    if style == "matrix":
+        return "matrix", ""
+    if refusal:
+        return "matrix", f"auto: {refusal}"
+    n = len(d.spec.X) if d.spec.X is not None else AUTO_BATCH
+    ops = (plan or printing.scalar_plan(d)).operations
+    scalar_us = SCALAR_US_PER_OP * ops * n
+    flops = 6 * n * sum(r.units * r.fan_in for r in d.layers)
+    matrix_us = MATRIX_US_FIXED + flops / MATRIX_FLOPS_PER_US
+    pick = "scalar" if scalar_us < matrix_us else "matrix"
+    return pick, (
+        f"auto, batch {n}: scalar ~{scalar_us:.0f} us/step ({ops} ops/sample), "
+        f"matrix ~{matrix_us:.0f} us/step"
+    )
+
+
+@dataclass(frozen=True)
+class TrainerBuild:
+    """A verified trainer: its source, the derivation behind it, and what was proven."""
+
+    source: str
+    derivation: Derivation
+    proof: str
+    derive_seconds: float
+    total_seconds: float
+
+
+def emit_trainer_unchecked(
+    d: Derivation, command: str = "symbackprop emit trainer", style: str = "matrix"
+) -> str:
+    """Render and format the trainer for a derivation, without the numeric proof."""
+    plan = None  # SymPy's CSE runs once, whether auto needs it to decide or scalar to print
+    if style in ("scalar", "auto") and scalar_refusal(d) is None:
+        plan = printing.scalar_plan(d)
+    style, why = choose_style(d, style, plan)
+    context = trainer_context(d, command, style, why, plan)
+    source = render.render(TEMPLATES[style], **context)
+    return render.format_python(source)
+
+
+def build_trainer(
+    spec_or_derivation: NetworkSpec | Derivation,
+    command: str = "symbackprop emit trainer",
+    style: str = "matrix",
+) -> TrainerBuild:
+    """Derive (if needed), emit, and prove the emitted code equal to SymPy's closed forms."""
+    start = time.perf_counter()
+    if isinstance(spec_or_derivation, Derivation):
+        d = spec_or_derivation
+    else:
+        d = derive(spec_or_derivation)
+    source = emit_trainer_unchecked(d, command, style)
+    proof_text = proof.prove_module(d, load_trainer(source), _proxy_trainer)
+    return TrainerBuild(source, d, proof_text, d.seconds, time.perf_counter() - start)
+
+
+def _proxy_trainer(d: Derivation) -> types.ModuleType:
+    """A proxy network's trainer, loaded: what the proof runs for a network too wide for closed forms."""
+    return load_trainer(emit_trainer_unchecked(d))
+
+
+def emit_trainer(
+    spec_or_derivation: NetworkSpec | Derivation,
+    command: str = "symbackprop emit trainer",
+    style: str = "matrix",
+) -> str:
+    """The generated trainer's source for a spec, proven correct before it is returned."""
+    return build_trainer(spec_or_derivation, command, style).source
+
+
+def load_trainer(
+    source: str, name: str = "symbackprop_generated_trainer"
+) -> types.ModuleType:
+    """Import generated trainer source (our own output, never a student's) as a fresh module."""
+    module = types.ModuleType(name)
+    module.__file__ = f"<{name}>"
+    sys.modules[name] = module  # dataclasses/annotations resolve through sys.modules
+    try:
+        exec(compile(source, module.__file__, "exec"), module.__dict__)
+    finally:
+        sys.modules.pop(name, None)
+    return module

@@ -1,0 +1,1 @@
+"""Printers: the derivation's Program and SymPy rules as NumPy, LaTeX and plain text."""

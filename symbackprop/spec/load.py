@@ -1,0 +1,100 @@
+"""Where a spec comes from: a TOML file, command-line flags, or the seed's defaults."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+from .model import DEFAULT, NetworkSpec, make_spec
+
+SPEC_KEYS = "name title layers activations loss reduction lr epochs seed alpha data params".split()
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """Read a spec file into make_spec keyword arguments (validated later, all at once)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(
+            f"{path}: no such spec file; check the path given to --spec"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read the spec file ({exc})") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(
+            f"{path}: not valid TOML ({exc}); see the README for an example spec"
+        ) from None
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in SPEC_KEYS:
+            raise UserError(
+                f"{path}: unknown key {key!r}; known keys are {', '.join(SPEC_KEYS)}"
+            )
+        if key == "data":
+            if not isinstance(value, dict) or set(value) - {"X", "y"}:
+                raise UserError(f"{path}: [data] takes exactly X and y (lists of rows)")
+            out["X"] = _freeze(value.get("X")) if "X" in value else None
+            out["y"] = _freeze(value.get("y")) if "y" in value else None
+        elif key == "params":
+            if not isinstance(value, dict):
+                raise UserError(
+                    f"{path}: [params] must be a table of W1, b1, W2, b2, ..."
+                )
+            out["params"] = {k: _freeze(v) for k, v in value.items()}
+        elif key == "activations":
+            if isinstance(value, str):
+                value = value.split(",")
+            if not isinstance(value, list) or not all(
+                isinstance(a, str) for a in value
+            ):
+                raise UserError(
+                    f'{path}: activations must be a list of names, e.g. ["relu", "identity"]'
+                )
+            out[key] = tuple(a.strip() for a in value)
+        else:
+            out[key] = value
+    if "layers" not in out:
+        raise UserError(
+            f"{path}: the spec has no 'layers'; add e.g. layers = [2, 2, 1]"
+        )
+    for key, typ in (("name", str), ("title", str), ("loss", str), ("reduction", str)):
+        if key in out and not isinstance(out[key], typ):
+            raise UserError(f"{path}: {key} must be a string")
+    return out
+
+
+def resolve(
+    spec_path: Path | None = None,
+    *,
+    layers: str | None = None,
+    activations_flag: str | None = None,
+    **overrides: Any,
+) -> NetworkSpec:
+    """The spec a command works on: the default, else the TOML file, then flags on top."""
+    fields: dict[str, Any]
+    if spec_path is not None:
+        fields = load_toml(spec_path)
+    elif layers is None:
+        fields = dict(DEFAULT)
+    else:
+        fields = {}
+    if layers is not None:
+        fields["layers"] = layers
+    if activations_flag is not None:
+        fields["activations"] = tuple(a.strip() for a in activations_flag.split(","))
+    for key, value in overrides.items():
+        if value is not None:
+            fields[key] = value
+    return make_spec(**fields)

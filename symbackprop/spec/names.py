@@ -1,0 +1,126 @@
+"""The naming scheme, in one place: the arrays of the vectorized program and the scalar symbols.
+
+Arrays (one per layer l): weights `W1`, biases `b1`, pre-activations `Z1`, activations `H1`,
+the outputs `Y` (the last activation), predicted probabilities `P` (a loss with a link), the
+output error and its recursion `dZ1`, gradients `gW1`, `gb1`. Scalars (1-based indices):
+`W1_2_3` (row 2, column 3 of W1), `b1_2`, `z1_2`, `h1_2`, `x_3`, `y_1`, `yhat_1`.
+Everything that makes or reads such a name calls a function here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+INPUTS = "X"
+TARGETS = "y"
+OUTPUTS = "Y"
+PREDICTION = "P"
+
+
+def weight(layer: int) -> str:
+    """W1, W2, ...: (units, fan_in), row i holds unit i's weights."""
+    return f"W{layer}"
+
+
+def bias(layer: int) -> str:
+    """b1, b2, ...: one number per unit."""
+    return f"b{layer}"
+
+
+def pre_activation(layer: int) -> str:
+    """Z1, Z2, ...: the batch's pre-activations of a layer."""
+    return f"Z{layer}"
+
+
+def activation(layer: int, depth: int) -> str:
+    """H1, H2, ... for hidden layers; Y for the output layer."""
+    return OUTPUTS if layer == depth else f"H{layer}"
+
+
+def delta(layer: int) -> str:
+    """dZ1, dZ2, ...: d loss / d Z of a layer."""
+    return f"dZ{layer}"
+
+
+def grad(param: str) -> str:
+    """gW1, gb1, ...: the gradient buffer of a parameter."""
+    return f"g{param}"
+
+
+def mask(layer: int) -> str:
+    """M1, ...: the in-place trainer's boolean buffer for a step derivative."""
+    return f"M{layer}"
+
+
+def param_names(depth: int) -> list[str]:
+    """W1, b1, W2, b2, ... in layer order: the order of every parameter list."""
+    layers = range(1, depth + 1)
+    return [name for k in layers for name in (weight(k), bias(k))]
+
+
+def seed_order(depth: int) -> list[str]:
+    """Every W, then every b: the order the seed notebook prints and returns gradients in."""
+    layers = range(1, depth + 1)
+    return [weight(k) for k in layers] + [bias(k) for k in layers]
+
+
+def weight_entry(layer: int, i: int, j: int) -> str:
+    """W1_2_3: row i, column j (1-based) of W1."""
+    return f"W{layer}_{i}_{j}"
+
+
+def bias_entry(layer: int, i: int) -> str:
+    """b1_2: unit i's bias."""
+    return f"b{layer}_{i}"
+
+
+def z_entry(layer: int, i: int) -> str:
+    """z1_2: unit i's pre-activation in one sample."""
+    return f"z{layer}_{i}"
+
+
+def h_entry(layer: int, i: int, depth: int) -> str:
+    """h1_2 for a hidden unit; yhat_2 for an output."""
+    return f"yhat_{i}" if layer == depth else f"h{layer}_{i}"
+
+
+def input_entry(j: int) -> str:
+    """x_3: one sample's input j."""
+    return f"x_{j}"
+
+
+def target_entry(k: int) -> str:
+    """y_1: one sample's target k."""
+    return f"y_{k}"
+
+
+@dataclass(frozen=True)
+class Name:
+    """A parsed name: kind ('W', 'b', 'z', 'h', 'x', 'y', 'yhat', 'delta', 'Z', 'H', 'dZ',
+    'gW', 'gb', ...), its layer (0 where none) and 1-based indices."""
+
+    kind: str
+    layer: int = 0
+    indices: tuple[int, ...] = ()
+
+
+_ENTRY = re.compile(r"^(W|b|z|h|delta)(\d+)_(\d+)(?:_(\d+))?$")
+_VECTOR = re.compile(r"^(x|y|yhat)_(\d+)$")
+_ARRAY = re.compile(r"^(W|b|Z|H|dZ|gW|gb|M|z|h|delta)(\d+)$")
+
+
+def parse(name: str) -> Name | None:
+    """Read any name this module makes back into its parts; None for anything else."""
+    if m := _ENTRY.match(name):
+        kind, layer, i, j = m.groups()
+        if (kind == "W") != (j is not None):
+            return None
+        return Name(kind, int(layer), tuple(int(v) for v in (i, j) if v is not None))
+    if m := _VECTOR.match(name):
+        return Name(m.group(1), 0, (int(m.group(2)),))
+    if m := _ARRAY.match(name):
+        return Name(m.group(1), int(m.group(2)))
+    if name in (INPUTS, TARGETS, OUTPUTS, PREDICTION):
+        return Name(name)
+    return None

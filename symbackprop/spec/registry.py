@@ -1,0 +1,225 @@
+"""The registry: one entry per activation and per loss, holding every fact about it.
+
+Everything else reads these entries: the derivation (SymPy expression), the printers (stable
+NumPy forward, LaTeX/MathJax names), the formula parsers (aliases), the trainer (init gain) and
+the checkers (kinks). Derivatives are never written here: SymPy differentiates `expr`.
+`register_activation` / `register_loss` add entries at run time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .._lazy import sympy as sp
+from ..errors import UserError
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An entrywise activation.
+
+    `expr(z, alpha)` is its SymPy definition (alpha is the spec's leaky-ReLU slope; others
+    ignore it). `numpy` is a numerically safe forward over {z} and {alpha} (no overflow for
+    |z| ~ 800) and `numpy_out` the same writing into a buffer {out}, where NumPy can.
+    """
+
+    name: str
+    expr: Callable[[sp.Expr, sp.Expr], sp.Expr]
+    numpy: str
+    latex: str  # operator name in documents; MathJax reads the same
+    numpy_out: str = ""
+    aliases: tuple[str, ...] = ()  # other names the formula parsers accept (lower case)
+    kink: bool = (
+        False  # not differentiable somewhere: the derivative's value there is a choice
+    )
+    init_gain: float = (
+        1.0  # weights into this layer are drawn with std sqrt(gain / fan_in)
+    )
+
+    @property
+    def mathjax(self) -> str:
+        """The name in notebook maths (MathJax understands the same commands)."""
+        return self.latex
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name a formula may use for it: its own, then the aliases."""
+        return (self.name, *self.aliases)
+
+
+@dataclass(frozen=True)
+class Loss:
+    """One sample's loss `expr(outputs, y)`; `numpy` is its batch sum over {Y}, {T} and {K}.
+
+    With a `link`, the outputs are logits and the prediction is p = link(z): `link_expr` is its
+    SymPy definition and `link_numpy` a stable NumPy form over {Z}.
+    """
+
+    name: str
+    expr: Callable[[Sequence[sp.Expr], Sequence[sp.Expr]], sp.Expr]
+    numpy: str
+    description: str
+    link: str | None = (
+        None  # None, "sigmoid" (entrywise) or "softmax" (over the outputs)
+    )
+    link_expr: Callable[[Sequence[sp.Expr]], list[sp.Expr]] | None = None
+    link_numpy: str = ""
+    targets: str = "real"  # "real", "binary" (0/1) or "one_hot" (rows sum to 1)
+
+
+def _sigmoid(z: sp.Expr) -> sp.Expr:
+    return 1 / (1 + sp.exp(-z))
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in (
+        Activation(
+            "relu",
+            lambda z, _: sp.Max(z, 0),
+            "np.maximum({z}, 0)",
+            r"\operatorname{ReLU}",
+            "np.maximum({z}, 0, out={out})",
+            kink=True,
+            init_gain=2.0,
+        ),
+        Activation(
+            "leaky_relu",
+            # alpha z + (1 - alpha) relu(z): z for z > 0, alpha z otherwise. Written with Max,
+            # not Piecewise, so deep networks' closed forms stay small (as with relu).
+            lambda z, alpha: alpha * z + (1 - alpha) * sp.Max(z, 0),
+            "np.where({z} > 0, {z}, {alpha} * {z})",
+            r"\operatorname{LeakyReLU}",
+            aliases=("leakyrelu",),
+            kink=True,
+        ),
+        Activation(
+            "sigmoid",
+            lambda z, _: _sigmoid(z),
+            "np.exp(-np.logaddexp(0, -{z}))",  # 1 / (1 + e^-z) without overflow
+            r"\sigma",
+            aliases=("sigma", "logistic"),
+        ),
+        Activation(
+            "tanh",
+            lambda z, _: sp.tanh(z),
+            "np.tanh({z})",
+            r"\tanh",
+            "np.tanh({z}, out={out})",
+        ),
+        Activation(
+            "softplus",
+            lambda z, _: sp.log(1 + sp.exp(z)),
+            "np.logaddexp(0, {z})",  # log(1 + e^z) without overflow
+            r"\operatorname{softplus}",
+            "np.logaddexp(0, {z}, out={out})",
+        ),
+        Activation("identity", lambda z, _: z, "{z}", r"\operatorname{id}"),
+    )
+}
+
+
+def _half_sse(yhat: Sequence[sp.Expr], y: Sequence[sp.Expr]) -> sp.Expr:
+    return sp.Add(*[(a - b) ** 2 for a, b in zip(yhat, y, strict=True)]) / 2
+
+
+def _mse(yhat: Sequence[sp.Expr], y: Sequence[sp.Expr]) -> sp.Expr:
+    return sp.Add(*[(a - b) ** 2 for a, b in zip(yhat, y, strict=True)]) / len(yhat)
+
+
+def _sigmoid_link(z: Sequence[sp.Expr]) -> list[sp.Expr]:
+    return [_sigmoid(zk) for zk in z]
+
+
+def _bce(z: Sequence[sp.Expr], y: Sequence[sp.Expr]) -> sp.Expr:
+    p = _sigmoid_link(z)
+    return -sp.Add(
+        *[t * sp.log(q) + (1 - t) * sp.log(1 - q) for q, t in zip(p, y, strict=True)]
+    )
+
+
+def _softmax(z: Sequence[sp.Expr]) -> list[sp.Expr]:
+    total = sp.Add(*[sp.exp(zk) for zk in z])
+    return [sp.exp(zk) / total for zk in z]
+
+
+def _cross_entropy(z: Sequence[sp.Expr], y: Sequence[sp.Expr]) -> sp.Expr:
+    return -sp.Add(*[t * sp.log(q) for q, t in zip(_softmax(z), y, strict=True)])
+
+
+LOSSES: dict[str, Loss] = {
+    loss.name: loss
+    for loss in (
+        Loss(
+            "half_sse",
+            _half_sse,
+            "0.5 * np.sum(({Y} - {T}) ** 2)",
+            "half the squared error, summed over the outputs",
+        ),
+        Loss(
+            "mse",
+            _mse,
+            "np.sum(({Y} - {T}) ** 2) / {K}",
+            "the squared error, averaged over the outputs",
+        ),
+        Loss(
+            "bce_with_logits",
+            _bce,
+            "np.sum(np.logaddexp(0, {Y}) - {T} * {Y})",
+            "binary cross-entropy of sigmoid(z), from the logits z",
+            link="sigmoid",
+            link_expr=_sigmoid_link,
+            link_numpy="np.exp(-np.logaddexp(0, -{Z}))",
+            targets="binary",
+        ),
+        Loss(
+            "softmax_cross_entropy",
+            _cross_entropy,
+            "np.sum(np.logaddexp.reduce({Y}, axis=1) - np.sum({T} * {Y}, axis=1))",
+            "cross-entropy of softmax(z), from the logits z; one-hot targets",
+            link="softmax",
+            link_expr=_softmax,
+            link_numpy="np.exp({Z} - np.logaddexp.reduce({Z}, axis=1, keepdims=True))",
+            targets="one_hot",
+        ),
+    )
+}
+
+REDUCTIONS = ("sum", "mean")
+
+
+def activation(name: str) -> Activation:
+    """Look up an activation by name (the spec has already validated it)."""
+    return ACTIVATIONS[name]
+
+
+def loss(name: str) -> Loss:
+    """Look up a loss by name (the spec has already validated it)."""
+    return LOSSES[name]
+
+
+def _check_new(kind: str, name: str, taken: dict[str, object]) -> None:
+    if not name.isidentifier():
+        raise UserError(f"{kind} name {name!r} is not an identifier; e.g. swish")
+    if name in taken:
+        raise UserError(f"{kind} {name!r} is already registered; choose another name")
+
+
+def register_activation(entry: Activation) -> Activation:
+    """Add an activation at run time; every printer, the derivation and both checkers see it."""
+    _check_new("activation", entry.name, ACTIVATIONS)
+    ACTIVATIONS[entry.name] = entry
+    return entry
+
+
+def register_loss(entry: Loss) -> Loss:
+    """Add a loss at run time; every printer, the derivation and both checkers see it."""
+    _check_new("loss", entry.name, LOSSES)
+    LOSSES[entry.name] = entry
+    return entry
+
+
+def function_aliases() -> dict[str, str]:
+    """alias -> activation name, for the formula parsers (names match case-insensitively)."""
+    return {alias: a.name for a in ACTIVATIONS.values() for alias in a.names}
