@@ -8,7 +8,6 @@ is proven equal to the closed forms before anything is emitted (proof.py).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 import sympy as sp
 
@@ -22,6 +21,7 @@ from .closed_forms import (
     keeps_closed_forms,
     scalar_forms,
 )
+from .derivation import Derivation
 from .program import Program, build_program
 from .proof import prove_symbolic, proxy_specs
 from .rules import (
@@ -60,42 +60,6 @@ __all__ = [
     "keeps_closed_forms",
     "proxy_specs",
 ]
-
-
-@dataclass(frozen=True)
-class Derivation:
-    """Everything the printers and the checkers need, derived once from a spec."""
-
-    spec: NetworkSpec
-    layers: tuple[LayerRule, ...]
-    output_delta: sp.Expr  # d(sample loss)/d z_L, entrywise, in z, yhat and y
-    program: Program  # forward, loss and backward in the rows layout
-    scalar: ScalarForms | None  # None past SCALAR_LIMIT (vectorized route only)
-    proof: str  # how the vectorized form was proven (completed by proof.prove_module)
-    output_delta_raw: sp.Expr  # the same before SymPy simplified it, in z, y
-    notes: tuple[str, ...] = field(default=())
-    seconds: float = 0.0
-
-    @property
-    def route(self) -> str:
-        """'scalar+vectorized' when closed forms are kept, else 'vectorized'."""
-        return "scalar+vectorized" if self.scalar is not None else "vectorized"
-
-    def program_for(
-        self, layout: str = "rows", unmasked: frozenset[int] = frozenset()
-    ) -> Program:
-        """The Program in a layout, or a mistake model with some act'(Z) left out."""
-        if layout == self.program.layout and not unmasked:
-            return self.program
-        return build_program(
-            self.layers,
-            self.output_delta,
-            self.spec.loss,
-            registry.loss(self.spec.loss).link,
-            self.spec.reduction,
-            layout,
-            unmasked,
-        )
 
 
 def derive(spec: NetworkSpec, closed_forms: bool | None = None) -> Derivation:

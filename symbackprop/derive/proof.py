@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
@@ -18,11 +17,9 @@ import sympy as sp
 from ..spec import NetworkSpec, make_spec, names
 from . import evaluate
 from .closed_forms import PROXY_WIDTH, SCALAR_COST_LIMIT, ScalarForms, closed_form_cost
+from .derivation import Derivation
 from .program import Program
 from .rules import DerivationError
-
-if TYPE_CHECKING:
-    from . import Derivation
 
 POINTS = 4  # random parameter/data draws per proof
 RTOL = 1e-10
@@ -227,10 +224,10 @@ def proxy_specs(spec: NetworkSpec) -> list[NetworkSpec]:
 def prove_module(
     d: Derivation,
     module: types.ModuleType,
-    proxy_module: Callable[[Derivation], types.ModuleType],
+    proxy: Callable[[NetworkSpec], tuple[Derivation, types.ModuleType]],
 ) -> str:
     """Run the numeric proof that fits the derivation's route; return a sentence saying what
-    was proven. `proxy_module` emits and loads the trainer of a proxy's derivation."""
+    was proven. `proxy` derives a proxy spec (with closed forms) and loads its trainer."""
     if d.scalar is not None:
         err = check_against_closed_forms(d, module)
         numeric = (
@@ -238,13 +235,10 @@ def prove_module(
             f"batch {batch_size(d.spec.layers)} (max rel. error {err:.1e})"
         )
         return f"{d.proof}; {numeric}" if d.proof.startswith("symbolic") else numeric
-    from . import derive
-
     worst = 0.0
     shown = []
     for spec in proxy_specs(d.spec):
-        proxy = derive(spec, closed_forms=True)
-        worst = max(worst, check_against_closed_forms(proxy, proxy_module(proxy)))
+        worst = max(worst, check_against_closed_forms(*proxy(spec)))
         shown.append("-".join(map(str, spec.layers)))
     fd = directional_check(module, d.spec.layers)
     return (

@@ -253,9 +253,11 @@ def build_trainer(
     return TrainerBuild(source, d, proof_text, d.seconds, time.perf_counter() - start)
 
 
-def _proxy_trainer(d: Derivation) -> types.ModuleType:
-    """A proxy network's trainer, loaded: what the proof runs for a network too wide for closed forms."""
-    return load_trainer(emit_trainer_unchecked(d))
+def _proxy_trainer(spec: NetworkSpec) -> tuple[Derivation, types.ModuleType]:
+    """A proxy network's derivation (with closed forms) and its trainer, loaded: what the
+    proof runs for a network too wide for closed forms."""
+    d = derive(spec, closed_forms=True)
+    return d, load_trainer(emit_trainer_unchecked(d))
 
 
 def emit_trainer(

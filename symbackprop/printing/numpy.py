@@ -7,6 +7,7 @@ scalar style's unrolled closed forms (`scalar_plan`). Templates receive the stri
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sympy as sp
@@ -87,9 +88,16 @@ def shape_text(shape: tuple[int | str, ...]) -> str:
 class ProgramPrinter:
     """Program nodes -> NumPy expressions, one small method per node type."""
 
-    def __init__(self, layout: str = "rows", alpha: float = 0.01) -> None:
+    def __init__(
+        self,
+        layout: str = "rows",
+        alpha: float = 0.01,
+        rename: Mapping[str, str] | None = None,
+    ) -> None:
+        """`rename` maps the program's array names to others (a student's, say)."""
         self.rows = layout == "rows"
         self.alpha = alpha
+        self.rename = dict(rename or {})
 
     def expr(self, node: P.Node) -> str:
         """NumPy for one node."""
@@ -100,7 +108,11 @@ class ProgramPrinter:
         return text if isinstance(node, P.Ref | P.Transpose) else f"({text})"
 
     def _Ref(self, node: P.Ref) -> str:
-        return node.name
+        return self.rename.get(node.name, node.name)
+
+    def statement(self, step: P.Step) -> str:
+        """`name = expr` for one step, with names renamed."""
+        return f"{self.rename.get(step.name, step.name)} = {self.expr(step.expr)}"
 
     def _MatMul(self, node: P.MatMul) -> str:
         return f"{self.expr(node.left)} @ {self.expr(node.right)}"
@@ -181,10 +193,7 @@ def _activation_of(prog: P.Program, layer: int) -> str:
 
 def _lines(d: Derivation, steps: tuple[P.Step, ...]) -> list[Line]:
     printer = ProgramPrinter(d.program.layout, d.spec.alpha)
-    return [
-        Line(f"{s.name} = {printer.expr(s.expr)}", describe(s, d.program))
-        for s in steps
-    ]
+    return [Line(printer.statement(s), describe(s, d.program)) for s in steps]
 
 
 def forward_lines(d: Derivation) -> list[Line]:

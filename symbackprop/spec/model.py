@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import names, registry
 from ..errors import UserError
+from . import names, registry
 
 Matrix = tuple[tuple[float, ...], ...]
 Vector = tuple[float, ...]
