@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.util
-import inspect
 import json
 import math
 import os
@@ -342,13 +341,6 @@ def hand_competitors(
 # --------------------------------------------------------------------------- generated
 
 
-def _build_accepts_style(build: Callable[..., Any]) -> bool:
-    params = inspect.signature(build).parameters
-    return "style" in params or any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
-    )
-
-
 def import_file(path: Path, name: str) -> types.ModuleType:
     """Import a Python file as a module, the way a user's `import` would run it."""
     spec = importlib.util.spec_from_file_location(name, path)
@@ -372,34 +364,23 @@ class StyleBuild:
 
 
 def build_style(
-    layers: tuple[int, ...], style: str | None, workdir: Path, tag: str
+    layers: tuple[int, ...], style: str, workdir: Path, tag: str
 ) -> StyleBuild:
-    """build_trainer(spec, style=style) written to a file and imported; None = no style=."""
+    """build_trainer(spec, style=style) written to a file and imported."""
     from symbackprop.emit import trainer as codegen
     from symbackprop.errors import UserError
     from symbackprop.spec import make_spec
 
-    label = style or "default"
+    label = style
     spec = make_spec(layers=layers, activations=("relu", "identity"))
-    kwargs: dict[str, Any] = {"command": "python benchmarks/bench_trainer.py"}
-    if style is not None:
-        if not _build_accepts_style(codegen.build_trainer):
-            return StyleBuild(
-                label,
-                "skipped",
-                "codegen.build_trainer() does not take style= yet (TypeError)",
-            )
-        kwargs["style"] = style
     start = time.perf_counter()
     try:
-        built = codegen.build_trainer(spec, **kwargs)
+        built = codegen.build_trainer(
+            spec, command="python benchmarks/bench_trainer.py", style=style
+        )
     except UserError as exc:
         return StyleBuild(label, "skipped", f"refused: {exc.message}")
-    except TypeError as exc:
-        if "style" in str(exc):
-            return StyleBuild(label, "skipped", f"style= not accepted yet ({exc})")
-        return StyleBuild(label, "failed", f"TypeError: {exc}")
-    except Exception as exc:  # noqa: BLE001 - reported, not raised: other sizes go on
+    except Exception as exc:  # reported, not raised: other sizes go on
         return StyleBuild(label, "failed", f"{type(exc).__name__}: {exc}")
     seconds = time.perf_counter() - start
     name = f"bench_trainer_{tag}_{label}"
@@ -407,7 +388,7 @@ def build_style(
     path.write_text(built.source, encoding="utf-8")
     try:
         module = import_file(path, name)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return StyleBuild(
             label, "failed", f"import failed: {type(exc).__name__}: {exc}"
         )
@@ -466,7 +447,7 @@ def jax_competitor(
     try:
         import jax
         import jax.numpy as jnp
-    except Exception as exc:  # noqa: BLE001 - any import failure means "not available"
+    except Exception as exc:  # any import failure means "not available"
         return skipped(
             cid,
             label,
@@ -529,7 +510,7 @@ def torch_competitor(
         return skipped(cid, label, "torch", "disabled by --no-torch")
     try:
         import torch
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return skipped(
             cid,
             label,
@@ -634,7 +615,7 @@ def check_competitors(
                 and entry.get("shapes_ok", True)
                 and entry["step_rel_err"] <= STEP_RTOL
             )
-        except Exception as exc:  # noqa: BLE001 - a crash is a failed check
+        except Exception as exc:  # a crash is a failed check
             entry["error"] = f"{type(exc).__name__}: {exc}"
             ok = False
         entry["ok"] = bool(ok)
@@ -740,17 +721,14 @@ def auto_style(layers: tuple[int, ...], n: int) -> dict[str, Any]:
     from symbackprop.emit import trainer as codegen
     from symbackprop.spec import make_spec
 
-    choose = getattr(codegen, "choose_style", None)
-    if choose is None:
-        return {"style": None, "why": "codegen.choose_style() not available"}
     try:
         d = derive(make_spec(layers=layers, activations=("relu", "identity")))
         # auto reads only the number of samples of the spec's data
         spec = dataclasses.replace(
             d.spec, X=((0.0,) * layers[0],) * n, y=((0.0,) * layers[-1],) * n
         )
-        style, why = choose(dataclasses.replace(d, spec=spec), "auto")
-    except Exception as exc:  # noqa: BLE001 - informational only
+        style, why = codegen.choose_style(dataclasses.replace(d, spec=spec), "auto")
+    except Exception as exc:  # informational only
         return {"style": None, "why": f"{type(exc).__name__}: {exc}"}
     return {"style": style, "why": why}
 
@@ -763,11 +741,6 @@ def bench_size(size: Size, args: argparse.Namespace, workdir: Path) -> dict[str,
     builds: dict[str, StyleBuild] = {}
     for style in args.styles:
         builds[style] = build_style(size.layers, style, workdir, tag)
-    if not any(b.status == "ok" for b in builds.values()) and all(
-        "TypeError" in b.reason for b in builds.values()
-    ):
-        # no style= yet: still measure what build_trainer emits today, clearly labelled
-        builds["default"] = build_style(size.layers, None, workdir, tag)
     comps: list[Competitor] = []
     for b in builds.values():
         comps += generated_competitors(b, p0, X, y, lr)
@@ -1266,7 +1239,7 @@ def _versions() -> dict[str, Any]:
     try:
         cfg = np.show_config(mode="dicts")
         info["blas"] = cfg.get("Build Dependencies", {}).get("blas", {}).get("name")
-    except Exception:  # noqa: BLE001 - informational only
+    except Exception:  # informational only
         info["blas"] = None
     return info
 

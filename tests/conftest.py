@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -29,10 +30,10 @@ def update_generated(request: pytest.FixtureRequest) -> bool:
     )
 
 
-_TRAINERS: dict[tuple, object] = {}
+_TRAINERS: dict[tuple, types.ModuleType] = {}
 
 
-def trainer_for(**fields):  # noqa: ANN201 - a generated module
+def trainer_for(**fields: object) -> types.ModuleType:
     """Build (once per session) and import the generated trainer of a spec."""
     from symbackprop.emit.trainer import build_trainer, load_trainer
     from symbackprop.spec import default_spec, make_spec
@@ -45,6 +46,6 @@ def trainer_for(**fields):  # noqa: ANN201 - a generated module
 
 
 @pytest.fixture(scope="session")
-def default_trainer():  # noqa: ANN201
+def default_trainer() -> types.ModuleType:
     """The generated trainer of the seed's 2-2-1 network."""
     return trainer_for()

@@ -26,7 +26,10 @@ TORCH_ACT = {
 }
 
 
-def torch_loss(name: str, Y, y, reduction: str):  # noqa: ANN001, ANN201 - tensors
+def torch_loss(
+    name: str, Y: torch.Tensor, y: torch.Tensor, reduction: str
+) -> torch.Tensor:
+    """The batch loss as PyTorch computes it, written independently of our registry."""
     per_sample = {
         "half_sse": lambda: 0.5 * ((Y - y) ** 2).sum(dim=1),
         "mse": lambda: ((Y - y) ** 2).mean(dim=1),

@@ -158,23 +158,6 @@ def test_the_pre_check_rejects_a_wrong_competitor() -> None:
     assert comps[-1].status == "failed" and "disagrees" in comps[-1].reason
 
 
-def test_a_build_trainer_without_style_is_reported_as_skipped(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from symbackprop.emit import trainer as codegen
-
-    real = codegen.build_trainer
-
-    def old_build_trainer(spec, command="symbackprop emit trainer"):  # noqa: ANN001, ANN202
-        return real(spec, command)
-
-    monkeypatch.setattr(codegen, "build_trainer", old_build_trainer)
-    bench = _bench_module()
-    build = bench.build_style((2, 2, 1), "scalar", tmp_path, "t")
-    assert build.status == "skipped" and "style=" in build.reason
-    assert bench.build_style((2, 2, 1), None, tmp_path, "t").status == "ok"
-
-
 def test_sizes_are_parsed_and_bad_ones_refused() -> None:
     bench = _bench_module()
     sizes = bench.parse_sizes("2-2-1:2, 784-256-10:256")

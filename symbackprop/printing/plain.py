@@ -9,7 +9,8 @@ import sympy as sp
 from sympy.printing.str import StrPrinter
 
 from ..derive import Derivation, H, Z
-from ..spec import names, registry
+from ..derive import program as P
+from ..spec import names
 
 
 class PlainMathPrinter(StrPrinter):
@@ -72,22 +73,63 @@ def rule_lines(d: Derivation) -> list[str]:
     return out
 
 
+class VectorPrinter:
+    """One sample's column-vector forms of Program nodes, in lower case: `W1 x + b1`, `relu(z1)`."""
+
+    def __init__(self, rename: dict[str, str]) -> None:
+        self.rename = rename
+
+    def expr(self, node: P.Node) -> str:
+        """Plain text for one node."""
+        return getattr(self, "_" + type(node).__name__)(node)
+
+    def _Ref(self, node: P.Ref) -> str:
+        return self.rename.get(node.name, node.name)
+
+    def _MatMul(self, node: P.MatMul) -> str:
+        return f"{self.expr(node.left)} {self.expr(node.right)}"
+
+    def _AddBias(self, node: P.AddBias) -> str:
+        return f"{self.expr(node.arg)} + {self.expr(node.bias)}"
+
+    def _Activate(self, node: P.Activate) -> str:
+        return f"{node.activation}({self.expr(node.arg)})"
+
+    def _Link(self, node: P.Link) -> str:
+        return f"{node.kind}({self.expr(node.arg)})"
+
+
+def _vector_names(prog: P.Program) -> dict[str, str]:
+    """X -> x, Z1 -> z1, H1 -> h1, and the prediction -> yhat (the logits keep z_L)."""
+    out = {names.INPUTS: "x"}
+    for k in range(1, prog.depth + 1):
+        out[names.pre_activation(k)] = f"z{k}"
+        out[names.activation(k, prog.depth)] = f"h{k}"
+    out[names.OUTPUTS] = "yhat"
+    if (
+        prog.prediction != names.OUTPUTS
+    ):  # a link: Y is the logits z_L, P the prediction
+        out[names.OUTPUTS] = f"z{prog.depth}"
+        out[prog.prediction] = "yhat"
+    return out
+
+
 def forward_math(d: Derivation) -> list[str]:
     """One sample's forward pass, a layer a line: `z1 = W1 x + b1,   h1 = relu(z1)`."""
-    depth = len(d.layers)
+    prog = d.program_for("columns")
+    rename = _vector_names(prog)
+    printer = VectorPrinter(rename)
+    steps = {(s.layer, s.role): s for s in prog.forward}
     out = []
-    prev = "x"
-    for rule in d.layers:
-        k = rule.index
-        h = "yhat" if k == depth else f"h{k}"
-        out.append(f"z{k} = W{k} {prev} + b{k},   {h} = {rule.activation}(z{k})")
-        prev = h
-    link = registry.loss(d.spec.loss).link
-    if link is not None:  # the loss applies its link itself: yhat names the prediction
-        before = "x" if depth == 1 else f"h{depth - 1}"
-        out[-1] = (
-            f"z{depth} = W{depth} {before} + b{depth},   yhat = {link}(z{depth})   "
-            f"(the loss takes the logits z{depth}; yhat, {names.PREDICTION} in the code, "
-            "is the prediction)"
+    for k in range(1, prog.depth + 1):
+        z, h = steps[k, P.PRE_ACTIVATION], steps[k, P.ACTIVATION]
+        if k == prog.depth and prog.prediction != names.OUTPUTS:
+            h = steps[k, P.PREDICTION]
+        line = f"{rename[z.name]} = {printer.expr(z.expr)},   "
+        out.append(line + f"{rename[h.name]} = {printer.expr(h.expr)}")
+    if prog.prediction != names.OUTPUTS:
+        out[-1] += (
+            f"   (the loss takes the logits z{prog.depth}; yhat, {names.PREDICTION} in "
+            "the code, is the prediction)"
         )
     return out
