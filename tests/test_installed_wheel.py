@@ -35,6 +35,7 @@ def test_wheel_ships_templates_and_works_outside_the_checkout(tmp_path: Path) ->
     (wheel,) = dist.glob("symbackprop-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "symbackprop/templates/trainer.py.jinja" in names
+    assert "symbackprop/runtime/main.py" in names  # the code the templates include
     assert not any(n.startswith("templates/") for n in names)
 
     target = tmp_path / "site"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import functools
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -46,7 +49,95 @@ def environment(latex: bool = False) -> jinja2.Environment:
             comment_end_string="=))",
             line_comment_prefix="%#",
         )
-    return jinja2.Environment(**options)
+    env = jinja2.Environment(**options)
+    env.globals["runtime"] = runtime
+    return env
+
+
+RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
+# a slot's first and last lines: `# slot NAME: why` ... `# end slot NAME` (symbackprop/runtime)
+_SLOT_START = re.compile(r"^[ \t]*# slot (\w+):.*$")
+_SLOT_END = "# end slot {}"
+
+
+def runtime(name: str, **slots: str) -> str:
+    """symbackprop/runtime/NAME.py as a template includes it: the code after its imports.
+
+    Dropped: the module docstring and the leading imports (the generated file has its own,
+    and defines what `_trainer` stands in for), the `def cell() -> None:` wrapper of a
+    notebook cell's top-level code, and each slot's default, replaced by `slots[NAME]`.
+    """
+    out: list[str] = []
+    filled: list[str] = []
+    skip_to = None
+    for line in _runtime_body(name):
+        if skip_to is not None:
+            if line.strip() == skip_to:
+                skip_to = None
+            continue
+        start = _SLOT_START.match(line)
+        if start is None:
+            out.append(line)
+            continue
+        slot = start.group(1)
+        if slot not in slots:
+            raise _internal(f"runtime/{name}.py: the template gave no slot {slot}")
+        filled.append(slot)
+        out += slots[slot].strip("\n").split("\n") if slots[slot].strip() else []
+        skip_to = _SLOT_END.format(slot)
+    if skip_to is not None or sorted(filled) != sorted(slots):
+        raise _internal(
+            f"runtime/{name}.py has slots {filled}, the template gave {sorted(slots)}"
+        )
+    return "\n".join(out).strip("\n")
+
+
+@functools.cache
+def _runtime_body(name: str) -> tuple[str, ...]:
+    """The lines of runtime/NAME.py after its docstring and imports, `cell()` inlined."""
+    path = RUNTIME_DIR / f"{name}.py"
+    if not re.fullmatch(r"[a-z]\w*", name) or not path.is_file():
+        raise _internal(f"no runtime module {name!r} in {RUNTIME_DIR}")
+    source = path.read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    n_header = 0
+    for node in tree.body:
+        docstring = n_header == 0 and isinstance(node, ast.Expr)
+        if not (docstring or isinstance(node, ast.Import | ast.ImportFrom)):
+            break
+        n_header += 1
+    header, body = tree.body[:n_header], tree.body[n_header:]
+    if any(isinstance(n, ast.Import | ast.ImportFrom) for n in body):
+        raise _internal(
+            f"runtime/{name}.py imports after its code; the include drops imports"
+        )
+    cell = body[-1] if body else None
+    if isinstance(cell, ast.FunctionDef) and cell.name == "cell":
+        if cell.decorator_list or ast.get_docstring(cell) is None:
+            raise _internal(
+                f"runtime/{name}.py: cell() needs a docstring, no decorators"
+            )
+        first, last = cell.body[0].end_lineno or 0, cell.end_lineno or 0
+        inlined = [_dedent(line, name) for line in lines[first:last]]
+        expected = ast.dump(ast.Module(body=cell.body[1:], type_ignores=[]))
+        if ast.dump(ast.parse("\n".join(inlined))) != expected:
+            raise _internal(f"runtime/{name}.py: cell() cannot be inlined line by line")
+        lines = lines[: cell.lineno - 1] + inlined
+    start = (header[-1].end_lineno or 0) if header else 0
+    return tuple(lines[start:])
+
+
+def _dedent(line: str, name: str) -> str:
+    if line.strip() and not line.startswith("    "):
+        raise _internal(
+            f"runtime/{name}.py: a line of cell() is not indented: {line!r}"
+        )
+    return line[4:]
+
+
+def _internal(message: str) -> UserError:
+    return UserError(f"internal error: {message}", exit_code=4)
 
 
 def render(template: str, **context: Any) -> str:
