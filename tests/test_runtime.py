@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from symbackprop import render
+from symbackprop.emit import render
 from symbackprop.errors import UserError
 from symbackprop.runtime import (
     _trainer,
@@ -210,7 +210,7 @@ def test_included_text_never_imports_symbackprop_nor_keeps_markers() -> None:
     ],
 )
 def test_notebook_cells_are_the_cell_functions_bodies(name: str, cell_id: str) -> None:
-    from symbackprop import notebook
+    from symbackprop.emit import notebook
     from symbackprop.spec import default_spec
 
     cells = json.loads(notebook.notebook_text(default_spec()))["cells"]

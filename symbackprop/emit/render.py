@@ -54,7 +54,7 @@ def environment(latex: bool = False) -> jinja2.Environment:
     return env
 
 
-RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
+RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 # a slot's first and last lines: `# slot NAME: why` ... `# end slot NAME` (symbackprop/runtime)
 _SLOT_START = re.compile(r"^[ \t]*# slot (\w+):.*$")
 _SLOT_END = "# end slot {}"
