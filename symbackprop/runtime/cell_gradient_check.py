@@ -53,7 +53,7 @@ def numerical_gradients(
         flat = np.unique(
             np.linspace(0, value.size - 1, min(value.size, MAX_ENTRIES)).astype(int)
         )
-        for index in zip(*np.unravel_index(flat, value.shape)):
+        for index in zip(*np.unravel_index(flat, value.shape), strict=True):
             if crosses_kink(params, X, name, index):
                 skipped[name] += 1
                 continue
