@@ -59,7 +59,7 @@ def random_point(
         X = rng.normal(size=(n, layers[0]))
         y = random_targets(module, rng, n)
         cache = module.forward(params, X)
-        zs = [cache[f"Z{k}"] for k in range(1, len(layers))]
+        zs = [cache[names.pre_activation(k)] for k in range(1, len(layers))]
         if all(np.min(np.abs(z)) > KINK_MARGIN for z in zs) and all(
             (z > 0).any() and (z < 0).any() for z in zs
         ):

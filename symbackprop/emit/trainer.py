@@ -14,7 +14,7 @@ from ..derive import Derivation, derive, proof
 from ..errors import UserError
 from ..printing import numpy as printing
 from ..printing import plain
-from ..spec import NetworkSpec, registry
+from ..spec import NetworkSpec, names, registry
 from . import render
 
 TRAINER_TEMPLATE = "trainer.py.jinja"
@@ -41,11 +41,11 @@ def _py(value: object) -> str:
     return repr(float(value))  # type: ignore[arg-type]
 
 
-def _unpack(names: list[str]) -> str:
+def _unpack(arrays: list[str]) -> str:
     """`W1, b1 = params["W1"], params["b1"]`, or '' when nothing is needed."""
-    if not names:
+    if not arrays:
         return ""
-    return ", ".join(names) + " = " + ", ".join(f'params["{n}"]' for n in names)
+    return ", ".join(arrays) + " = " + ", ".join(f'params["{n}"]' for n in arrays)
 
 
 def trainer_context(
@@ -60,18 +60,18 @@ def trainer_context(
     forward = printing.forward_lines(d)
     backward = printing.backward_lines(d)
     forward_names = [line.code.split(" = ")[0] for line in forward]
-    names = spec.param_names
+    params = spec.param_names
     init = []
     for rule in d.layers:
         gain = registry.activation(rule.activation).init_gain
         std = repr(math.sqrt(gain / rule.fan_in))
         init.append(
             InitLine(
-                f"W{rule.index}",
+                names.weight(rule.index),
                 f"rng.normal(0.0, {std}, size=({rule.units}, {rule.fan_in}))",
             )
         )
-        init.append(InitLine(f"b{rule.index}", f"np.zeros({rule.units})"))
+        init.append(InitLine(names.bias(rule.index), f"np.zeros({rule.units})"))
     loss_code = registry.loss(spec.loss).numpy.format(Y="Y", T="y", K=spec.layers[-1])
     if spec.reduction == "mean":
         loss_code = f"({loss_code}) / y.shape[0]"
@@ -80,7 +80,7 @@ def trainer_context(
         data = {
             "X": _py(spec.X),
             "y": _py(spec.y),
-            "params": [(n, _py(spec.params[n])) for n in names] if spec.params else [],
+            "params": [(n, _py(spec.params[n])) for n in params] if spec.params else [],
         }
     mean_note = " and divided by N" if spec.reduction == "mean" else ""
     return dict(
@@ -105,14 +105,12 @@ def trainer_context(
         lr=repr(float(spec.lr)),
         epochs=spec.epochs,
         seed=spec.seed,
-        param_names=repr(tuple(names)),
+        param_names=repr(tuple(params)),
         forward_dict="{" + ", ".join(f'"{n}": {n}' for n in forward_names) + "}",
-        grad_order=repr(
-            tuple([n for n in names if n[0] == "W"] + [n for n in names if n[0] == "b"])
-        ),
+        grad_order=repr(tuple(names.seed_order(spec.depth))),
         data=data,
         init=init,
-        unpack_params=_unpack(names),
+        unpack_params=_unpack(params),
         forward=forward,
         forward_names=forward_names,
         loss_code=loss_code,

@@ -53,10 +53,13 @@ class NetworkSpec:
 
     def param_shape(self, name: str) -> tuple[int, ...]:
         """(units, fan_in) for W_l, (units,) for b_l."""
-        i = int(name[1:])
+        parsed = names.parse(name)
+        if parsed is None or parsed.kind not in ("W", "b") or parsed.indices:
+            raise KeyError(name)
+        i = parsed.layer
         return (
             (self.layers[i], self.layers[i - 1])
-            if name[0] == "W"
+            if parsed.kind == "W"
             else (self.layers[i],)
         )
 
