@@ -275,12 +275,12 @@ class _Inplace:
     def _activation(self, s: P.Step) -> None:
         assert isinstance(s.expr, P.Activate)
         z = self.name(s.expr.arg)
-        if s.expr.activation == "identity":
+        entry = registry.activation(s.expr.activation)
+        if entry.is_identity:
             self.alias[s.name] = z
             self.emit(f"{s.name} = {z}", "identity: no copy")
             return
         self.buffer(s.name, s.shape)
-        entry = registry.activation(s.expr.activation)
         alpha = repr(self.d.spec.alpha)
         if entry.numpy_out:
             code = entry.numpy_out.format(z=z, out=s.name, alpha=alpha)

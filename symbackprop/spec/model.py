@@ -79,7 +79,11 @@ class NetworkSpec:
             f"{self.name}: layers {'-'.join(map(str, self.layers))}, "
             f"activations {', '.join(self.activations)}, loss {self.loss} ({self.reduction}), "
             f"lr {self.lr}, {self.epochs} epochs, seed {self.seed}, "
-            + (f"alpha {self.alpha}, " if "leaky_relu" in self.activations else "")
+            + (
+                f"alpha {self.alpha}, "
+                if any(registry.activation(a).uses_alpha for a in self.activations)
+                else ""
+            )
             + f"data: {data}"
         )
 

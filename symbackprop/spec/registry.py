@@ -47,6 +47,18 @@ class Activation:
         """Every name a formula may use for it: its own, then the aliases."""
         return (self.name, *self.aliases)
 
+    @property
+    def uses_alpha(self) -> bool:
+        """Whether the spec's slope alpha appears in its definition (leaky ReLU's does)."""
+        alpha = sp.Symbol("alpha")
+        return bool(self.expr(sp.Symbol("z"), alpha).has(alpha))
+
+    @property
+    def is_identity(self) -> bool:
+        """act(z) = z: the in-place trainer stores no copy of such a layer."""
+        z = sp.Symbol("z")
+        return bool(self.expr(z, sp.Symbol("alpha")) == z)
+
 
 @dataclass(frozen=True)
 class Loss:
