@@ -19,6 +19,7 @@ from reference import loss_and_gradients
 from symbackprop.check.formulas import check
 from symbackprop.check.formulas.answers import parse_answers
 from symbackprop.check.formulas.parse import parse_formula
+from symbackprop.check.formulas.template import template
 from symbackprop.check.formulas.vocab import ParseError, Vocabulary
 from symbackprop.derive import derive
 from symbackprop.errors import UserError
@@ -418,6 +419,20 @@ def test_a_network_of_a_registered_activation_is_checked(
     by_name = {e.name: e for e in check.check_formulas(spec, text).entries}
     assert by_name["b1_1"].status == by_name["W1_1_2"].status == "ok"
     assert by_name["b1_2"].verdict.diagnoses == ["missing_activation_mask"]
+
+
+def test_the_template_lists_the_registry_and_its_entries_once(
+    throwaway: Activation,
+) -> None:
+    blank = template(default_spec())
+    assert "throwaway" in blank.text and r"\operatorname{thr}(z)" in blank.text
+    lines = [line for line in blank.text.splitlines() if line.startswith("dL/d")]
+    assert lines == [f"dL/d{name} = " for name in blank.entries]
+    r = run("--template", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["entries"] == (
+        "W1_1_1 W1_1_2 W1_2_1 W1_2_2 b1_1 b1_2 W2_1_1 W2_1_2 b2_1".split()
+    )
 
 
 def test_sigmoid_network_is_proven_without_regions() -> None:
