@@ -16,13 +16,16 @@ import pytest
 import sympy as sp
 from reference import loss_and_gradients
 
-from symbackprop.check.formulas import check as formulas
-from symbackprop.check.formulas.plain import parse_formula
-from symbackprop.check.formulas.vocab import ParseError
+from symbackprop.check.formulas import check
+from symbackprop.check.formulas.answers import parse_answers
+from symbackprop.check.formulas.parse import parse_formula
+from symbackprop.check.formulas.template import template
+from symbackprop.check.formulas.vocab import ParseError, Vocabulary
 from symbackprop.derive import derive
 from symbackprop.errors import UserError
 from symbackprop.printing.plain import plain
-from symbackprop.spec import default_spec, resolve
+from symbackprop.spec import NetworkSpec, default_spec, registry, resolve
+from symbackprop.spec.registry import Activation
 
 FIXTURES = Path(__file__).parent / "fixtures" / "formulas"
 
@@ -38,11 +41,11 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def vocab():  # noqa: ANN201 - a Vocabulary
-    return formulas.vocabulary(derive(default_spec()))
+def vocab() -> Vocabulary:
+    return check.vocabulary(derive(default_spec()))
 
 
-def filled_template(template: str, spec) -> str:  # noqa: ANN001
+def filled_template(template: str, spec: NetworkSpec) -> str:
     """Fill every `dL/dX = ` line with SymPy's readable closed form, as the trainer prints it."""
     d = derive(spec)
     answers = {
@@ -139,9 +142,9 @@ def test_human_output_for_a_wrong_formula(tmp_path: Path) -> None:
     assert "? dL/db2_1" in out and "0 of 9 correct, 1 wrong, 8 missing" in out
 
 
-def test_sign_flip_with_a_factor_is_both(vocab) -> None:  # noqa: ANN001
+def test_sign_flip_with_a_factor_is_both(vocab: Vocabulary) -> None:
     spec = default_spec()
-    report = formulas.check_formulas(spec, "dL/db2_1 = (y - yhat) / 2\n")
+    report = check.check_formulas(spec, "dL/db2_1 = (y - yhat) / 2\n")
     entry = {e.name: e for e in report.entries}["b2_1"]
     assert entry.verdict.diagnoses == ["sign_flipped", "scaled"]
     assert entry.verdict.factor == "-1/2"
@@ -155,7 +158,7 @@ def test_deeper_network_missing_mask_of_one_layer() -> None:
         "dL/dW1_1_1 = x_1*(W2_1_1*W3_1_1*(yhat - y)*step(z2_1)"
         " + W2_2_1*W3_1_2*(yhat - y)*step(z2_2))\n"  # no step(z1_1)
     )
-    report = formulas.check_formulas(spec, text)
+    report = check.check_formulas(spec, text)
     by_name = {e.name: e for e in report.entries}
     assert by_name["W2_1_2"].status == "ok"
     assert by_name["W2_1_1"].verdict.diagnoses == ["missing_activation_mask"]
@@ -275,9 +278,9 @@ def test_json_error_is_one_object_and_exit_2(tmp_path: Path) -> None:
     ],
 )
 def test_bad_answer_files_exit_2_naming_the_line(content: str, reason: str) -> None:
-    vocab = formulas.vocabulary(derive(default_spec()))
+    vocab = check.vocabulary(derive(default_spec()))
     with pytest.raises(UserError) as err:
-        formulas.parse_answers(content, vocab, "a.txt")
+        parse_answers(content, vocab, "a.txt")
     assert err.value.exit_code == 2
     assert err.value.message.startswith("a.txt:")
     assert reason in err.value.message
@@ -314,11 +317,20 @@ SAME = [
     ("sqrt(x_1**2 + 1)", r"\sqrt{x_1^2+1}"),
     ("yhat_1 - y_1", r"\hat y - y"),
     ("0.5 * x_1", r"\frac12 x_1"),
+    ("relu'(z_1) * x_1", r"\operatorname{ReLU}'(z_1)\,x_1"),
+    ("sigmoid'(x_1)", r"\sigma(x_1) (1 - \sigma(x_1))"),
+    ("tanh'(x_1)", r"1 - \tanh(x_1)^2"),
+    ("leakyrelu'(z_1)", r"\operatorname{LeakyReLU}'(z_1)"),
+    ("leaky_relu(z_1, 0.5)", r"\operatorname{LeakyReLU}(z_1, \frac12)"),
+    ("identity(x_1) + softplus(x_2)", r"\operatorname{id}(x_1) + \log(1 + e^{x_2})"),
+    ("exp'(x_1)", r"\exp x_1"),
 ]
 
 
 @pytest.mark.parametrize(("text", "latex"), SAME)
-def test_plain_text_and_latex_mean_the_same(text: str, latex: str, vocab) -> None:  # noqa: ANN001
+def test_plain_text_and_latex_mean_the_same(
+    text: str, latex: str, vocab: Vocabulary
+) -> None:
     a, b = parse_formula(text, vocab), parse_formula(latex, vocab)
     assert sp.simplify(a - b) == 0, (a, b)
 
@@ -343,11 +355,84 @@ def test_plain_text_and_latex_mean_the_same(text: str, latex: str, vocab) -> Non
         r"x^{(1)}",
         r"\mathbb{1}[z_1]",
         r"\hat{x}",
+        "step'(z_1)",
+        "relu'(z_1, 2)",
+        "relu(z_1, 2)",
+        "relu'",
+        r"\operatorname{ReLU}''(z_1)",
     ],
 )
-def test_refused_formulas(text: str, vocab) -> None:  # noqa: ANN001
+def test_refused_formulas(text: str, vocab: Vocabulary) -> None:
     with pytest.raises(ParseError):
         parse_formula(text, vocab)
+
+
+def test_primed_activations_are_sympys_derivative_with_the_step_convention(
+    vocab: Vocabulary,
+) -> None:
+    z = vocab.z[0][0]
+    alpha = vocab.alpha
+    assert alpha == sp.Rational(1, 100)
+    relu = parse_formula("relu'(z1_1)", vocab)
+    assert [relu.subs(z, v) for v in (-1, 0, 1)] == [0, 0, 1]  # relu'(0) = 0
+    for written in ("leaky_relu'(z1_1)", r"\operatorname{LeakyReLU}'(z^{(1)}_1)"):
+        leaky = parse_formula(written, vocab)
+        assert [leaky.subs(z, v) for v in (-2, 0, 3)] == [alpha, alpha, 1], written
+    sigmoid = 1 / (1 + sp.exp(-z))
+    assert sp.simplify(parse_formula("sigma'(z1_1)", vocab) - sp.diff(sigmoid, z)) == 0
+
+
+@pytest.fixture
+def throwaway(request: pytest.FixtureRequest) -> Activation:
+    """An activation registered for one test only (taken out of the registry afterwards)."""
+    entry = registry.register_activation(
+        Activation(
+            "throwaway",
+            lambda z, _: z**3 / 3 + z,
+            "{z}**3/3 + {z}",
+            r"\operatorname{thr}",
+        )
+    )
+    request.addfinalizer(lambda: registry.ACTIVATIONS.pop(entry.name))
+    return entry
+
+
+def test_an_activation_registered_at_run_time_is_read_in_both_notations(
+    throwaway: Activation, vocab: Vocabulary
+) -> None:
+    z = vocab.z[0][0]
+    for text in ("throwaway(z1_1)", r"\operatorname{thr}(z^{(1)}_1)"):
+        assert parse_formula(text, vocab) == z**3 / 3 + z, text
+    for text in ("throwaway'(z1_1)", r"\operatorname{thr}'(z^{(1)}_1)"):
+        assert parse_formula(text, vocab) == z**2 + 1, text
+
+
+def test_a_network_of_a_registered_activation_is_checked(
+    throwaway: Activation,
+) -> None:
+    spec = resolve(layers="2,2,1", activations_flag="throwaway,identity")
+    text = (
+        "dL/db1_1 = (yhat - y)*W2_1_1*throwaway'(z_1)\n"
+        "dL/dW1_1_2 = (yhat - y)*W2_1_1*(z_1**2 + 1)*x_2\n"
+        "dL/db1_2 = (yhat - y)*W2_1_2\n"
+    )
+    by_name = {e.name: e for e in check.check_formulas(spec, text).entries}
+    assert by_name["b1_1"].status == by_name["W1_1_2"].status == "ok"
+    assert by_name["b1_2"].verdict.diagnoses == ["missing_activation_mask"]
+
+
+def test_the_template_lists_the_registry_and_its_entries_once(
+    throwaway: Activation,
+) -> None:
+    blank = template(default_spec())
+    assert "throwaway" in blank.text and r"\operatorname{thr}(z)" in blank.text
+    lines = [line for line in blank.text.splitlines() if line.startswith("dL/d")]
+    assert lines == [f"dL/d{name} = " for name in blank.entries]
+    r = run("--template", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["entries"] == (
+        "W1_1_1 W1_1_2 W1_2_1 W1_2_2 b1_1 b1_2 W2_1_1 W2_1_2 b2_1".split()
+    )
 
 
 def test_sigmoid_network_is_proven_without_regions() -> None:
@@ -357,7 +442,7 @@ def test_sigmoid_network_is_proven_without_regions() -> None:
         "dL/db1_1 = (yhat - y)*W2_1_1*sigmoid(z_1)*(1 - sigmoid(z_1))\n"
         "dL/db1_2 = (yhat - y)*W2_1_2\n"
     )
-    report = formulas.check_formulas(spec, text)
+    report = check.check_formulas(spec, text)
     by_name = {e.name: e for e in report.entries}
     assert by_name["W1_1_1"].status == by_name["b1_1"].status == "ok"
     assert by_name["W1_1_1"].verdict.method == "symbolic"

@@ -62,27 +62,29 @@ def run_check_formulas(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     """The command itself; SymPy is imported here, not at module import."""
     from ...spec.flags import spec_from_args
-    from . import check as formulas
+    from .answers import read_answer_file
+    from .check import check_formulas
+    from .report import print_report
+    from .template import template
 
     if args.template and args.file is not None:
         raise UserError("give either --template or an answer FILE, not both")
     spec = spec_from_args(args)
     if args.template:
-        text = formulas.template(spec, check_command=_check_command(args))
+        blank = template(spec, check_command=_check_command(args))
         if args.json:
-            entries = formulas.template_entries(spec)
-            print(json.dumps({"template": text, "entries": entries}))
+            print(json.dumps({"template": blank.text, "entries": blank.entries}))
         else:
-            print(text, end="")
+            print(blank.text, end="")
         return 0
     if args.file is None:
         raise UserError(
             "give the answer FILE to check, or --template to print one to fill in",
             EXIT_USAGE,
         )
-    text = formulas.read_answer_file(args.file)
-    report = formulas.check_formulas(spec, text, source=str(args.file), fmt=args.format)
-    return formulas.print_report(report, args.json)
+    text = read_answer_file(args.file)
+    report = check_formulas(spec, text, source=str(args.file), fmt=args.format)
+    return print_report(report, args.json)
 
 
 def _check_command(args: argparse.Namespace) -> str:

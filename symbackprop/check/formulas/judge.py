@@ -1,21 +1,24 @@
 """Decide whether a student's formula equals SymPy's gradient, and if not, what went wrong.
 
-Equality is decided region by region (see formula_regions.py): numerically at sample points
+Equality is decided region by region (see regions.py): numerically at sample points
 first (cheap, and it yields counterexamples), then proven with SymPy (`expand` of the
 difference in each region). A wrong formula is compared with the usual mistakes: the negative,
-a constant multiple, the gradient without the activation mask, the transposed entry's gradient.
+a constant multiple, the gradient without the activation mask (the derivation's Program with
+act'(Z) left out, `MaskModels`), the transposed entry's gradient.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 import sympy as sp
 
-from ...derive import YHAT, H, LayerRule, T, Z
+from ...derive import Derivation, LayerRule
+from ...derive.closed_forms import readable_forms
+from ...derive.program import Derivative, walk
+from ...spec import names
 from .. import diagnoses as dx
 from .regions import GRID, Point, Region, RegionSet, Value, evaluate, same
 from .vocab import PIECEWISE, Vocabulary
@@ -65,8 +68,7 @@ class Judge:
         piecewise_units: Sequence[sp.Symbol],
         target_kind: str = "real",
         seed: int = 0,
-        rules: Sequence[LayerRule] = (),
-        output_delta: sp.Expr | None = None,
+        masks: MaskModels | None = None,
     ) -> None:
         """Sample the regions once; entries are then judged against `gradients`."""
         self.vocab = vocab
@@ -87,11 +89,8 @@ class Judge:
             for k, p in enumerate(region.points)
         ]
         self._truth_values: dict[sp.Symbol, list[Value]] = {}
-        self.rules = tuple(
-            rules
-        )  # derive's per-layer rules, for the "missing mask" variants
-        self.output_delta = sp.Integer(0) if output_delta is None else output_delta
-        self._chains: dict[frozenset[int], dict[sp.Symbol, sp.Expr]] = {}
+        self.masks = masks  # the "missing activation mask" mistake models
+        self._unmasked: dict[frozenset[int], dict[sp.Symbol, sp.Expr]] = {}
 
     # -- public --------------------------------------------------------------------------
     def expand_intermediates(self, expr: sp.Expr) -> sp.Expr:
@@ -197,17 +196,17 @@ class Judge:
         every = range(len(self.samples))
         other = self._transposed(entry)
         if other is not None and all(map(same, sv, self._truth(other, every))):
-            layer = entry.name[1 : entry.name.index("_")]
+            w = names.weight(names.parse(entry.name).layer)
             return (
                 [dx.TRANSPOSED],
                 f"your formula is the gradient of {other}, not of {entry} "
-                f"(W{layer}_i_j connects input j to unit i)",
+                f"({w}_i_j connects input j to unit i)",
                 None,
             )
         for layers, variant in self._mask_variants(entry):
             if all(map(same, sv, self._values(variant, every))):
-                names = " and ".join(str(n) for n in layers)
-                which = f"layer{'s' if len(layers) > 1 else ''} {names}"
+                numbers = " and ".join(str(n) for n in layers)
+                which = f"layer{'s' if len(layers) > 1 else ''} {numbers}"
                 return (
                     [dx.MISSING_ACTIVATION_MASK],
                     f"your formula is the gradient without the activation derivative of {which}",
@@ -239,59 +238,71 @@ class Judge:
 
     def _transposed(self, entry: sp.Symbol) -> sp.Symbol | None:
         """W{l}_j_i for W{l}_i_j when it exists and differs, else None."""
-        m = re.fullmatch(r"W(\d+)_(\d+)_(\d+)", entry.name)
-        if not m or m[2] == m[3]:
+        name = names.parse(entry.name)
+        if name is None or name.kind != "W" or name.indices[0] == name.indices[1]:
             return None
-        W = self.vocab.params[f"W{m[1]}"]
-        i, j = int(m[3]), int(m[2])
+        W = self.vocab.params[names.weight(name.layer)]
+        j, i = name.indices
         return W[i - 1, j - 1] if i <= W.rows and j <= W.cols else None
 
-    def _chain(self, skip: frozenset[int]) -> dict[sp.Symbol, sp.Expr]:
-        """Backprop's gradients with act'(z) of the layers in `skip` replaced by 1."""
-        if skip in self._chains:
-            return self._chains[skip]
-        v = self.vocab
-        a = [v.inputs, *v.h]
-        delta = [
-            self.output_delta.xreplace({Z: z, YHAT: yh, T: t})
-            for z, yh, t in zip(v.z[-1], v.h[-1], v.targets, strict=True)
-        ]
-        out: dict[sp.Symbol, sp.Expr] = {}
-        for layer in range(v.depth, 0, -1):
-            W, b = v.params[f"W{layer}"], v.params[f"b{layer}"]
-            for i in range(W.rows):
-                out[b[i]] = delta[i]
-                for j in range(W.cols):
-                    out[W[i, j]] = delta[i] * a[layer - 1][j]
-            if layer > 1:
-                rule = self.rules[layer - 2]
-                delta = [
-                    sp.Add(*[W[i, j] * delta[i] for i in range(W.rows)])
-                    * (
-                        1
-                        if layer - 1 in skip
-                        else rule.derivative.xreplace(
-                            {Z: v.z[layer - 2][j], H: a[layer - 1][j]}
-                        )
-                    )
-                    for j in range(W.cols)
-                ]
-        chain = {k: rationalize(self.expand_intermediates(g)) for k, g in out.items()}
-        self._chains[skip] = chain
-        return chain
+    def _without_masks(self, layers: frozenset[int]) -> dict[sp.Symbol, sp.Expr]:
+        """Every entry's gradient with act'(z) of these hidden layers left out (cached)."""
+        if layers not in self._unmasked:
+            assert self.masks is not None
+            self._unmasked[layers] = {
+                entry: rationalize(self.expand_intermediates(g))
+                for entry, g in self.masks.gradients(layers).items()
+            }
+        return self._unmasked[layers]
 
     def _mask_variants(self, entry: sp.Symbol) -> list[tuple[list[int], sp.Expr]]:
         """The gradient without act'(z) of one hidden layer, or of all of them."""
-        if not self.rules:
+        if self.masks is None:
             return []
         t = self.truth[entry]
-        hidden = [r.index for r in self.rules[:-1] if r.derivative != 1]
-        singles = [([n], self._chain(frozenset([n]))[entry]) for n in hidden]
+        singles = [
+            ([n], self._without_masks(frozenset([n]))[entry]) for n in self.masks.hidden
+        ]
         singles = [(layers, g) for layers, g in singles if g != t]
         if len(singles) > 1:
             every = [n for layers, _ in singles for n in layers]
-            singles.append((every, self._chain(frozenset(every))[entry]))
+            singles.append((every, self._without_masks(frozenset(every))[entry]))
         return singles
+
+
+@dataclass(frozen=True)
+class MaskModels:
+    """The "missing activation mask" mistake: the derivation's Program with act'(Z) left out.
+
+    `derivation.program_for(unmasked=...)` is the backprop recursion with those hidden layers'
+    Hadamard factor dropped; it runs on one sample's symbols as the readable forms do.
+    """
+
+    derivation: Derivation
+
+    @property
+    def hidden(self) -> list[int]:
+        """The hidden layers whose act'(Z) the Program multiplies by (not identity's 1)."""
+        backward = self.derivation.program.backward
+        return sorted(
+            s.layer
+            for s in backward
+            if any(isinstance(n, Derivative) for n in walk(s.expr))
+        )
+
+    def gradients(self, unmasked: frozenset[int]) -> dict[sp.Symbol, sp.Expr]:
+        """Each parameter entry's gradient, in z, h and yhat, with those layers unmasked."""
+        forms = self.derivation.scalar
+        assert forms is not None
+        program = self.derivation.program_for(unmasked=unmasked)
+        grads = readable_forms(
+            program, forms.x, forms.y, forms.params, forms.z, forms.h
+        )
+        return {
+            entry: g
+            for name, matrix in forms.params.items()
+            for entry, g in zip(matrix, grads[name], strict=True)
+        }
 
 
 def _common_ratio(sv: list[Value], tv: list[Value]) -> Fraction | float | None:
@@ -331,12 +342,12 @@ def _niceness(point: Point) -> tuple[int, float]:
 
 
 def piecewise_units(
-    layers: Sequence[object], z: Sequence[Sequence[sp.Symbol]]
+    layers: Sequence[LayerRule], z: Sequence[Sequence[sp.Symbol]]
 ) -> list[sp.Symbol]:
     """The pre-activations of units whose activation is piecewise (ReLU, leaky ReLU, ...)."""
     return [
         unit
         for rule, units in zip(layers, z, strict=True)
-        if rule.forward.has(*PIECEWISE)  # type: ignore[attr-defined]
+        if rule.forward.has(*PIECEWISE)
         for unit in units
     ]

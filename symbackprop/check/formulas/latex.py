@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .plain import check_length
+from ...spec import registry
 from .vocab import (
     BASES,
     MAX_DEPTH,
@@ -21,6 +21,7 @@ from .vocab import (
     Vocabulary,
     apply_function,
     canonical_function,
+    check_length,
     check_result,
     derivative_of,
     divide,
@@ -56,15 +57,17 @@ _COMPARE = {
     r"\le": "<=",
     r"\leqslant": "<=",
 }
-_FUNCTION_COMMANDS = {
+# The grammar's maths commands; activations are named as the registry's `latex` says.
+_MATH_COMMANDS = {
     r"\exp": "exp",
     r"\log": "log",
     r"\ln": "log",
-    r"\tanh": "tanh",
-    r"\sigma": "sigmoid",
     r"\max": "max",
     r"\min": "min",
 }
+# Functions whose argument may follow without parentheses (\exp x, \log x): these, and
+# activations named by one command (\tanh, \sigma).
+_BARE_ARGUMENT = ("exp", "log")
 _STYLE_COMMANDS = {
     r"\mathbb",
     r"\mathbf",
@@ -116,6 +119,37 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+def activation_commands() -> dict[str, str]:
+    r"""Each activation's LaTeX name, as the registry writes it -> the activation.
+
+    `\sigma` -> sigmoid, `\operatorname{ReLU}` -> relu; spacing inside a name is dropped, as
+    the reader drops it. Read at every call: activations may be registered at run time.
+    """
+    out = {}
+    for act in registry.ACTIVATIONS.values():
+        tokens = _name_tokens(act.latex)
+        if tokens:
+            out["".join(t.text for t in tokens)] = act.name
+    return out
+
+
+def _name_tokens(latex: str) -> list[Token]:
+    """The tokens of a registry LaTeX name (none if the reader cannot read it)."""
+    try:
+        return tokenize(latex)[:-1]
+    except ParseError:
+        return []
+
+
+def _bare_argument(function: str) -> bool:
+    r"""Whether the argument may follow without parentheses: \exp x, \log x, \tanh x."""
+    if function in _BARE_ARGUMENT:
+        return True
+    act = registry.ACTIVATIONS.get(function)
+    tokens = [] if act is None else _name_tokens(act.latex)
+    return len(tokens) == 1 and tokens[0].kind == "cmd"
+
+
 def parse_latex(text: str, vocab: Vocabulary) -> sp.Expr:
     r"""Parse a LaTeX formula such as `(\hat{y}-y)\,w^{(2)}_{12}\,\mathbb{1}[z_2>0]\,x_1`."""
     check_length(text)
@@ -140,7 +174,7 @@ def parse_latex_symbol(text: str, vocab: Vocabulary) -> sp.Symbol:
 
 
 class _LatexParser:
-    """Recursive descent over the tokens; every node is built by formula_vocab's builders."""
+    """Recursive descent over the tokens; every node is built by vocab.py's builders."""
 
     def __init__(self, tokens: list[Token], vocab: Vocabulary) -> None:
         """Parse `tokens`, naming symbols through `vocab`."""
@@ -419,18 +453,22 @@ class _LatexParser:
             return self.hat(token)
         if name == r"\alpha":
             return self.vocab.alpha
-        if name in _FUNCTION_COMMANDS:
-            return self.call(_FUNCTION_COMMANDS[name])
+        if name in _MATH_COMMANDS:
+            return self.call(_MATH_COMMANDS[name])
+        activations = activation_commands()
+        if name in activations:
+            return self.call(activations[name])
         if name in _STYLE_COMMANDS:
             return self.styled(token)
         if name == r"\{":
             value = self.condition()
             self.expect(r"\}")
             return value
+        named = ", ".join(activations)
         raise ParseError(
             f"the command {name} at column {token.column} is not supported; use \\frac, "
-            "\\cdot, \\times, \\hat{y}, \\max, \\sigma, \\tanh, \\exp, \\log, \\sqrt, "
-            "\\mathbb{1}[...], \\operatorname{ReLU}"
+            f"\\cdot, \\times, \\hat{{y}}, \\max, \\exp, \\log, \\sqrt, "
+            f"\\mathbb{{1}}[...], {named}"
         )
 
     def hat(self, token: Token) -> sp.Expr:
@@ -466,7 +504,8 @@ class _LatexParser:
             content = self.take().text
         if content in ("1", "I") or (content == "" and token.text == r"\mathbb"):
             return self.indicator_after(token)
-        function = canonical_function(content.replace(" ", ""))
+        function = activation_commands().get(f"{token.text}{{{content}}}")
+        function = function or canonical_function(content.replace(" ", ""))
         if function is not None:
             return self.call(function)
         if content.lower() == "yhat":
@@ -499,7 +538,8 @@ class _LatexParser:
     def call(self, function: str) -> sp.Expr:
         """A function application: f(x), f{x}, f x (for \\exp and \\log), f'(x) a derivative."""
         prime = self.accept("'") is not None
-        if self.peek().text == "^" and function in ("exp", "log", "tanh", "sigmoid"):
+        bare = _bare_argument(function)
+        if self.peek().text == "^" and bare:
             raise ParseError(
                 f"write a power of {function} after its argument: ({function}(z))^2"
             )
@@ -509,7 +549,7 @@ class _LatexParser:
             while self.accept(","):
                 args.append(self.argument(function))
             self.expect(_OPEN_CLOSE[opener])
-        elif function in ("exp", "log", "tanh", "sigmoid"):
+        elif bare:
             args = [self.postfix()]
         else:
             raise ParseError(

@@ -2,24 +2,28 @@
 
 Plain text is parsed by Python's `ast` and walked with a strict whitelist: numbers, known names,
 + - * / **, whitelisted function calls and comparisons (an indicator: `(z1_1 > 0)` is 1 or 0).
-Nothing is passed to eval, exec, sympify or parse_expr; the LaTeX reader is formula_latex.py.
+A derivative is written with a prime, `relu'(z1_1)`: the prime becomes the identifier letter
+PRIME before Python reads the text, so the call is to the name `reluʹ`. Nothing is passed to
+eval, exec, sympify or parse_expr; the LaTeX reader is latex.py, parse.py picks between them.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 
 import sympy as sp
 
 from .vocab import (
-    MAX_CHARS,
     MAX_DEPTH,
     MAX_NODES,
     ParseError,
     Vocabulary,
     apply_function,
     canonical_function,
+    check_length,
     check_result,
+    derivative_of,
     divide,
     function_list,
     indicator,
@@ -27,8 +31,9 @@ from .vocab import (
     power,
 )
 
-FORMATS = ("auto", "plain", "latex")
-
+# U+02B9 MODIFIER LETTER PRIME, a letter in Python names: relu'(z) is read as reluʹ(z)
+PRIME = "\u02b9"
+_PRIMED_CALL = re.compile(r"(?<=[A-Za-z0-9_])'(?=\s*\()")
 _COMPARISONS = {ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<="}
 _REFUSED = {
     ast.Attribute: "attribute access (a.b) is not allowed; call functions by name, e.g. exp(z1_1)",
@@ -47,30 +52,6 @@ _REFUSED = {
 }
 
 
-def looks_like_latex(text: str) -> bool:
-    """True for a formula written in LaTeX: it has a backslash, a brace or a $."""
-    return any(c in text for c in "\\{}$")
-
-
-def parse_formula(text: str, vocab: Vocabulary, fmt: str = "auto") -> sp.Expr:
-    """Parse one formula (plain text or LaTeX; `auto` decides by backslashes and braces)."""
-    if fmt not in FORMATS:
-        raise ParseError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    if fmt == "latex" or (fmt == "auto" and looks_like_latex(text)):
-        from .latex import parse_latex
-
-        return parse_latex(text, vocab)
-    return parse_plain(text, vocab)
-
-
-def check_length(text: str) -> None:
-    """Refuse a formula longer than MAX_CHARS before parsing it."""
-    if len(text) > MAX_CHARS:
-        raise ParseError(
-            f"the formula is {len(text)} characters long; the limit is {MAX_CHARS}"
-        )
-
-
 def parse_plain(text: str, vocab: Vocabulary) -> sp.Expr:
     """Parse a plain-text formula such as `(yhat - y) * W2_1_2 * step(z_2) * x_1`."""
     check_length(text)
@@ -83,7 +64,7 @@ def parse_plain(text: str, vocab: Vocabulary) -> sp.Expr:
             "or write the line in LaTeX"
         )
     try:
-        tree = ast.parse(text, mode="eval")
+        tree = ast.parse(_PRIMED_CALL.sub(PRIME, text), mode="eval")
     except SyntaxError as exc:
         where = f" at column {exc.offset}" if exc.offset else ""
         raise ParseError(f"not a formula: {exc.msg}{where}") from None
@@ -204,20 +185,26 @@ class _PlainBuilder:
             raise ParseError(
                 "only functions called by name are allowed, e.g. relu(z1_1)"
             )
-        name = canonical_function(node.func.id)
+        written = node.func.id
+        primed = written.endswith(PRIME)
+        name = canonical_function(written.removesuffix(PRIME))
         if name is None:
+            shown = written.replace(PRIME, "'")
             raise ParseError(
-                f"{node.func.id!r} is not an allowed function; use one of {function_list()}"
+                f"{shown!r} is not an allowed function; use one of {function_list()}"
             )
         if node.keywords:
             raise ParseError(f"{node.func.id}(): keyword arguments are not allowed")
         if any(isinstance(a, ast.Starred) for a in node.args):
             raise ParseError(f"{node.func.id}(): '*' arguments are not allowed")
+        if primed:
+            if len(node.args) != 1:
+                raise ParseError(f"{name}' takes one argument")
+            return derivative_of(name, self.build(node.args[0]), self.vocab.alpha)
         if name in ("step", "heaviside") and len(node.args) == 1:
             if isinstance(node.args[0], ast.Compare):
-                return self._compare(
-                    node.args[0]
-                )  # step(z1_1 > 0) is the indicator itself
+                # step(z1_1 > 0) is the indicator itself
+                return self._compare(node.args[0])
         if name == "where" and (
             not node.args or not isinstance(node.args[0], ast.Compare)
         ):

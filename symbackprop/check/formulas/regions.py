@@ -392,9 +392,8 @@ class RegionSet:
         elif e.is_Pow and e.exp.is_Integer and e.exp >= 0:
             base = self._poly(e.base, region)
             if len(base) ** int(e.exp) > EXPANSION_LIMIT:
-                _expansion_bound(
-                    e, {}
-                )  # refuse (x_1 + ... + x_20)**10 before computing it
+                # refuse (x_1 + ... + x_20)**10 before computing it
+                _expansion_bound(e, {})
             p = base ** int(e.exp)
         else:
             raise _NotPolynomial

@@ -1,8 +1,9 @@
 """What a student's formula may name and call: the network's symbols and a few safe builders.
 
-Both parsers (plain text in mathparse.py, LaTeX in formula_latex.py) turn names into symbols
-with `Vocabulary` and build every SymPy object through the functions here, which enforce the
-limits (exponents, sizes, degree) that keep checking a formula cheap and safe.
+Both parsers (plain text in plain.py, LaTeX in latex.py) turn names into symbols with
+`Vocabulary` and build every SymPy object through the functions here, which enforce the limits
+(exponents, sizes, degree) that keep checking a formula cheap and safe. Activations are the
+registry's (spec/registry.py); the maths functions here are the grammar's.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ from fractions import Fraction
 
 import sympy as sp
 
+from ...derive.closed_forms import ScalarForms
+from ...derive.rules import apply_step_convention
+from ...spec import names, registry
+
 MAX_CHARS = 2000  # per formula
 MAX_NODES = 1000  # syntax-tree nodes per formula
 MAX_DEPTH = 60  # nesting depth per formula
 MAX_EXPONENT = 10  # |n| for x**n; 1/2 and -1/2 are allowed too
-MAX_DEGREE = (
-    40  # total polynomial degree of a formula (intermediates count as degree 1)
-)
+# total polynomial degree of a formula (intermediates count as degree 1)
+MAX_DEGREE = 40
 MAX_CONSTANT = 10**12  # largest number literal
 MAX_CONSTANT_DIGITS = 200  # largest digits of a constant power such as 10**10
 
@@ -30,54 +34,63 @@ class ParseError(ValueError):
     """A formula that cannot be read or is refused; the message says what to write instead."""
 
 
-FUNCTION_NAMES = (
-    "relu",
+def check_length(text: str) -> None:
+    """Refuse a formula longer than MAX_CHARS before parsing it."""
+    if len(text) > MAX_CHARS:
+        raise ParseError(
+            f"the formula is {len(text)} characters long; the limit is {MAX_CHARS}"
+        )
+
+
+# The grammar's own functions: plain maths, not activations (those come from the registry).
+MATH_FUNCTIONS = (
     "step",
     "heaviside",
     "max",
     "min",
     "exp",
     "log",
-    "tanh",
-    "sigmoid",
-    "softplus",
-    "leaky_relu",
     "sqrt",
     "abs",
     "expm1",
     "log1p",
     "where",
 )
-# alias -> canonical function name (names are matched case-insensitively)
-FUNCTION_ALIASES = {
-    **{name: name for name in FUNCTION_NAMES},
+_MATH_ALIASES = {
+    **{name: name for name in MATH_FUNCTIONS},
     "ln": "log",
-    "sigma": "sigmoid",
-    "logistic": "sigmoid",
     "maximum": "max",
     "minimum": "min",
-    "leakyrelu": "leaky_relu",
     "indicator": "step",
 }
-_ARITY = {
-    "max": (2, 8),
-    "min": (2, 8),
-    "heaviside": (1, 2),
-    "leaky_relu": (1, 2),
-    "where": (3, 3),
-}
-TRANSCENDENTAL = (sp.exp, sp.log, sp.tanh)
+_ARITY = {"max": (2, 8), "min": (2, 8), "heaviside": (1, 2), "where": (3, 3)}
+# One-argument maths functions that may be written with a prime: exp'(z), \log'(z).
+_PRIMED_MATH = ("exp", "log")
 PIECEWISE = (sp.Heaviside, sp.Max, sp.Min, sp.Abs, sp.Piecewise)
 
 
 def canonical_function(name: str) -> str | None:
-    """The whitelisted function a name stands for (relu, ReLU, ln, sigma, ...), or None."""
-    return FUNCTION_ALIASES.get(name.lower())
+    """The function a name stands for (relu, ReLU, ln, sigma, ...), or None.
+
+    Maths functions are the grammar's; activations and their aliases are the registry's, so
+    one registered at run time is callable at once. Names match case-insensitively.
+    """
+    low = name.lower()
+    if low in _MATH_ALIASES:
+        return _MATH_ALIASES[low]
+    aliases = {alias.lower(): act for alias, act in registry.function_aliases().items()}
+    return aliases.get(low)
 
 
 def function_list() -> str:
     """The allowed function names, for error messages."""
-    return ", ".join(FUNCTION_NAMES)
+    return ", ".join([*registry.ACTIVATIONS, *MATH_FUNCTIONS])
+
+
+def uses_alpha(act: registry.Activation) -> bool:
+    """Whether an activation's definition depends on the spec's slope alpha (leaky ReLU)."""
+    z, alpha = sp.Dummy("z", real=True), sp.Dummy("alpha", real=True)
+    return alpha in act.expr(z, alpha).free_symbols
 
 
 def number(value: int | float | Fraction) -> sp.Rational:
@@ -139,14 +152,22 @@ def indicator(lhs: sp.Expr, op: str, rhs: sp.Expr) -> sp.Expr:
 
 
 def apply_function(name: str, args: Sequence[sp.Expr], alpha: sp.Expr) -> sp.Expr:
-    """Call a whitelisted function (canonical name) on already-built arguments."""
-    low, high = _ARITY.get(name, (1, 1))
-    if not low <= len(args) <= high:
-        want = str(low) if low == high else f"{low} to {high}"
-        raise ParseError(f"{name}() takes {want} argument(s), got {len(args)}")
+    """Call a function (canonical name) on already-built arguments.
+
+    An activation is its registry definition; one that uses alpha takes an optional second
+    argument, the slope (leaky_relu(z, 0.1)).
+    """
+    if name in registry.ACTIVATIONS:
+        act = registry.activation(name)
+        high = 2 if uses_alpha(act) else 1
+        _check_arity(name, args, 1, high)
+        return act.expr(args[0], args[1] if len(args) == 2 else alpha)
+    if name not in MATH_FUNCTIONS:
+        raise ParseError(
+            f"{name} is not an allowed function; use one of {function_list()}"
+        )
+    _check_arity(name, args, *_ARITY.get(name, (1, 1)))
     a = args[0]
-    if name == "relu":
-        return sp.Max(a, 0)
     if name == "step":
         return sp.Heaviside(a, 0)
     if name == "heaviside":
@@ -164,15 +185,6 @@ def apply_function(name: str, args: Sequence[sp.Expr], alpha: sp.Expr) -> sp.Exp
         return sp.exp(a)
     if name == "log":
         return sp.log(a)
-    if name == "tanh":
-        return sp.tanh(a)
-    if name == "sigmoid":
-        return 1 / (1 + sp.exp(-a))
-    if name == "softplus":
-        return sp.log(1 + sp.exp(a))
-    if name == "leaky_relu":
-        slope = args[1] if len(args) == 2 else alpha
-        return sp.Piecewise((a, a > 0), (slope * a, True))
     if name == "sqrt":
         return power(a, sp.Rational(1, 2))
     if name == "abs":
@@ -181,25 +193,30 @@ def apply_function(name: str, args: Sequence[sp.Expr], alpha: sp.Expr) -> sp.Exp
         return sp.exp(a) - 1
     if name == "log1p":
         return sp.log(1 + a)
-    if (
-        name == "where"
-    ):  # where(condition, a, b); the parser built the condition's indicator
-        return a * args[1] + (1 - a) * args[2]
-    raise ParseError(f"{name} is not an allowed function; use one of {function_list()}")
+    # where(condition, a, b); the parser built the condition's indicator
+    return a * args[1] + (1 - a) * args[2]
+
+
+def _check_arity(name: str, args: Sequence[sp.Expr], low: int, high: int) -> None:
+    """Refuse a call with fewer than `low` or more than `high` arguments."""
+    if not low <= len(args) <= high:
+        want = str(low) if low == high else f"{low} to {high}"
+        raise ParseError(f"{name}() takes {want} argument(s), got {len(args)}")
 
 
 def derivative_of(name: str, arg: sp.Expr, alpha: sp.Expr) -> sp.Expr:
-    """f'(arg) for a one-argument function written with a prime (LaTeX: \\sigma'(z))."""
-    if name not in ("relu", "sigmoid", "tanh", "exp", "log", "softplus", "leaky_relu"):
+    """f'(arg) for a function written with a prime: relu'(z), \\sigma'(z), exp'(z).
+
+    It is SymPy's derivative of the definition (an activation's is the registry's), with the
+    step convention of the derivation: relu'(0) = 0.
+    """
+    if name not in registry.ACTIVATIONS and name not in _PRIMED_MATH:
         raise ParseError(
             f"{name}' (a derivative) is not supported; write the derivative out"
         )
-    if name == "relu":
-        return sp.Heaviside(arg, 0)
-    if name == "leaky_relu":
-        return sp.Piecewise((1, arg > 0), (alpha, True))
     t = sp.Dummy("t", real=True)
-    return sp.diff(apply_function(name, [t], alpha), t).xreplace({t: arg})
+    derivative = sp.diff(apply_function(name, [t], alpha), t)
+    return apply_step_convention(derivative).xreplace({t: arg})
 
 
 def degree(expr: sp.Expr, _memo: dict | None = None) -> int:
@@ -261,9 +278,12 @@ def check_result(expr: sp.Expr) -> sp.Expr:
     return expr
 
 
-_PLAIN_NAME = re.compile(
+# The lenient spellings students use besides the canonical names of spec/names.py (which
+# `Vocabulary.by_name` holds): x1, y, yhat, Y_hat, w1_12, z_2 (one hidden layer), a1_2.
+_LENIENT_NAME = re.compile(
     r"(?P<base>[A-Za-z]+?)(?P<layer>\d+)?(?:_(?P<idx>\d+(?:_\d+)*))?"
 )
+# written base letter -> what it names; also used by the LaTeX reader for single letters
 BASES = {
     "x": "x",
     "y": "y",
@@ -274,6 +294,7 @@ BASES = {
     "h": "h",
     "a": "h",
 }
+_VECTORS = ("x", "y", "yhat")
 
 
 @dataclass(frozen=True)
@@ -282,31 +303,28 @@ class Vocabulary:
 
     inputs: tuple[sp.Symbol, ...]
     targets: tuple[sp.Symbol, ...]
-    params: dict[str, sp.Matrix]  # W1 -> Matrix of W1_i_j, b1 -> column of b1_i
+    # W1 -> Matrix of W1_i_j, b1 -> column of b1_i
+    params: dict[str, sp.Matrix]
     z: tuple[tuple[sp.Symbol, ...], ...]  # z[l-1][i-1]
-    h: tuple[
-        tuple[sp.Symbol, ...], ...
-    ]  # h[l-1][i-1]; the last layer's are the outputs
+    # h[l-1][i-1]; the last layer's are the outputs
+    h: tuple[tuple[sp.Symbol, ...], ...]
     alpha: sp.Expr = sp.Rational(1, 100)
+    # every canonical name (W1_1_2, z1_1, yhat_1, ..., made by spec/names.py) -> its symbol
     by_name: dict[str, sp.Symbol] = field(default_factory=dict)
 
     @classmethod
-    def from_forms(cls, forms: object, alpha: float = 0.01) -> Vocabulary:
+    def from_forms(cls, forms: ScalarForms, alpha: float = 0.01) -> Vocabulary:
         """Build from derive's ScalarForms (x, y, params, z, h, definitions)."""
-        by_name: dict[str, sp.Symbol] = {}
-        for s in [*forms.x, *forms.y, *forms.definitions]:  # type: ignore[attr-defined]
-            by_name[s.name] = s
-        for matrix in forms.params.values():  # type: ignore[attr-defined]
-            for s in matrix:
-                by_name[s.name] = s
+        symbols = [*forms.x, *forms.y, *forms.definitions]
+        symbols += [s for matrix in forms.params.values() for s in matrix]
         return cls(
-            inputs=tuple(forms.x),  # type: ignore[attr-defined]
-            targets=tuple(forms.y),  # type: ignore[attr-defined]
-            params=dict(forms.params),  # type: ignore[attr-defined]
-            z=tuple(tuple(layer) for layer in forms.z),  # type: ignore[attr-defined]
-            h=tuple(tuple(layer) for layer in forms.h),  # type: ignore[attr-defined]
+            inputs=tuple(forms.x),
+            targets=tuple(forms.y),
+            params=dict(forms.params),
+            z=tuple(tuple(layer) for layer in forms.z),
+            h=tuple(tuple(layer) for layer in forms.h),
             alpha=number(alpha),
-            by_name=by_name,
+            by_name={s.name: s for s in symbols},
         )
 
     @property
@@ -317,8 +335,7 @@ class Vocabulary:
     @property
     def entries(self) -> list[sp.Symbol]:
         """Every parameter entry, in the order W1, b1, W2, b2, ... (row-major)."""
-        order = [f"{k}{i}" for i in range(1, self.depth + 1) for k in ("W", "b")]
-        return [s for name in order for s in self.params[name]]
+        return [s for name in names.param_names(self.depth) for s in self.params[name]]
 
     def describe(self) -> str:
         """The names a formula may use, compactly, for error messages."""
@@ -329,8 +346,7 @@ class Vocabulary:
             return s[0].name if len(s) == 1 else f"{s[0].name}..{s[-1].name}"
 
         parts = [span(self.inputs), span(self.targets), span(self.h[-1])]
-        for layer in range(1, self.depth + 1):
-            parts += [span(self.params[f"W{layer}"]), span(self.params[f"b{layer}"])]
+        parts += [span(self.params[p]) for p in names.param_names(self.depth)]
         parts += [span(zs) for zs in self.z]
         parts += [span(hs) for hs in self.h[:-1]]
         return ", ".join(parts)
@@ -344,19 +360,20 @@ class Vocabulary:
         text = name
         if text.lower().startswith("y_hat"):
             text = "yhat" + text[5:]
-        m = _PLAIN_NAME.fullmatch(text)
+        m = _LENIENT_NAME.fullmatch(text)
         base = m and BASES.get(m["base"].lower())
         if not m or base is None:
             if canonical_function(name):
                 raise ParseError(f"{name} is a function: call it, e.g. {name}(z1_1)")
             raise ParseError(f"unknown name {name!r}; the names are {self.describe()}")
         layer, idx = m["layer"], m["idx"]
-        if base in ("x", "y", "yhat"):
+        if base in _VECTORS:
+            one = f"{name}: {base} has one index; write e.g. {base}_1"
             if layer is not None and idx is not None:
-                raise ParseError(f"{name}: {base} has one index; write e.g. {base}_1")
+                raise ParseError(one)
             digits = layer if layer is not None else idx
             if digits is not None and "_" in digits:
-                raise ParseError(f"{name}: {base} has one index; write e.g. {base}_1")
+                raise ParseError(one)
             return self.lookup(base, None, None if digits is None else (digits,), name)
         indices = tuple(idx.split("_")) if idx is not None else None
         return self.lookup(
@@ -371,7 +388,7 @@ class Vocabulary:
         written: str,
     ) -> sp.Symbol:
         """Resolve (base, layer, index digits) to a symbol, or say what to write instead."""
-        if base in ("x", "y", "yhat"):
+        if base in _VECTORS:
             vector = {"x": self.inputs, "y": self.targets, "yhat": self.h[-1]}[base]
             if layer is not None:
                 raise ParseError(f"{written}: {base} has no layer; write {base}_1")
@@ -381,8 +398,8 @@ class Vocabulary:
                 layer = 1  # one hidden layer: z_2 is z1_2
             else:
                 example = {
-                    "w": "W1_1_2 (LaTeX w^{(1)}_{12})",
-                    "b": "b1_2 (LaTeX b^{(1)}_2)",
+                    "w": f"{names.weight_entry(1, 1, 2)} (LaTeX w^{{(1)}}_{{12}})",
+                    "b": f"{names.bias_entry(1, 2)} (LaTeX b^{{(1)}}_2)",
                 }
                 hint = example.get(base, f"{base}1_2 (LaTeX {base}^{{(1)}}_2)")
                 raise ParseError(f"{written}: say which layer, e.g. {hint}")
@@ -393,7 +410,7 @@ class Vocabulary:
         if base == "w":
             return self._weight(written, layer, indices)
         vector = {
-            "b": list(self.params[f"b{layer}"]),
+            "b": list(self.params[names.bias(layer)]),
             "z": self.z[layer - 1],
             "h": self.h[layer - 1],
         }[base]
@@ -403,7 +420,8 @@ class Vocabulary:
         self, written: str, layer: int, indices: Sequence[str] | None
     ) -> sp.Symbol:
         """W{layer}[i, j] from (i, j), or from a compact two-digit `12`."""
-        W = self.params[f"W{layer}"]
+        w = names.weight(layer)
+        W = self.params[w]
         units, fan_in = W.shape
         if indices is None and units == fan_in == 1:
             return W[0, 0]
@@ -411,19 +429,20 @@ class Vocabulary:
             if units >= 10 or fan_in >= 10:
                 raise ParseError(
                     f"{written}: with 10 or more units write the indices apart: "
-                    f"W{layer}_i_j (LaTeX w^{{({layer})}}_{{i,j}})"
+                    f"{w}_i_j (LaTeX w^{{({layer})}}_{{i,j}})"
                 )
             indices = (indices[0][0], indices[0][1])
         if indices is None or len(indices) != 2:
             raise ParseError(
                 f"{written}: a weight has two indices, unit then input: "
-                f"W{layer}_1_2 (also w{layer}_12; LaTeX w^{{({layer})}}_{{12}})"
+                f"{names.weight_entry(layer, 1, 2)} (also w{layer}_12; LaTeX "
+                f"w^{{({layer})}}_{{12}})"
             )
         i, j = int(indices[0]), int(indices[1])
         if not (1 <= i <= units and 1 <= j <= fan_in):
             raise ParseError(
-                f"{written}: W{layer} is {units} x {fan_in} (units x inputs), so "
-                f"W{layer}_i_j needs 1 <= i <= {units} and 1 <= j <= {fan_in}"
+                f"{written}: {w} is {units} x {fan_in} (units x inputs), so "
+                f"{w}_i_j needs 1 <= i <= {units} and 1 <= j <= {fan_in}"
             )
         return W[i - 1, j - 1]
 

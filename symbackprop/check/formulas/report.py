@@ -1,0 +1,177 @@
+"""The check-formulas report: one result per parameter entry, for people or as JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ...errors import EXIT_FAILED, EXIT_OK
+from ...spec import NetworkSpec
+from .judge import Verdict
+
+
+@dataclass
+class EntryResult:
+    """The verdict for one parameter entry."""
+
+    name: str
+    status: str  # "ok", "wrong" or "missing"
+    line: int | None = None
+    formula: str | None = None
+    verdict: Verdict | None = None
+
+    def to_json(self) -> dict:
+        """The JSON object of one entry."""
+        v = self.verdict
+        return {
+            "status": self.status,
+            "line": self.line,
+            "formula": self.formula,
+            "diagnoses": [] if v is None else v.diagnoses,
+            "message": self.message,
+            "method": None if v is None else v.method,
+            "factor": None if v is None else v.factor,
+            "counterexample": None if v is None else v.counterexample,
+        }
+
+    @property
+    def message(self) -> str:
+        """One sentence a student can act on."""
+        if self.status == "missing":
+            how = "the formula is empty" if self.line else "there is no line for it"
+            return f"missing: {how}; write `dL/d{self.name} = ...`"
+        return self.verdict.message if self.verdict else ""
+
+
+@dataclass
+class FormulaReport:
+    """All entries of one answer file, judged; `human()` and `to_json()` present it."""
+
+    source: str
+    spec: NetworkSpec
+    entries: list[EntryResult]
+    units: list[str] = field(default_factory=list)
+    regions_checked: int = 1
+    regions_possible: int = 1
+
+    @property
+    def ok(self) -> bool:
+        """True when every entry is answered and correct."""
+        return all(e.status == "ok" for e in self.entries)
+
+    @property
+    def exit_code(self) -> int:
+        """0 all correct, 1 a wrong or missing formula."""
+        return EXIT_OK if self.ok else EXIT_FAILED
+
+    def counts(self) -> dict[str, int]:
+        """How many entries are ok, wrong and missing."""
+        out = {"total": len(self.entries), "ok": 0, "wrong": 0, "missing": 0}
+        for e in self.entries:
+            out[e.status] += 1
+        return out
+
+    def to_json(self) -> dict:
+        """The whole report as one JSON-ready object."""
+        s = self.spec
+        return {
+            "ok": self.ok,
+            "file": self.source,
+            "network": {
+                "name": s.name,
+                "layers": list(s.layers),
+                "activations": list(s.activations),
+                "loss": s.loss,
+            },
+            "reduction": s.reduction,
+            "per_sample": True,
+            "regions": {
+                "units": self.units,
+                "checked": self.regions_checked,
+                "possible": self.regions_possible,
+            },
+            "summary": self.counts(),
+            "entries": {e.name: e.to_json() for e in self.entries},
+        }
+
+    def human(self, unicode: bool = True) -> str:
+        """One line per entry (with a counterexample under a wrong one), then a summary."""
+        mark = (
+            {"ok": "✓", "wrong": "✗", "missing": "?"}
+            if unicode
+            else {"ok": "ok", "wrong": "XX", "missing": "??"}
+        )
+        width = max(len(f"dL/d{e.name}") for e in self.entries)
+        lines = [f"{self.source}: {network_line(self.spec)}"]
+        for e in self.entries:
+            key = f"dL/d{e.name}".ljust(width)
+            where = f"line {e.line}: " if e.line and e.status != "ok" else ""
+            codes = (
+                f"[{', '.join(e.verdict.diagnoses)}] " if e.status == "wrong" else ""
+            )
+            lines.append(f"{mark[e.status]} {key}  {where}{codes}{e.message}")
+            if e.verdict and e.verdict.counterexample:
+                lines.extend(
+                    "      " + t
+                    for t in _counterexample_lines(e.verdict.counterexample)
+                )
+        c = self.counts()
+        region_note = (
+            f"; {self.regions_checked} of {self.regions_possible} sign regions of "
+            f"{', '.join(self.units)} checked"
+            if self.units
+            else ""
+        )
+        lines.append(
+            f"{c['ok']} of {c['total']} correct, {c['wrong']} wrong, {c['missing']} missing "
+            f"(formulas per sample{region_note})"
+        )
+        return "\n".join(lines)
+
+
+def network_line(spec: NetworkSpec) -> str:
+    """One line naming the network: layers, activations, loss, reduction."""
+    return (
+        f"{spec.name} (layers {'-'.join(map(str, spec.layers))}, activations "
+        f"{', '.join(spec.activations)}, loss {spec.loss}, reduction {spec.reduction})"
+    )
+
+
+def _fmt(value: float | None) -> str:
+    """A value for people: 6 significant digits, or 'undefined'."""
+    return "undefined" if value is None else f"{value:.6g}"
+
+
+def _counterexample_lines(cx: dict) -> list[str]:
+    """The counterexample under a wrong entry: the point, then both values."""
+    values = ", ".join(f"{k} = {_fmt(v)}" for k, v in cx["values"].items())
+    pre = ", ".join(f"{k} = {_fmt(v)}" for k, v in cx.get("intermediates", {}).items())
+    got = "is undefined there" if cx["got"] is None else f"gives {_fmt(cx['got'])}"
+    out = [f"counterexample: {values}"]
+    out.append(
+        (f"(there {pre}) " if pre else "")
+        + f"the gradient is {_fmt(cx['expected'])}, your formula {got}"
+    )
+    return out
+
+
+def print_report(
+    report: FormulaReport, as_json: bool, say: Callable[[str], None] = print
+) -> int:
+    """Print the report (human or one JSON object) and return the exit code."""
+    if as_json:
+        say(json.dumps(report.to_json(), indent=2))
+    else:
+        say(report.human(unicode=_can_print("✓✗")))
+    return report.exit_code
+
+
+def _can_print(chars: str) -> bool:
+    """True when stdout can encode these characters (else ASCII marks)."""
+    try:
+        chars.encode(sys.stdout.encoding or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
