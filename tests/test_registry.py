@@ -220,6 +220,6 @@ def test_check_formulas_judges_a_registered_activation(
     code = cli.main(["check-formulas", str(path), *NET, "--json"])
     report = json.loads(capsys.readouterr().out)
     assert code == (0 if right else 1), report
-    statuses = {e["entry"]: e["status"] for e in report["entries"]}
+    statuses = {name: e["status"] for name, e in report["entries"].items()}
     assert statuses["W2_1_1"] == "ok" and statuses["b2_1"] == "ok"
     assert statuses["W1_1_2"] == ("ok" if right else "wrong")

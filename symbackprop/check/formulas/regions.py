@@ -473,14 +473,13 @@ class RegionSet:
             if sp.count_ops(d) > 2000:
                 return None
             return False if sp.cancel(sp.together(d)) == 0 else None
-        d = sp.expand(d)
-        if d == 0:
-            return False
         if any(p.exp.is_negative for p in d.atoms(sp.Pow)):
+            # a rational function: bring it over one denominator first (expanding the
+            # quotient term by term can take minutes where `cancel` takes milliseconds)
             if sp.count_ops(d) > 2000:
                 return None
             return sp.cancel(sp.together(d)) != 0
-        return True  # a nonzero polynomial
+        return sp.expand(d) != 0  # a nonzero polynomial differs somewhere
 
 
 def _algebraic(expr: sp.Expr) -> sp.Expr:
