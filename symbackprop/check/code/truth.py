@@ -124,7 +124,7 @@ def forward_with_column_bias(
     for step in prog.forward:
         if step.role == P.PRE_ACTIVATION and step.layer in layers:
             assert isinstance(step.expr, P.AddBias)
-            bias = env[names.bias(step.layer)].reshape(-1, 1)
+            bias = value(prog, env, step.expr.bias).reshape(-1, 1)
             try:
                 env[step.name] = value(prog, env, step.expr.arg) + bias
             except ValueError:
