@@ -266,7 +266,7 @@ def test_text_export_keeps_definitions_and_arrays_drops_loop_and_output() -> Non
 
 
 def test_layouts_come_from_the_files_initial_arrays() -> None:
-    from symbackprop.check.code.probe import candidate_layouts
+    from symbackprop.check.code.layout import candidate_layouts
     from symbackprop.spec import default_spec
 
     spec = default_spec()

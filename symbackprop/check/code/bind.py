@@ -110,9 +110,8 @@ class Binding:
     function: str  # the student's function name
     signature: str  # "backward(y_pred, y_true, W2, H, Z, X)" for messages
     arguments: tuple[tuple[str, str], ...]  # (student's parameter, canonical name)
-    params_keys: dict[
-        str, str
-    ]  # canonical W1 -> the student's key, when a params dict is passed
+    # canonical W1 -> the student's key, when a params dict is passed
+    params_keys: dict[str, str]
     returns: tuple[str | None, ...] | None  # canonical name per returned position
     returns_declared: bool  # returns came from an option, not the return statement
     depth: int
@@ -304,9 +303,8 @@ def map_returned(value: Any, binding: Binding, where: str) -> dict[str, Any]:
         if fallback and all(
             n in (None, f) for n, f in zip(names, fallback, strict=True)
         ):
-            return dict(
-                zip(fallback, items, strict=True)
-            )  # names agree with the seed's
+            # the names agree with the seed's order
+            return dict(zip(fallback, items, strict=True))
         if not backward and recognised and len(set(recognised)) == len(recognised):
             return {n: v for n, v in zip(names, items, strict=True) if n is not None}
     fallback = _fallback_order(backward, depth, len(items))

@@ -1,81 +1,14 @@
-"""Human-readable check-code output: each finding in a sentence, and the correct formula from
-the derivation, written in the student's names and array layout."""
+"""Human-readable and JSON check-code output: each finding in a sentence, and the correct
+formula from the derivation, written in the student's names and array layout."""
 
 from __future__ import annotations
 
 import json
 import math
-import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import diagnoses as dx
-from .diagnose import rename
-from .probe import VECTOR
-
-if TYPE_CHECKING:
-    from .core import CheckResult
-    from .diagnose import Namer
-    from .probe import Layout, Truth
-
-
-def correct_lines(truth: Truth, layout: Layout, namer: Namer) -> dict[str, list[str]]:
-    """The derivation's forward and backward lines, adapted to the student's layout and names.
-
-    "forward" -> the forward pass; "W1", "b1", ... -> the chain of lines ending in that gradient.
-    """
-    from ...printing import numpy as printing
-
-    d = truth.derivation
-    L = truth.depth
-    canon = ["X", "y", "Y"] + [f"{k}{i}" for i in range(1, L + 1) for k in "WbZH"]
-    names = {c: namer.value(c) for c in canon}
-    forward = []
-    for line in printing.forward_lines(d):  # type: ignore[arg-type]
-        code = line.code
-        for i in range(1, L + 1):
-            if layout.of(f"W{i}") != "out_in":
-                code = code.replace(f"@ W{i}.T", f"@ W{i}")
-            if layout.of(f"b{i}") == "col":
-                code = re.sub(rf"\+ b{i}\b", f"+ b{i}.T", code)
-        if layout.targets == "1d" and code.startswith("Y = "):
-            code += ".ravel()"  # (N,) like the student's targets
-        forward.append(rename(code, names))
-    backward = printing.backward_lines(d)  # type: ignore[arg-type]
-    delta: dict[int, str] = {}
-    for line in backward:
-        m = re.match(r"dZ(\d+) = (.*)$", line.code)
-        if m:
-            l = int(m.group(1))  # noqa: E741
-            code = line.code
-            if l < L and layout.of(f"W{l + 1}") == "in_out":
-                code = code.replace(f"@ W{l + 1}", f"@ W{l + 1}.T")
-            if l < L and layout.of(f"W{l + 1}") == VECTOR:
-                code = code.replace(f"@ W{l + 1}", f"@ W{l + 1}[None, :]")
-            if (
-                l == L and layout.targets == "1d"
-            ):  # the student's (N,) targets as a column
-                code = f"dZ{l} = ({m.group(2)})[:, None]"
-            delta[l] = rename(code, names)
-    out = {"forward": forward}
-    for l in range(1, L + 1):  # noqa: E741
-        prev = "X" if l == 1 else f"H{l - 1}"
-        chain = [delta[k] for k in range(L, l - 1, -1)]
-        if re.search(r"\bn\b", chain[0]):  # the mean's 1/n
-            chain.insert(0, f"n = {names['X']}.shape[0]")
-        w = {
-            "out_in": f"dZ{l}.T @ {prev}",
-            "in_out": f"{prev}.T @ dZ{l}",
-            VECTOR: f"(dZ{l}.T @ {prev}).ravel()",
-        }[layout.of(f"W{l}")]
-        bias = {
-            "flat": f"dZ{l}.sum(axis=0)",
-            "row": f"dZ{l}.sum(axis=0, keepdims=True)",
-            "col": f"dZ{l}.sum(axis=0).reshape(-1, 1)",
-        }[layout.of(f"b{l}")]
-        for param, rhs in ((f"W{l}", w), (f"b{l}", bias)):
-            name = namer.grads.get(param) or f"g{param}"
-            out[param] = [*chain, f"{name} = {rename(rhs, names)}"]
-    return out
+from .result import CheckResult
 
 
 def format_human(result: CheckResult) -> str:

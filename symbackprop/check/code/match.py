@@ -1,0 +1,227 @@
+"""Compare arrays the student's code returned at every probe with a model of them, up to one
+constant factor: the matching every diagnosis is built on.
+
+A Candidate is a model of what the student may have computed (the truth, its transpose, a
+mistake model), one array per probe; `first_match` finds the first one that explains the
+student's values, and `classify` names the factor (1, -1, a constant, k/N, k*N), which is how
+`scaled` (1/N: a mean where the loss sums) and `sign_flipped` combine with the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from ...derive.proof import max_rel_error
+from .. import diagnoses as dx
+from .result import CallOutcome
+
+RTOL = 1e-5  # relative to the largest entry: float32 students still pass
+ATOL = 1e-10
+
+
+@dataclass
+class Candidate:
+    """A model of what the student may have computed, per probe (None: NumPy would raise)."""
+
+    codes: tuple[str, ...]
+    label: str
+    arrays: list[np.ndarray | None]
+    scalable: bool = True  # may also be off by a constant factor
+    layers: tuple[int, ...] = ()  # the layers a mistake model concerns
+
+
+@dataclass
+class Match:
+    """A candidate that explains the student's values, and the factor it is off by."""
+
+    candidate: Candidate
+    codes: list[str]
+    factor: str  # "" when 1, else "-1", "1/N", "2", ...
+
+
+def benign_shape(param_shape: tuple[int, ...], got: tuple[int, ...]) -> bool:
+    """True when `param -= lr * grad` keeps the parameter's shape: (h,) for a (1, h) bias."""
+    if int(np.prod(got)) != int(np.prod(param_shape)):
+        return False
+    try:
+        return np.broadcast_shapes(tuple(param_shape), tuple(got)) == tuple(param_shape)
+    except ValueError:
+        return False
+
+
+def fit(s: np.ndarray, c: np.ndarray) -> np.ndarray | None:
+    """The student's array in the candidate's shape, when it has it or a benign equivalent."""
+    if s.shape == c.shape:
+        return s
+    if benign_shape(c.shape, s.shape):
+        return s.reshape(c.shape)
+    return None
+
+
+def ratio(s: np.ndarray, c: np.ndarray) -> float | None:
+    """f with s == f * c entrywise (least squares, then checked), or None."""
+    if not np.all(np.isfinite(s)):
+        return None
+    c_max = float(np.max(np.abs(c))) if c.size else 0.0
+    s_max = float(np.max(np.abs(s))) if s.size else 0.0
+    if c_max == 0.0:
+        return 1.0 if s_max <= ATOL else None
+    f = float(np.vdot(s, c) / np.vdot(c, c))
+    if float(np.max(np.abs(s - f * c))) <= RTOL * max(s_max, abs(f) * c_max) + ATOL:
+        return f
+    return None
+
+
+def _same(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-5 * max(1.0, abs(a), abs(b))
+
+
+def _fraction(x: float) -> str:
+    fr = Fraction(x).limit_denominator(64)
+    if abs(float(fr) - x) <= 1e-6 * max(1.0, abs(x)):
+        return str(fr)
+    return f"{x:.4g}"
+
+
+def classify(
+    factors: list[tuple[int, float]], scalable: bool
+) -> tuple[list[str], str] | None:
+    """Codes for the factors seen at each probe (batch size, f): 1, -1, constant, k/N, k*N."""
+    fs = [f for _, f in factors]
+    if all(_same(f, 1.0) for f in fs):
+        return [], ""
+    if not scalable:
+        return None
+    if all(_same(f, -1.0) for f in fs):
+        return [dx.SIGN_FLIPPED], "-1"
+    if all(abs(f) < 1e-9 for f in fs):
+        return None
+    sign = [dx.SIGN_FLIPPED] if fs[0] < 0 else []
+    if all(_same(f, fs[0]) for f in fs):
+        return [dx.SCALED, *sign], _fraction(fs[0])
+    per_n = [f * n for n, f in factors]
+    if all(_same(k, per_n[0]) for k in per_n):
+        k = _fraction(per_n[0])
+        return [dx.SCALED, *sign], {"1": "1/N", "-1": "-1/N"}.get(k, f"{k}/N")
+    times_n = [f / n for n, f in factors]
+    if all(_same(k, times_n[0]) for k in times_n):
+        k = _fraction(times_n[0])
+        return [dx.SCALED, *sign], {"1": "N", "-1": "-N"}.get(k, f"{k}*N")
+    return None
+
+
+def match(
+    student: list[np.ndarray | CallOutcome | None], candidate: Candidate, ns: list[int]
+) -> Match | None:
+    """The candidate explains the student when it does at every probe, up to one factor rule."""
+    factors = []
+    for s, c, n in zip(student, candidate.arrays, ns, strict=True):
+        if c is None:
+            if isinstance(s, CallOutcome) and s.state == "raised":
+                continue
+            return None
+        if not isinstance(s, np.ndarray):
+            return None
+        s2 = fit(s, c)
+        if s2 is None:
+            return None
+        f = ratio(s2, c)
+        if f is None:
+            return None
+        factors.append((n, f))
+    if not factors:
+        return None
+    found = classify(factors, candidate.scalable)
+    if found is None:
+        return None
+    codes, factor = found
+    return Match(candidate, [*candidate.codes, *codes], factor)
+
+
+def first_match(
+    student: list[np.ndarray | CallOutcome | None],
+    candidates: list[Candidate],
+    ns: list[int],
+) -> Match | None:
+    """The first candidate, in order, that explains the student's values."""
+    for candidate in candidates:
+        found = match(student, candidate, ns)
+        if found is not None:
+            return found
+    return None
+
+
+def join(items: list[str]) -> str:
+    """a, b and c."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def sizes(ns: list[int]) -> str:
+    """batch size 2, or batch sizes 3, 5, 7."""
+    ns = sorted(set(ns))
+    return ("batch size " if len(ns) == 1 else "batch sizes ") + ", ".join(map(str, ns))
+
+
+def shapes_by_n(student: list[Any], truth: list[np.ndarray], ns: list[int]) -> str:
+    """(3, 3) at N = 3, (5, 5) at N = 5: the wrong shapes seen, once per batch size."""
+    seen: dict[int, str] = {}
+    for s, t, n in zip(student, truth, ns, strict=True):
+        if isinstance(s, np.ndarray) and fit(s, t) is None and n not in seen:
+            seen[n] = f"{shape_of(s)} at N = {n}"
+    return ", ".join(seen.values())
+
+
+def shape_of(a: np.ndarray) -> str:
+    """(3, 2), as messages show a shape."""
+    return str(tuple(a.shape))
+
+
+def first_difference(
+    student: list[Any], truth: list[np.ndarray], ns: list[int], name: str
+) -> tuple[float | None, str]:
+    """Max relative error over the probes where shapes agree, and the first entry that differs."""
+    worst: float | None = None
+    first = ""
+    for s, t, n in zip(student, truth, ns, strict=True):
+        if not isinstance(s, np.ndarray):
+            continue
+        s2 = fit(s, t)
+        if s2 is None:
+            continue
+        err = max_rel_error(s2, t)
+        worst = err if worst is None else max(worst, err)
+        scale = (
+            max(float(np.max(np.abs(t))), float(np.max(np.abs(s2)))) if t.size else 0.0
+        )
+        bad = np.argwhere(np.abs(s2 - t) > RTOL * scale + ATOL)
+        if not first and len(bad):
+            idx = tuple(int(i) for i in bad[0])
+            where = ("" if name.isidentifier() else " at ") + str(list(idx))
+            first = (
+                f"first difference at batch size {n}: {name}{where} = {s2[idx]:.6g}, "
+                f"expected {t[idx]:.6g}"
+            )
+    return worst, first
+
+
+def factor_words(factor: str, reduction: str, ns: list[int]) -> str:
+    """What a factor means: 1/N where the loss sums is a mean over the batch, and so on."""
+    shown = ", ".join(map(str, sorted(set(ns))))
+    if factor in ("1/N", "-1/N") and reduction == "sum":
+        return (
+            f"{factor} times the correct value at every point (batch sizes {shown}): you "
+            "averaged over the batch (e.g. np.mean) where the loss sums over samples; use a "
+            "sum, or check with --reduction mean if your course defines the loss as a mean"
+        )
+    if factor in ("N", "-N") and reduction == "mean":
+        return (
+            f"{factor} times the correct value at every point (batch sizes {shown}): you "
+            "summed over the batch where the loss is a mean (reduction mean); divide by N"
+        )
+    if factor == "-1":
+        return "the correct value with the opposite sign at every point"
+    return f"{factor} times the correct value at every point (batch sizes {shown})"

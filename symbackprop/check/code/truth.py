@@ -1,0 +1,203 @@
+"""The truth check-code compares against, the probe points, and the mistake models.
+
+Truth is the derivation's Program (the one backprop recursion the trainer prints, proven equal
+to SymPy's closed forms) run with the NumPy backend of `derive.evaluate`: no trainer is built,
+nothing printed is evaluated. Probes are random float64 points whose pre-activations take both
+signs and stay away from kinks, at batch sizes that differ from every layer width (where the
+seed's bugs show) and at each hidden width (where a per-sample bias shows). The mistake models
+come from the derivation too: "act'(Z_l) left out" is `program_for(unmasked=...)`, and the
+per-sample bias is the Program's forward steps with those biases added as (h, 1) columns.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...derive import Derivation, DerivationError, derive, evaluate
+from ...derive import program as P
+from ...spec import NetworkSpec, make_spec, names, registry
+from .layout import is_weight
+
+POINTS_PER_BATCH = 2
+GENERIC_BATCHES = (3, 5, 7)
+KINK_MARGIN = 0.05
+_SCRATCH = "_check_code_value"  # the name a single evaluated node is stored under
+
+Arrays = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Truth:
+    """A spec's derivation and the mistake-model programs derived from it."""
+
+    spec: NetworkSpec
+    derivation: Derivation
+    # hidden layers whose act'(Z) is left out -> the backward program without them
+    unmasked: dict[tuple[int, ...], P.Program]
+
+    @property
+    def program(self) -> P.Program:
+        """The correct program, in the rows layout (one sample per row, like the student's)."""
+        return self.derivation.program
+
+    @property
+    def depth(self) -> int:
+        """Number of weight layers."""
+        return self.spec.depth
+
+
+def truth_spec(spec: NetworkSpec) -> NetworkSpec:
+    """The part of a spec the gradients depend on, so the truth can be cached across specs."""
+    return make_spec(
+        layers=spec.layers,
+        activations=spec.activations,
+        loss=spec.loss,
+        reduction=spec.reduction,
+        alpha=spec.alpha,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _truth_cached(spec: NetworkSpec) -> Truth:
+    # the closed forms are not needed: the Program is what the trainer prints and the proof
+    # checks; the checker only runs it
+    d = derive(spec, closed_forms=False)
+    hidden = tuple(range(1, spec.depth))
+    models = [(k,) for k in hidden] if len(hidden) > 1 else []
+    models.append(hidden)  # one layer's act' left out, then all of them
+    unmasked = {m: d.program_for(unmasked=frozenset(m)) for m in models}
+    return Truth(spec, d, unmasked)
+
+
+def truth_for(spec: NetworkSpec) -> Truth:
+    """The (cached) truth for a spec."""
+    return _truth_cached(truth_spec(spec))
+
+
+def value(prog: P.Program, env: Arrays, node: P.Node) -> np.ndarray:
+    """One node of `prog`'s kind evaluated on known arrays (ValueError where NumPy raises)."""
+    step = P.Step(_SCRATCH, node, (), "", 0)
+    return evaluate.run(prog, env, steps=(step,))[_SCRATCH]
+
+
+@dataclass
+class Probe:
+    """One random point: parameters and batch in our layout, the truth, and mistake models."""
+
+    n: int
+    params: Arrays
+    X: np.ndarray
+    y: np.ndarray
+    values: Arrays  # every step of the program: Z1, H1, ..., Y[, P], dZ2, gW2, ...
+    forward: Arrays  # Z1, H1, ..., Y[, P]
+    grads: Arrays  # W1, b1, ... -> the gradient (scaled by the reduction)
+    # hidden layers whose act'(Z) is left out -> the gradients then
+    no_mask: dict[tuple[int, ...], Arrays] = field(default_factory=dict)
+    # layers whose bias is added per sample -> that forward pass, None where NumPy raises
+    per_sample_bias: dict[tuple[int, ...], Arrays | None] = field(default_factory=dict)
+
+
+def batch_sizes(layers: tuple[int, ...]) -> list[int]:
+    """Sizes off every width (3, 5, 7 shifted as needed), plus each hidden width above 1."""
+    sizes: list[int] = []
+    for n in GENERIC_BATCHES:
+        while n in layers or n in sizes:
+            n += 1
+        sizes.append(n)
+    widths = sorted({w for w in layers[1:] if w > 1})
+    return sorted(set(sizes) | set(widths))
+
+
+def _gradients(prog: P.Program, values: Arrays) -> Arrays:
+    return {param: values[step] for param, step in prog.grads.items()}
+
+
+def forward_with_column_bias(
+    prog: P.Program, inputs: Arrays, layers: tuple[int, ...]
+) -> Arrays | None:
+    """The program's forward steps with the biases of `layers` as (h, 1) columns added the
+    way NumPy broadcasts them: per sample when N == h; None where NumPy raises."""
+    env = dict(inputs)
+    for step in prog.forward:
+        if step.role == P.PRE_ACTIVATION and step.layer in layers:
+            assert isinstance(step.expr, P.AddBias)
+            bias = value(prog, env, step.expr.bias).reshape(-1, 1)
+            try:
+                env[step.name] = value(prog, env, step.expr.arg) + bias
+            except ValueError:
+                return None
+        else:
+            env = evaluate.run(prog, env, steps=(step,))
+    return {s.name: env[s.name] for s in prog.forward}
+
+
+def make_probes(truth: Truth, seed: int = 20240) -> list[Probe]:
+    """POINTS_PER_BATCH random points at every batch size, with truth and mistake models."""
+    rng = np.random.default_rng(seed)
+    spec, prog = truth.spec, truth.program
+    depth = truth.depth
+    shapes = {name: spec.param_shape(name) for name in spec.param_names}
+    kinked = [
+        k
+        for k in range(1, depth + 1)
+        if k < depth or spec.activations[-1] != "identity"
+    ]
+    probes = []
+    for n in batch_sizes(spec.layers):
+        for _ in range(POINTS_PER_BATCH):
+            for _attempt in range(2000):
+                params = {k: rng.normal(size=s) for k, s in shapes.items()}
+                for k in params:
+                    if not is_weight(
+                        k
+                    ):  # biases clearly nonzero: a misplaced one shows
+                        params[k] = np.sign(params[k]) * (0.3 + np.abs(params[k]))
+                X = rng.normal(size=(n, spec.layers[0]))
+                y = _targets(spec, rng, n)
+                inputs = {names.INPUTS: X, names.TARGETS: y, **params}
+                fwd = evaluate.run(prog, inputs, steps=prog.forward)
+                zs = [fwd[names.pre_activation(k)] for k in kinked]
+                hidden = [fwd[names.pre_activation(k)] for k in range(1, depth)]
+                if all(np.min(np.abs(z)) > KINK_MARGIN for z in zs) and all(
+                    (z > 0).any() and (z < 0).any() for z in hidden
+                ):
+                    break
+            else:
+                raise DerivationError(
+                    "could not draw probe points with mixed-sign activations"
+                )
+            probes.append(_probe(truth, params, X, y, fwd))
+    return probes
+
+
+def _targets(spec: NetworkSpec, rng: np.random.Generator, n: int) -> np.ndarray:
+    """Targets of the loss's kind: real values, 0/1 labels, or one-hot rows."""
+    k = spec.layers[-1]
+    kind = registry.loss(spec.loss).targets
+    if kind == "binary":
+        return rng.integers(0, 2, size=(n, k)).astype(float)
+    if kind == "one_hot":
+        return np.eye(k)[rng.integers(0, k, size=n)]
+    return rng.normal(size=(n, k))
+
+
+def _probe(
+    truth: Truth, params: Arrays, X: np.ndarray, y: np.ndarray, fwd: Arrays
+) -> Probe:
+    prog = truth.program
+    values = evaluate.run(prog, fwd)
+    forward = {s.name: values[s.name] for s in prog.forward}
+    probe = Probe(len(X), params, X, y, values, forward, _gradients(prog, values))
+    for layers, model in truth.unmasked.items():  # the forward pass is the same
+        probe.no_mask[layers] = _gradients(model, evaluate.run(model, fwd))
+    wide = [k for k in range(1, truth.depth + 1) if truth.spec.layers[k] > 1]
+    inputs = {names.INPUTS: X, names.TARGETS: y, **params}
+    for layers in sorted({tuple(wide)} | {(k,) for k in wide}):
+        if layers:
+            probe.per_sample_bias[layers] = forward_with_column_bias(
+                prog, inputs, layers
+            )
+    return probe
