@@ -12,11 +12,17 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import EXIT_USAGE, UserError
 from .spec import flags
 from .spec.flags import spec_from_args
+
+if TYPE_CHECKING:
+    from .emit.seed_notebook import Finding
+    from .emit.trainer import TrainerBuild
+    from .spec import NetworkSpec
 
 DEFAULT_OUT = Path("generated")
 
@@ -101,8 +107,49 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
+def _seed_findings(spec: NetworkSpec) -> tuple[Finding, ...] | None:
+    """The checker's verdict on the seed notebook, for the seed network's document (else None).
+
+    Run here, by the orchestrator, so the document stage never calls the checker.
+    """
+    from .emit import seed_notebook
+
+    if not seed_notebook.is_seed_network(spec):
+        return None
+    from .check import check_code
+    from .check.diagnoses import EXPLANATIONS
+
+    path = seed_notebook.seed_notebook_path()
+    report = check_code(path)
+    # no absolute path in the document: the checker names the file, keep only its name
+    folder = str(path.parent) + "/"
+
+    def finding(part: str, judged: dict[str, Any]) -> Finding:
+        codes = tuple(judged.get("diagnoses", ()) or ())
+        return seed_notebook.Finding(
+            part,
+            str(judged.get("status", "error")),
+            tuple(seed_notebook.Diagnosis(c, EXPLANATIONS.get(c, c)) for c in codes),
+            str(judged.get("message", "") or "").replace(folder, ""),
+        )
+
+    findings = [finding("forward", report.get("forward", {}))]
+    findings += [finding(n, p) for n, p in report.get("gradients", {}).items()]
+    return tuple(findings)
+
+
+def _build(spec: NetworkSpec, command: str, style: str = "matrix") -> TrainerBuild:
+    """Derive, emit and prove the trainer once; the notes are said."""
+    from .emit import trainer as codegen
+
+    built = codegen.build_trainer(spec, command=command, style=style)
+    for note in built.derivation.notes:
+        _say(f"note: {note}")
+    return built
+
+
 def cmd_build(args: argparse.Namespace) -> int:
-    """Derive the default network and write its trainer (and derivation documents) to --out."""
+    """Derive the default network once and write its trainer (and documents) to --out."""
     from .emit import render
     from .emit import trainer as codegen
     from .spec import default_spec
@@ -133,7 +180,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         from .emit import document as documents
 
         code = documents.build_documents(
-            built, out, command="symbackprop build", say=_say
+            built, out, "symbackprop build", _say, _seed_findings(spec)
         )
     _say(f"build finished in {time.perf_counter() - start:.2f} s")
     return code
@@ -146,27 +193,30 @@ def cmd_emit(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     render.check_writable(args.output, args.force)
     style = f" --style {args.style}" if args.style != "matrix" else ""
-    command = (
-        f"symbackprop emit {args.artefact}{style} "
-        + " ".join(_spec_flags(args))
-        + f" -o {args.output.name}"
+    command = " ".join(
+        (
+            f"symbackprop emit {args.artefact}{style} "
+            + " ".join(_spec_flags(args))
+            + f" -o {args.output.name}"
+        ).split()
     )
-    if args.artefact == "trainer":
-        from .emit import trainer as codegen
+    if args.artefact == "notebook":
+        from .emit import notebook
 
-        built = codegen.build_trainer(
-            spec, command=" ".join(command.split()), style=args.style
-        )
-        for note in built.derivation.notes:
-            _say(f"note: {note}")
-        render.write_atomic(args.output, built.source)
-        _say(
-            f"wrote {args.output} (derivation {built.derive_seconds:.2f} s; proof: {built.proof})"
-        )
-        return 0
-    from .emit import document as documents
+        notebook.require_nbformat()  # before the derivation, which takes a while
+        return notebook.write(_build(spec, command), args.output, command, _say)
+    if args.artefact == "latex":
+        from .emit import document as documents
 
-    return documents.emit(args.artefact, spec, args.output, command=command, say=_say)
+        built = _build(spec, command)
+        findings = _seed_findings(spec)
+        return documents.write_latex(built, args.output, command, _say, findings)
+    built = _build(spec, command, style=args.style)
+    render.write_atomic(args.output, built.source)
+    _say(
+        f"wrote {args.output} (derivation {built.derive_seconds:.2f} s; proof: {built.proof})"
+    )
+    return 0
 
 
 def cmd_pdf(args: argparse.Namespace) -> int:
@@ -176,7 +226,9 @@ def cmd_pdf(args: argparse.Namespace) -> int:
 
     spec = spec_from_args(args)
     render.check_writable(args.output, args.force)
-    return documents.emit("pdf", spec, args.output, command="symbackprop pdf", say=_say)
+    command = "symbackprop pdf"
+    built = _build(spec, command)
+    return documents.write_pdf(built, args.output, command, _say, _seed_findings(spec))
 
 
 def _spec_flags(args: argparse.Namespace) -> list[str]:

@@ -1,4 +1,4 @@
-"""The derivation document's LaTeX: notation, printer, trainer-code maths, data, seed notebook.
+"""The derivation document's LaTeX: notation, printers, the Program as maths, data, seed notebook.
 
 No TeX needed here (tests/test_pdf.py compiles). References are computed independently: the
 epoch-1 gradients by tests/reference.py's hand-written loops, symbol names and code lines by
@@ -8,17 +8,22 @@ hand.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 import reference
 import sympy as sp
 
+from symbackprop import cli
 from symbackprop.derive import derive
 from symbackprop.emit import document as documents
+from symbackprop.emit import drawing, seed_notebook
 from symbackprop.emit import trainer as codegen
-from symbackprop.printing import latex
+from symbackprop.emit.trainer import TrainerBuild
+from symbackprop.printing import latex, notation, tex
 from symbackprop.printing import numpy as printing
+from symbackprop.printing.latex import ProgramLatexPrinter
 from symbackprop.spec import default_spec, make_spec
 
 SEED_X = np.array(reference.SEED_X)
@@ -26,13 +31,23 @@ SEED_Y = np.array(reference.SEED_Y)
 
 
 @pytest.fixture(scope="module")
-def default_build():  # noqa: ANN201 - a TrainerBuild
+def default_build() -> TrainerBuild:
     return codegen.build_trainer(default_spec(), command="symbackprop build")
 
 
 @pytest.fixture(scope="module")
-def default_tex(default_build) -> str:  # noqa: ANN001
-    return documents.derivation_tex(default_build, "symbackprop build")
+def seed_findings() -> tuple[seed_notebook.Finding, ...]:
+    """The checker's verdict on the seed notebook, as `symbackprop build` hands it over."""
+    findings = cli._seed_findings(default_spec())
+    assert findings is not None
+    return findings
+
+
+@pytest.fixture(scope="module")
+def default_tex(
+    default_build: TrainerBuild, seed_findings: tuple[seed_notebook.Finding, ...]
+) -> str:
+    return documents.derivation_tex(default_build, "symbackprop build", seed_findings)
 
 
 def epoch1_gradients() -> dict[str, np.ndarray]:
@@ -60,7 +75,7 @@ def epoch1_gradients() -> dict[str, np.ndarray]:
     ],
 )
 def test_symbol_names(name: str, expected: str) -> None:
-    assert latex.symbol_tex(name) == expected
+    assert notation.symbol_tex(name) == expected
 
 
 def test_printer_writes_the_step_as_an_indicator_and_yhat_minus_y() -> None:
@@ -78,11 +93,11 @@ def test_printer_writes_the_step_as_an_indicator_and_yhat_minus_y() -> None:
 
 def test_escape_survives_every_special_character() -> None:
     text = r"a_b & c % d $ e # f { g } \ h ~ ^"
-    assert latex.escape_tex(text) == (
+    assert tex.escape_tex(text) == (
         r"a\_b \& c \% d \$ e \# f \{ g \} \textbackslash{} h \textasciitilde{} "
         r"\textasciicircum{}"
     )
-    assert latex.escape_tex("use --reduction `mean`") == (
+    assert tex.escape_tex("use --reduction `mean`") == (
         r"use -{}-{}reduction \textasciigrave{}mean\textasciigrave{}"
     )
 
@@ -93,7 +108,7 @@ def test_long_expressions_break_into_lines_that_fit() -> None:
     entry = sp.factor_terms(d.scalar.readable["W1"][0, 0])
     lines = latex.broken(entry)
     assert len(lines) > 1
-    assert all(latex.visual_width(line) <= latex.LINE_WIDTH + 12 for line in lines)
+    assert all(tex.visual_width(line) <= tex.LINE_WIDTH + 12 for line in lines)
     # nothing is lost: every parameter symbol of the one-line form is in the broken form
     whole = latex.tex(entry)
     symbols = set(re.findall(r"w\^\{\(\d\)\}_\{\d+\}", whole))
@@ -103,42 +118,79 @@ def test_long_expressions_break_into_lines_that_fit() -> None:
     assert " ".join(lines).count(r"\Bigl(") == " ".join(lines).count(r"\Bigr)")
 
 
-# --------------------------------------------------------------------------- trainer code as maths
+# --------------------------------------------------------------------------- the Program as maths
 
 
-def test_backward_code_of_the_default_network_in_maths() -> None:
-    d = derive(default_spec())
-    shown = {
-        line.code: latex.statement_tex(line.code) for line in printing.backward_lines(d)
-    }
-    assert shown["dZ2 = Y - y"] == r"\Delta^{(2)} = \hat{Y} - Y"
-    assert (
-        shown["gW2 = dZ2.T @ H1"]
-        == r"\partial\mathcal{L}/\partial W^{(2)} = \Delta^{(2)\top}\,H^{(1)}"
+def _statements(spec_fields: dict, layout: str = "rows") -> dict[str, str]:
+    """Each step's LaTeX, by the array it defines."""
+    d = derive(make_spec(**spec_fields) if spec_fields else default_spec())
+    prog = d.program_for(layout)
+    printer = ProgramLatexPrinter(layout, link=prog.prediction == "P")
+    return {step.name: printer.statement(step) for step in prog.steps}
+
+
+def test_default_program_in_maths_rows() -> None:
+    shown = _statements({})
+    assert shown["Z1"] == r"Z^{(1)} = X\,W^{(1)\top} + \mathbf{1}_N\,b^{(1)\top}"
+    assert shown["H1"] == r"H^{(1)} = \max(Z^{(1)}, 0)"
+    assert shown["Y"] == r"\hat{Y} = Z^{(2)}"
+    assert shown["dZ2"] == r"\Delta^{(2)} = \hat{Y} - Y"
+    assert shown["gW2"] == (
+        r"\partial\mathcal{L}/\partial W^{(2)} = \Delta^{(2)\top}\,H^{(1)}"
     )
-    assert shown["gb2 = dZ2.sum(axis=0)"] == (
+    assert shown["gb2"] == (
         r"\partial\mathcal{L}/\partial b^{(2)} = \Delta^{(2)\top}\,\mathbf{1}_N"
     )
-    assert shown["dZ1 = (dZ2 @ W2) * (Z1 > 0)"] == (
+    assert shown["dZ1"] == (
         r"\Delta^{(1)} = \bigl(\Delta^{(2)}\,W^{(2)}\bigr) \odot \mathbf{1}[Z^{(1)} > 0]"
     )
+    assert shown["gW1"] == r"\partial\mathcal{L}/\partial W^{(1)} = \Delta^{(1)\top}\,X"
+
+
+def test_default_program_in_maths_columns() -> None:
+    shown = _statements({}, "columns")
+    assert shown["Z1"] == r"Z^{[1]} = W^{[1]}\,X + b^{[1]}\,\mathbf{1}_m^{\top}"
+    assert shown["Z2"] == r"Z^{[2]} = W^{[2]}\,H^{[1]} + b^{[2]}\,\mathbf{1}_m^{\top}"
+    assert shown["gW2"] == (
+        r"\partial\mathcal{L}/\partial W^{[2]} = \Delta^{[2]}\,H^{[1]\top}"
+    )
+    assert shown["gb1"] == (
+        r"\partial\mathcal{L}/\partial b^{[1]} = \Delta^{[1]}\,\mathbf{1}_m"
+    )
+    assert shown["dZ1"] == (
+        r"\Delta^{[1]} = \bigl(W^{[2]\top}\,\Delta^{[2]}\bigr) \odot \mathbf{1}[Z^{[1]} > 0]"
+    )
     assert (
-        shown["gW1 = dZ1.T @ X"]
-        == r"\partial\mathcal{L}/\partial W^{(1)} = \Delta^{(1)\top}\,X"
+        shown["gW1"] == r"\partial\mathcal{L}/\partial W^{[1]} = \Delta^{[1]}\,X^{\top}"
     )
 
 
-def test_forward_code_and_mean_reduction_in_maths() -> None:
-    assert latex.statement_tex("Z1 = X @ W1.T + b1") == (
-        r"Z^{(1)} = X\,W^{(1)\top} + \mathbf{1}_N\,b^{(1)\top}"
+def test_mean_link_and_entrywise_products_in_maths() -> None:
+    fields = dict(
+        layers=(2, 3, 3, 2),
+        activations=("tanh", "sigmoid", "identity"),
+        loss="softmax_cross_entropy",
+        reduction="mean",
     )
-    assert (
-        latex.statement_tex("H1 = np.maximum(Z1, 0)") == r"H^{(1)} = \max(Z^{(1)}, 0)"
-    )
-    assert (
-        latex.statement_tex("dZ2 = (Y - y) / n")
-        == r"\Delta^{(2)} = \frac{\hat{Y} - Y}{N}"
-    )
+    for layout, batch, (left, right) in (("rows", "N", "()"), ("columns", "m", "[]")):
+        shown = _statements(fields, layout)
+
+        def up(k: int, left: str = left, right: str = right) -> str:
+            return "^{" + left + str(k) + right + "}"
+
+        assert shown["Y"] == r"\tilde{Y} = Z" + up(3)
+        assert shown["P"] == r"\hat{Y} = \operatorname{softmax}(\tilde{Y})"
+        assert (
+            shown["dZ3"] == r"\Delta" + up(3) + r" = \frac{\hat{Y} - Y}{" + batch + "}"
+        )
+        # sigma' = h (1 - h) on matrices is entrywise: written with odot, not as a product
+        assert shown["dZ2"].endswith(
+            r"\odot H" + up(2) + r" \odot \left(1 - H" + up(2) + r"\right)"
+        )
+        assert shown["dZ1"].endswith(
+            r"\odot \bigl(1 - \left(H" + up(1) + r"\right)^{2}\bigr)"
+        )
+        assert shown["H2"] == "H" + up(2) + r" = \frac{1}{1 + e^{- Z" + up(2) + "}}"
 
 
 # --------------------------------------------------------------------------- the document
@@ -175,7 +227,7 @@ def test_default_document_has_every_part(default_tex: str) -> None:
     assert r"\operatorname{ReLU}'(0) = 0" in default_tex
     # the vectorized statements are exactly the trainer's, shown as code too
     for line in printing.backward_lines(derive(default_spec())):
-        assert latex.code_tex(line.code) in default_tex
+        assert tex.code_tex(line.code) in default_tex
 
 
 def test_default_document_shows_the_correct_epoch1_numbers(default_tex: str) -> None:
@@ -190,7 +242,9 @@ def test_default_document_shows_the_correct_epoch1_numbers(default_tex: str) -> 
         assert f"{v:.4f}" in default_tex
 
 
-def test_header_comments_and_no_paths_or_dates(default_tex: str, tmp_path) -> None:  # noqa: ANN001
+def test_header_comments_and_no_paths_or_dates(
+    default_tex: str, tmp_path: Path
+) -> None:
     lines = default_tex.splitlines()
     assert lines[0].startswith("% Generated by symbackprop")
     assert "symbackprop build" in lines[1] and lines[1].startswith("%")
@@ -207,40 +261,39 @@ def test_header_comments_and_no_paths_or_dates(default_tex: str, tmp_path) -> No
 def test_special_title_is_escaped() -> None:
     title = r"a_b & c % d $ e # f { g } \ h"
     built = codegen.build_trainer(make_spec(layers=(2, 2, 1), title=title))
-    tex = documents.derivation_tex(built, "test")
-    assert r"\title{a\_b \& c \% d \$ e \# f \{ g \} \textbackslash{} h" in tex
+    source = documents.derivation_tex(built, "test")
+    assert r"\title{a\_b \& c \% d \$ e \# f \{ g \} \textbackslash{} h" in source
 
 
 def test_big_network_gets_general_forms_and_says_why() -> None:
     built = codegen.build_trainer(make_spec(layers=(10, 20, 5)))
-    tex = documents.derivation_tex(built, "test")
-    assert "325 parameters" in tex and "too many for SymPy" in tex
-    assert (
-        r"\frac{\partial L}{\partial w^{(1)}_{11}}" not in tex
-    )  # no per-entry closed forms
-    assert r"\delta^{(1)}_{i}" in tex and r"\sum_{k=1}^{5}" in tex  # the per-layer rule
+    source = documents.derivation_tex(built, "test")
+    assert "325 parameters" in source and "too many for SymPy" in source
+    # no per-entry closed forms
+    assert r"\frac{\partial L}{\partial w^{(1)}_{11}}" not in source
+    assert r"\delta^{(1)}_{i}" in source and r"\sum_{k=1}^{5}" in source  # per layer
     # at most DRAW_LIMIT units drawn per layer, with an ellipsis for the wide ones
-    drawn = re.findall(r"name=n(\d+)u\d+\]", tex)
-    assert max(drawn.count(str(layer)) for layer in range(3)) <= latex.DRAW_LIMIT - 1
-    assert r"{$\vdots$}" in tex
+    drawn = re.findall(r"name=n(\d+)u\d+\]", source)
+    assert max(drawn.count(str(k)) for k in range(3)) <= drawing.DRAW_LIMIT - 1
+    assert r"{$\vdots$}" in source
     # no data in the spec: the example says where its numbers come from, and elides rows
-    assert "make\\_data(seed=0)" in tex and r"\vdots" in tex
-    assert r"\section{Checking the notebook}" not in tex
+    assert "make\\_data(seed=0)" in source and r"\vdots" in source
+    assert r"\section{Checking the notebook}" not in source
 
 
 def test_matrix_elision_and_numbers() -> None:
-    m = latex.matrix_tex(np.arange(60.0).reshape(10, 6))
-    assert m.count(r"\\") == latex.SHOW_ROWS - 1 and r"\cdots" in m and r"\ddots" in m
-    assert latex.number_tex(-0.0) == "0" and latex.number_tex(-2.235) == "-2.2350"
-    assert latex.number_tex(1.5e-7) == r"1.500\times 10^{-7}"
+    m = tex.matrix_tex(np.arange(60.0).reshape(10, 6))
+    assert m.count(r"\\") == tex.SHOW_ROWS - 1 and r"\cdots" in m and r"\ddots" in m
+    assert tex.number_tex(-0.0) == "0" and tex.number_tex(-2.235) == "-2.2350"
+    assert tex.number_tex(1.5e-7) == r"1.500\times 10^{-7}"
 
 
 # --------------------------------------------------------------------------- the seed notebook
 
 
 def test_seed_notebook_epoch1_line_is_parsed() -> None:
-    text = documents.seed_notebook_path().read_text(encoding="utf-8")
-    printed = documents.printed_epoch(text)
+    text = seed_notebook.seed_notebook_path().read_text(encoding="utf-8")
+    printed = seed_notebook.printed_epoch(text)
     assert printed["loss"] == [1.0537]
     assert printed["W1"] == [-2.86, -2.69, -2.01, -1.89]
     assert printed["W2"] == [-1.72, -3.43]
@@ -249,9 +302,10 @@ def test_seed_notebook_epoch1_line_is_parsed() -> None:
 
 
 def test_only_the_seed_network_gets_the_notebook_section() -> None:
-    assert documents.is_seed_network(default_spec())
-    assert not documents.is_seed_network(make_spec(layers=(3, 4, 2)))
-    assert not documents.is_seed_network(make_spec(**{**_seed_fields(), "lr": 0.1}))
+    assert seed_notebook.is_seed_network(default_spec())
+    assert not seed_notebook.is_seed_network(make_spec(layers=(3, 4, 2)))
+    assert not seed_notebook.is_seed_network(make_spec(**{**_seed_fields(), "lr": 0.1}))
+    assert cli._seed_findings(make_spec(layers=(3, 4, 2))) is None
 
 
 def _seed_fields() -> dict:
@@ -260,46 +314,48 @@ def _seed_fields() -> dict:
     return dict(DEFAULT)
 
 
-def test_notebook_table_compares_with_the_correct_values(default_build) -> None:  # noqa: ANN001
+def test_notebook_table_compares_with_the_correct_values(
+    default_build: TrainerBuild,
+) -> None:
     trainer = codegen.load_trainer(default_build.source)
-    check = documents.notebook_check(default_spec(), trainer)
+    check = seed_notebook.notebook_check(default_spec(), trainer, None)
     assert check is not None
     rows = {row.name: row for row in check.rows}
     grads = epoch1_gradients()
     w1 = ", ".join(f"{v:.2f}" for v in np.round(grads["W1"].ravel(), 2))
     assert rows["W1\\_grad"].correct == f"$({w1})$"
     assert rows["W1\\_grad"].printed == "$(-2.86, -2.69, -2.01, -1.89)$"
-    assert not any(
-        row.agrees for row in check.rows
-    )  # the notebook's forward pass is wrong
+    # the notebook's forward pass is wrong
+    assert not any(row.agrees for row in check.rows)
+    # without the checker's verdict the section compares the printed numbers only
+    assert "comparing the printed numbers only" in check.source
+    assert check.findings == (
+        "The gradients of W1, W2, b1, b2: the printed values differ from the correct ones.",
+    )
 
 
-def test_seed_findings_from_the_checker_or_from_the_numbers() -> None:
-    path = documents.seed_notebook_path()
-    printed = documents.printed_epoch(path.read_text(encoding="utf-8"))
-    grads = epoch1_gradients()
-    correct = {k: [float(v) for v in np.round(grads[k].ravel(), 2)] for k in grads}
-    findings, checked = documents.notebook_findings(path, correct, printed)
-    try:
-        from symbackprop.check import check_code  # noqa: F401
-    except ImportError:
-        assert not checked
-        assert findings[0].status == "differs"
-        assert all(n in findings[0].part for n in ("W1", "W2", "b1", "b2"))
-        return
-    assert checked
-    parts = {f.part: f for f in findings}
-    assert "bias_broadcast" in parts["forward"].diagnoses
+def test_seed_findings_come_from_the_checker(
+    seed_findings: tuple[seed_notebook.Finding, ...],
+) -> None:
+    parts = {f.part: f for f in seed_findings}
+    codes = {part: {c.code for c in f.diagnoses} for part, f in parts.items()}
+    assert "bias_broadcast" in codes["forward"]
     assert parts["W1"].status == "wrong"
-    assert {"product_order", "wrong_shape"} & set(parts["W1"].diagnoses)
+    assert {"product_order", "wrong_shape"} & codes["W1"]
     assert parts["W2"].status == "ok"
-    assert "scaled" in parts["b1"].diagnoses and "scaled" in parts["b2"].diagnoses
+    assert "scaled" in codes["b1"] and "scaled" in codes["b2"]
+    # the checker names the file; the document keeps its name, not the folder it is in
+    folder = str(seed_notebook.seed_notebook_path().parent)
+    assert "notebook_221_relu.txt:" in parts["forward"].message
+    assert all(folder not in f.message for f in seed_findings)
 
 
-def test_checker_findings_are_named_and_escaped(default_build, monkeypatch) -> None:  # noqa: ANN001
+def test_checker_findings_are_named_and_escaped(
+    default_build: TrainerBuild, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import symbackprop.check as check
 
-    def fake_check_code(path):  # noqa: ANN001, ANN202
+    def fake_check_code(path: object) -> dict:
         part = {"status": "ok", "diagnoses": [], "message": "", "max_rel_error": 0.0}
         return {
             "ok": False,
@@ -318,30 +374,35 @@ def test_checker_findings_are_named_and_escaped(default_build, monkeypatch) -> N
 
     monkeypatch.setattr(check, "check_code", fake_check_code, raising=False)
     trainer = codegen.load_trainer(default_build.source)
-    result = documents.notebook_check(default_spec(), trainer)
+    findings = cli._seed_findings(default_spec())
+    result = seed_notebook.notebook_check(default_spec(), trainer, findings)
     assert result is not None
     text = " ".join(result.findings)
     assert r"b1 has shape (2, 1) \& adds 100\% per\_sample" in text
     assert r"\texttt{bias\_broadcast}" in text and "broadcasts down the batch" in text
     assert "The gradient of W1: correct." in text
     assert r"\texttt{scaled}" in text
+    assert r"\texttt{symbackprop check-{}code}" in result.source
 
 
-def test_emit_notebook_goes_to_notebook_py(tmp_path) -> None:  # noqa: ANN001
+def test_emit_notebook_and_latex_through_the_cli(tmp_path: Path) -> None:
     out = tmp_path / "x.ipynb"
-    said: list[str] = []
-    assert documents.emit("notebook", default_spec(), out, "test", said.append) == 0
+    assert cli.main(["emit", "notebook", "-o", str(out)]) == 0
     assert '"nbformat_minor": 5' in out.read_text(encoding="utf-8")
-    assert said[-1].startswith(f"wrote {out} (")
+    out = tmp_path / "net.tex"
+    assert cli.main(["emit", "latex", "--layers", "3,4,2", "-o", str(out)]) == 0
+    source = out.read_text(encoding="utf-8")
+    assert (
+        source.startswith("% Generated by symbackprop") and r"\end{document}" in source
+    )
+    assert "symbackprop emit latex --layers 3,4,2 -o net.tex" in source
 
 
-def test_emit_latex_writes_the_tex(tmp_path) -> None:  # noqa: ANN001
+def test_write_latex_says_what_it_wrote(
+    default_build: TrainerBuild, tmp_path: Path
+) -> None:
     out = tmp_path / "net.tex"
     said: list[str] = []
-    assert (
-        documents.emit("latex", make_spec(layers=(3, 4, 2)), out, "test", said.append)
-        == 0
-    )
-    tex = out.read_text(encoding="utf-8")
-    assert tex.startswith("% Generated by symbackprop") and r"\end{document}" in tex
-    assert any(str(out) in s for s in said)
+    assert documents.write_latex(default_build, out, "test", said.append) == 0
+    assert said[-1].startswith(f"wrote {out} (")
+    assert r"\section{Checking the notebook}" in out.read_text(encoding="utf-8")

@@ -19,8 +19,10 @@ import pytest
 from symbackprop import cli
 from symbackprop.emit import notebook, render
 from symbackprop.emit import trainer as codegen
-from symbackprop.printing import latex
-from symbackprop.spec import default_spec, make_spec
+from symbackprop.printing.markdown import MARKDOWN
+from symbackprop.printing.prose import Code, Math
+from symbackprop.printing.tex import TEX
+from symbackprop.spec import NetworkSpec, default_spec, make_spec
 
 SPECS = {
     "default": default_spec(),
@@ -97,6 +99,11 @@ print(json.dumps({
 _TEXTS: dict[str, str] = {}
 
 
+def notebook_of(spec: NetworkSpec) -> str:
+    """The notebook text of a spec, derived and proven first."""
+    return notebook.notebook_text(codegen.build_trainer(spec, command=COMMAND), COMMAND)
+
+
 def notebook_for(key: str) -> str:
     """The notebook text of SPECS[key], built once per session."""
     if key not in _TEXTS:
@@ -162,8 +169,9 @@ def test_emitting_twice_gives_identical_bytes(tmp_path: Path) -> None:
     spec = SPECS["default"]
     lines: list[str] = []
     paths = [tmp_path / "a.ipynb", tmp_path / "b.ipynb"]
+    built = codegen.build_trainer(spec, command=COMMAND)
     for path in paths:
-        assert notebook.emit(spec, path, COMMAND, lines.append) == 0
+        assert notebook.write(built, path, COMMAND, lines.append) == 0
     assert paths[0].read_bytes() == paths[1].read_bytes()
     assert paths[0].read_text(encoding="utf-8") == notebook_for("default")
     assert lines[-1].startswith(f"wrote {paths[1]} (")
@@ -336,28 +344,29 @@ def test_markdown_text_outside_maths_has_no_latex_commands(key: str) -> None:
 
 def test_big_network_keeps_the_per_layer_rules_and_says_why() -> None:
     spec = make_spec(layers=(4, 20, 20, 3), loss="softmax_cross_entropy", lr=0.01)
-    md = markdown(notebook.notebook_text(spec, COMMAND))
+    md = markdown(notebook_of(spec))
     assert "583 parameters" in md and "Closed forms derived by SymPy" not in md
     assert r"\delta^{(1)} &= \bigl(W^{(2)\top} \delta^{(2)}\bigr) \odot" in md
 
 
 def test_user_text_is_escaped_for_markdown() -> None:
     title = r"My *net* $x$ <b>_x_</b> # [a](b) `c` \ end"
-    text = notebook.notebook_text(
-        make_spec(layers=(2, 2, 1), title=title, epochs=3), COMMAND
-    )
+    text = notebook_of(make_spec(layers=(2, 2, 1), title=title, epochs=3))
     heading = next(
         line for line in markdown(text).splitlines() if line.startswith("# ")
     )
     assert heading == (r"# My \*net\* \$x\$ \<b\>\_x\_\</b\> \# \[a\](b) \`c\` \\ end")
 
 
-def test_untex_undoes_escape_tex() -> None:
-    text = r"a_b & c % d $ e # f { g } \ h ~ i ^ j < k > l | m ` n -- o"
-    assert notebook.untex(latex.escape_tex(text)) == text
-    assert notebook.tex_text_md(r"take $x_1$ in \texttt{f(a\_b)} here") == (
-        "take $x_1$ in `f(a_b)` here"
+def test_one_sentence_printed_for_latex_and_for_markdown() -> None:
+    spans = ("take ", Math("x_1"), " in ", Code("f(a_b) > 0"), " -- 100% & more")
+    assert TEX.text(*spans) == (
+        r"take $x_1$ in \texttt{f(a\_b) \textgreater{} 0} -{}-{} 100\% \& more"
     )
+    assert MARKDOWN.text(*spans) == r"take $x_1$ in `f(a_b) > 0` -- 100% \& more"
+    # a remark beside a MathJax display: text in \text{}, maths as maths
+    assert MARKDOWN.remark("loss, output ", Math("k")) == r"\text{loss, output }k"
+    assert TEX.remark("loss, output ", Math("k")) == "loss, output $k$"
 
 
 # --------------------------------------------------------------------------- the CLI

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,7 +31,7 @@ needs_pdftotext = pytest.mark.skipif(
 TOLERANCE_PT = 3.0
 
 
-def pdf_text(path) -> str:  # noqa: ANN001
+def pdf_text(path: Path) -> str:
     """The PDF's text, with the maths minus sign as an ASCII hyphen."""
     out = subprocess.run(
         ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
@@ -39,20 +40,26 @@ def pdf_text(path) -> str:  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def default_pdf(tmp_path_factory):  # noqa: ANN001, ANN201
+def default_pdf(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     """`symbackprop build`'s documents for the default network, in a scratch folder."""
     if not HAVE_TEX:
         pytest.skip("no TeX on PATH (latexmk or pdflatex)")
     out = tmp_path_factory.mktemp("build")
     built = codegen.build_trainer(default_spec(), command="symbackprop build")
     said: list[str] = []
-    assert documents.build_documents(built, out, "symbackprop build", said.append) == 0
+    findings = cli._seed_findings(default_spec())
+    assert (
+        documents.build_documents(
+            built, out, "symbackprop build", said.append, findings
+        )
+        == 0
+    )
     return out, said
 
 
 @pytest.mark.slow
 @needs_tex
-def test_default_pdf_compiles_cleanly(default_pdf) -> None:  # noqa: ANN001
+def test_default_pdf_compiles_cleanly(default_pdf: tuple[Path, list[str]]) -> None:
     out, said = default_pdf
     path = out / "derivation_2_2_1.pdf"
     assert path.read_bytes().startswith(b"%PDF")
@@ -75,7 +82,9 @@ def test_default_pdf_has_no_overfull_boxes() -> None:
 @pytest.mark.slow
 @needs_tex
 @needs_pdftotext
-def test_default_pdf_text_has_sections_and_correct_gradients(default_pdf) -> None:  # noqa: ANN001
+def test_default_pdf_text_has_sections_and_correct_gradients(
+    default_pdf: tuple[Path, list[str]],
+) -> None:
     out, _ = default_pdf
     text = pdf_text(out / "derivation_2_2_1.pdf")
     for title in (
@@ -99,11 +108,16 @@ def test_default_pdf_text_has_sections_and_correct_gradients(default_pdf) -> Non
 
 @pytest.mark.slow
 @needs_tex
-def test_rebuild_is_byte_identical(default_pdf, tmp_path) -> None:  # noqa: ANN001
+def test_rebuild_is_byte_identical(
+    default_pdf: tuple[Path, list[str]], tmp_path: Path
+) -> None:
     out, _ = default_pdf
     built = codegen.build_trainer(default_spec(), command="symbackprop build")
+    findings = cli._seed_findings(default_spec())
     assert (
-        documents.build_documents(built, tmp_path, "symbackprop build", lambda s: None)
+        documents.build_documents(
+            built, tmp_path, "symbackprop build", lambda s: None, findings
+        )
         == 0
     )
     for name in ("derivation_2_2_1.tex", "derivation_2_2_1.pdf"):
@@ -143,10 +157,10 @@ def test_rebuild_is_byte_identical(default_pdf, tmp_path) -> None:  # noqa: ANN0
         "784-256-10",
     ],
 )
-def test_other_networks_compile(fields: dict, tmp_path) -> None:  # noqa: ANN001
+def test_other_networks_compile(fields: dict, tmp_path: Path) -> None:
     out = tmp_path / "net.pdf"
-    spec = make_spec(**fields)
-    assert documents.emit("pdf", spec, out, "symbackprop pdf", lambda s: None) == 0
+    built = codegen.build_trainer(make_spec(**fields))
+    assert documents.write_pdf(built, out, "symbackprop pdf", lambda s: None) == 0
     text = pdf_text(out)
     assert "A worked example: epoch 1" in text
     assert "Checking the notebook" not in text
@@ -154,7 +168,9 @@ def test_other_networks_compile(fields: dict, tmp_path) -> None:  # noqa: ANN001
         assert r"Net_1 & 100% $5 #2 {x} \ end" in text
 
 
-def test_no_tex_writes_the_tex_and_exits_3(tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
+def test_no_tex_writes_the_tex_and_exits_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     empty = tmp_path / "bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))  # a PATH without latexmk or pdflatex
@@ -168,7 +184,9 @@ def test_no_tex_writes_the_tex_and_exits_3(tmp_path, monkeypatch, capsys) -> Non
     assert not out.exists()
 
 
-def test_build_without_tex_keeps_trainer_and_tex(tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
+def test_build_without_tex_keeps_trainer_and_tex(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     monkeypatch.setattr(pdf, "find_tex", lambda: None)
     code = cli.main(["build", "--out", str(tmp_path)])
     assert code == 3
@@ -180,9 +198,11 @@ def test_build_without_tex_keeps_trainer_and_tex(tmp_path, monkeypatch, capsys) 
 
 
 @needs_tex
-def test_latex_error_shows_the_log_and_exits_1(tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
+def test_latex_error_shows_the_log_and_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     broken = "\\documentclass{article}\n\\begin{document}\n\\undefinedmacro\n\\end{document}\n"
-    monkeypatch.setattr(documents, "derivation_tex", lambda built, command: broken)
+    monkeypatch.setattr(documents, "derivation_tex", lambda *args: broken)
     out = tmp_path / "out.pdf"
     code = cli.main(["pdf", "-o", str(out), "--layers", "2,2,1"])
     err = capsys.readouterr().err
@@ -196,7 +216,7 @@ def test_latex_error_shows_the_log_and_exits_1(tmp_path, monkeypatch, capsys) ->
 
 
 @needs_tex
-def test_time_limit(monkeypatch) -> None:  # noqa: ANN001
+def test_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     source = "\\documentclass{article}\\begin{document}\\loop\\iftrue\\repeat\\end{document}\n"
     with pytest.raises(pdf.UserError, match="did not finish within"):
         pdf.compile_tex(source, timeout=2)

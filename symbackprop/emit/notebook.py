@@ -1,8 +1,9 @@
 """The derivation as a Jupyter notebook: MathJax maths, the generated trainer's code, and a run.
 
-`emit` serves `symbackprop emit notebook`. The cells are laid out by
-templates/notebook_cells.jinja; every formula is printed by latex.py (SymPy's printer) and every
-code cell defining the network is a piece of the verified trainer source, never re-derived here.
+`write` serves `symbackprop emit notebook`. The cells are laid out by
+templates/notebook_cells.jinja; the maths and prose are document_model's, printed for Markdown
+by its Writer (MathJax reads the same LaTeX maths), and every code cell defining the network
+is a piece of the verified trainer source, never re-derived here.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ import sympy as sp
 
 from ..derive import H, LayerRule
 from ..errors import UserError
-from ..printing import latex
+from ..printing.latex import tex
+from ..printing.markdown import MARKDOWN, md_code, md_escape, md_inline
+from ..printing.notation import array_tex
+from ..printing.tex import Display, number_tex
 from ..spec import NetworkSpec, registry
-from . import render
+from . import document_model, render
 from . import trainer as codegen
 
 TEMPLATE = "notebook_cells.jinja"
@@ -67,103 +71,6 @@ class ActivationRow:
     derivative: str
 
 
-# --------------------------------------------------------------------------- Markdown text
-
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>&$|~#])")
-_UNTEX = re.compile(
-    r"\\(textbackslash|textasciitilde|textasciicircum|textless|textgreater|textbar"
-    r"|textasciigrave)\{\}|\\([&%$#_{}])|-\{\}"
-)
-_NAMED = {
-    "textbackslash": "\\",
-    "textasciitilde": "~",
-    "textasciicircum": "^",
-    "textless": "<",
-    "textgreater": ">",
-    "textbar": "|",
-    "textasciigrave": "`",
-}
-_DOLLAR = re.compile(r"(?<!\\)\$")
-
-
-def md_escape(text: str) -> str:
-    """User text as Markdown that shows it as is (no emphasis, links, HTML or maths)."""
-    return _MD_SPECIAL.sub(r"\\\1", re.sub(r"\s+", " ", str(text)))
-
-
-def md_code(text: str) -> str:
-    """Text as an inline code span, fenced by more backticks than it contains."""
-    text = re.sub(r"\s+", " ", str(text))
-    fence = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
-def md_inline(text: str) -> str:
-    """Plain text whose `backticked` parts become code spans, the rest escaped."""
-    parts = str(text).split("`")
-    if len(parts) % 2 == 0:  # an unmatched backtick: show everything as text
-        return md_escape(text)
-    return "".join(
-        md_code(p) if i % 2 else md_escape(p) for i, p in enumerate(parts) if p
-    )
-
-
-def untex(text: str) -> str:
-    """Undo latex.escape_tex: the plain text a piece of escaped LaTeX prints."""
-    return _UNTEX.sub(
-        lambda m: _NAMED[m.group(1)] if m.group(1) else m.group(2) or "-", text
-    )
-
-
-def _texttt_end(text: str, start: int) -> int:
-    """The index of the brace closing the group that opens at text[start - 1]."""
-    depth, i = 1, start
-    while i < len(text):
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        depth += {"{": 1, "}": -1}.get(c, 0)
-        if depth == 0:
-            return i
-        i += 1
-    raise ValueError(f"unbalanced braces in {text!r}")
-
-
-def tex_text_md(text: str) -> str:
-    """latex.py's text-mode LaTeX as Markdown: $maths$ kept, \\texttt{} as code, escapes undone."""
-    out = []
-    pieces = _DOLLAR.split(text)
-    if len(pieces) % 2 == 0:
-        raise ValueError(f"unmatched $ in {text!r}")
-    for n, piece in enumerate(pieces):
-        if n % 2:
-            out.append(f"${piece}$")
-            continue
-        i = 0
-        while (at := piece.find(r"\texttt{", i)) >= 0:
-            end = _texttt_end(piece, at + len(r"\texttt{"))
-            out.append(md_escape(untex(piece[i:at])))
-            out.append(md_code(untex(piece[at + len(r"\texttt{") : end])))
-            i = end + 1
-        out.append(md_escape(untex(piece[i:])))
-    return "".join(out)
-
-
-def remark_math(text: str) -> str:
-    """A display's remark (text-mode LaTeX with $maths$) as MathJax maths: \\text{} and maths."""
-    pieces = _DOLLAR.split(text)
-    out = []
-    for n, piece in enumerate(pieces):
-        if n % 2:
-            out.append(piece)
-        elif piece:
-            plain = untex(piece).replace("{", "(").replace("}", ")")
-            out.append(r"\text{" + plain + "}")
-    return "".join(out)
-
-
 def _cell_text(text: str) -> str:
     """A Markdown table cell: pipes escaped, on one line."""
     return " ".join(text.replace("|", r"\|").split())
@@ -172,7 +79,7 @@ def _cell_text(text: str) -> str:
 # --------------------------------------------------------------------------- maths blocks
 
 
-def aligned(displays: Sequence[latex.Display]) -> str:
+def aligned(displays: Sequence[Display]) -> str:
     """Display equations as one MathJax block, aligned at the relation, remarks at the right."""
     if not displays:
         return ""
@@ -180,22 +87,17 @@ def aligned(displays: Sequence[latex.Display]) -> str:
     for e in displays:
         line = f"{e.lhs} &{e.relation} {e.rhs[0]}"
         if e.remark:
-            line += r" &&\qquad " + remark_math(e.remark)
+            line += r" &&\qquad " + e.remark
         lines.append(line)
         lines += [f"&{more}" for more in e.rhs[1:]]
     return "$$\n\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}\n$$"
 
 
-def code_table(rows: Sequence[latex.CodeRow]) -> str:
+def code_table(rows: Sequence[document_model.CodeRow]) -> str:
     """The trainer's statements next to the maths they compute, as a Markdown table."""
     out = ["| Maths | Shape | Trainer code | What |", "|---|---|---|---|"]
     for row in rows:
-        cells = (
-            f"${row.maths}$",
-            row.shape,
-            tex_text_md(row.code),
-            tex_text_md(row.comment),
-        )
+        cells = (f"${row.maths}$", row.shape, row.code, row.comment)
         out.append("| " + " | ".join(_cell_text(c) for c in cells) + " |")
     return "\n".join(out)
 
@@ -215,11 +117,11 @@ def activation_rows(
             )
             continue
         op = registry.activation(name).latex
-        derivative = f"${op}'(z) = {latex.tex(rule.derivative)}$"
+        derivative = f"${op}'(z) = {tex(rule.derivative)}$"
         if H in rule.derivative.free_symbols:
             derivative += f", where $h = {op}(z)$"
         rows[name] = ActivationRow(
-            md_escape(name), where, f"${op}(z) = {latex.tex(rule.forward)}$", derivative
+            md_escape(name), where, f"${op}(z) = {tex(rule.forward)}$", derivative
         )
     return list(rows.values())
 
@@ -228,11 +130,9 @@ def update_rules(spec: NetworkSpec) -> str:
     """W <- W - eta dL/dW for every parameter, as one MathJax block."""
     rules = []
     for name in spec.param_names:
-        p = latex.array_tex(name)
+        p = array_tex(name)
         grad = rf"\frac{{\partial \mathcal{{L}}}}{{\partial {p}}}"
-        rules.append(
-            latex.Display(p, (rf"{p} - \eta\, {grad}",), relation=r"\leftarrow")
-        )
+        rules.append(Display(p, (rf"{p} - \eta\, {grad}",), relation=r"\leftarrow"))
     return aligned(rules)
 
 
@@ -261,6 +161,9 @@ def _names(node: ast.AST) -> set[str]:
 def split_trainer(source: str) -> dict[str, str]:
     """The generated trainer cut into the notebook's code cells, by SECTIONS.
 
+    This reads our own rendered trainer (never another module's maths or prose): the cells
+    must be the exact source the proof ran, and the trainer template renders one file, so it
+    is split at its top-level definitions.
     Everything before the first function (imports, the spec's constants and data) is "setup".
     After it, only what the notebook needs is kept: the functions of SECTION_OF and everything
     they use, each in its SECTION_OF cell or else in the cell of its first user. The module
@@ -357,17 +260,16 @@ def notebook_context(built: codegen.TrainerBuild, command: str) -> dict[str, Any
     """Everything the notebook template shows, as Markdown and code strings."""
     d = built.derivation
     spec = d.spec
-    trainer = codegen.load_trainer(built.source)
     header = render.header(spec.describe(), command)
-    doc = latex.document_data(d, trainer, proof=built.proof, header=header)
-    if hasattr(trainer, "DEFAULT_PARAMS"):
-        data = "trainer"
+    m = document_model.maths(d, MARKDOWN)
+    if spec.X is not None and spec.y is not None and spec.params:
+        data = "trainer"  # the trainer holds DEFAULT_X, DEFAULT_Y and DEFAULT_PARAMS
     elif spec.X is not None:
         data = "spec"
     else:
         data = "random"
     n = len(spec.X) if spec.X is not None else 0
-    # the layers whose activation's slope jumps at 0, found as latex.py finds them
+    # the layers whose activation's slope jumps at 0, found as formulas.py finds them
     kinked = [r for r in d.layers if r.derivative.has(sp.Heaviside, sp.Piecewise)]
     names = list(dict.fromkeys(registry.activation(r.activation).latex for r in kinked))
     return dict(
@@ -375,24 +277,24 @@ def notebook_context(built: codegen.TrainerBuild, command: str) -> dict[str, Any
         title=md_escape(spec.title),
         summary=md_code(spec.describe()),
         layers_text="-".join(map(str, spec.layers)),
-        conventions=tex_text_md(doc.conventions),
+        conventions=m.conventions,
         activations=activation_rows(spec, d.layers),
-        forward_general=aligned(doc.forward_general),
-        forward_vector=aligned(doc.forward_vector),
-        forward_table=code_table(doc.forward_code),
-        reduction_text=tex_text_md(doc.reduction_text),
-        loss=aligned([doc.loss_sample, doc.loss_batch]),
-        local=aligned(doc.local),
-        step_convention=tex_text_md(doc.step_convention),
-        deltas=aligned(doc.deltas_general),
-        chain=aligned(doc.chain),
-        closed_forms=aligned(doc.closed_forms),
-        closed_forms_note=tex_text_md(doc.closed_forms_note),
-        general_note=tex_text_md(doc.general_note),
-        backward_vector=aligned(doc.backward_vector),
-        backward_table=code_table(doc.backward_code),
+        forward_general=aligned(m.forward_general),
+        forward_vector=aligned(m.forward_vector),
+        forward_table=code_table(m.forward_code),
+        reduction_text=m.reduction_text,
+        loss=aligned([m.loss_sample, m.loss_batch]),
+        local=aligned(m.local),
+        step_convention=m.step_convention,
+        deltas=aligned(m.deltas_general),
+        chain=aligned(m.chain),
+        closed_forms=aligned(m.closed_forms),
+        closed_forms_note=m.closed_forms_note,
+        general_note=m.general_note,
+        backward_vector=aligned(m.backward_vector),
+        backward_table=code_table(m.backward_code),
         proof=md_escape(built.proof),
-        lr=f"$\\eta = {doc.lr}$",
+        lr=f"$\\eta = {number_tex(spec.lr)}$",
         lr_text=md_escape(repr(float(spec.lr))),
         epochs=spec.epochs,
         update=update_rules(spec),
@@ -444,28 +346,18 @@ def notebook_json(cells: Sequence[Cell]) -> str:
     return nbformat.writes(nb) + "\n"
 
 
-def notebook_text(
-    spec_or_built: NetworkSpec | codegen.TrainerBuild,
-    command: str = "symbackprop emit notebook",
-) -> str:
-    """The notebook for a spec (derived and proven first) or an existing TrainerBuild."""
-    built = (
-        spec_or_built
-        if isinstance(spec_or_built, codegen.TrainerBuild)
-        else codegen.build_trainer(spec_or_built, command=command)
-    )
+def notebook_text(built: codegen.TrainerBuild, command: str) -> str:
+    """The .ipynb text for a verified TrainerBuild."""
     return notebook_json(notebook_cells(built, command))
 
 
-def emit(
-    spec: NetworkSpec, output: Path, command: str, say: Callable[[str], None]
+def write(
+    built: codegen.TrainerBuild,
+    output: Path,
+    command: str,
+    say: Callable[[str], None],
 ) -> int:
-    """Write the notebook for a spec to `output` atomically; returns an exit code."""
-    _nbformat()  # fail before the derivation when nbformat is missing
-    command = " ".join(command.split())
-    built = codegen.build_trainer(spec, command=command)
-    for note in built.derivation.notes:
-        say(f"note: {note}")
+    """`emit notebook`: write the notebook for a verified build atomically; an exit code."""
     cells = notebook_cells(built, command)
     render.write_atomic(Path(output), notebook_json(cells))
     say(
@@ -473,6 +365,11 @@ def emit(
         f"proof: {built.proof})"
     )
     return 0
+
+
+def require_nbformat() -> None:
+    """Fail at once (before any derivation) when nbformat is missing."""
+    _nbformat()
 
 
 def _nbformat() -> Any:

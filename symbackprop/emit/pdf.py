@@ -17,9 +17,8 @@ from pathlib import Path
 
 from ..errors import EXIT_FAILED, EXIT_NO_TEX, UserError
 
-TIME_LIMIT = (
-    120.0  # seconds for the whole compilation (latexmk may run pdflatex 3 times)
-)
+# Seconds for the whole compilation (latexmk may run pdflatex 3 times).
+TIME_LIMIT = 120.0
 JOB = "derivation"
 INSTALL_HINT = (
     "install TeX, e.g. on Debian/Ubuntu: apt-get install --no-install-recommends latexmk "

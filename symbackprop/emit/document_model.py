@@ -1,0 +1,435 @@
+"""The derivation document's view model: plain dataclasses of printed strings, built once.
+
+`maths` prints the derivation (formulas, the trainer's statements, prose) for one target
+Writer: LaTeX for the PDF, Markdown for the notebook. `document` adds what only the PDF shows:
+the symbol table, the drawing, the worked example and the seed notebook's check.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .. import __version__
+from ..derive import Derivation
+from ..derive import program as P
+from ..printing import numpy as numpy_printing
+from ..printing.latex import ProgramLatexPrinter
+from ..printing.notation import act_tex, h_tex, has_link, symbol_tex, vec_h
+from ..printing.prose import Code, Math, Writer
+from ..printing.tex import TEX, Display, code_tex, escape_tex, shape_tex, visual_width
+from ..spec import names, registry
+from . import formulas
+from .drawing import Drawing, drawing
+from .example import ExampleSection, example_section
+from .seed_notebook import Finding, NotebookCheck, notebook_check
+
+
+@dataclass(frozen=True)
+class SymbolRow:
+    """One row of the notation table: maths, trainer name, meaning, shape (all LaTeX)."""
+
+    symbol: str
+    code: str
+    meaning: str
+    shape: str
+
+
+@dataclass(frozen=True)
+class CodeRow:
+    """One trainer statement: the maths it computes, the result's shape, and the code itself."""
+
+    maths: str
+    shape: str
+    code: str
+    comment: str
+    chars: int = 0  # the code's length in characters, before escaping
+
+
+@dataclass(frozen=True)
+class Maths:
+    """The derivation, printed for one target (LaTeX maths; prose in the target's format)."""
+
+    conventions: str
+    activation_defs: tuple[Display, ...]
+    forward_general: tuple[Display, ...]
+    forward_units: tuple[Display, ...]
+    forward_vector: tuple[Display, ...]
+    forward_code: tuple[CodeRow, ...]
+    forward_compact: bool
+    loss_sample: Display
+    loss_batch: Display
+    loss_code: str
+    reduction_text: str
+    local: tuple[Display, ...]
+    step_convention: str
+    deltas_general: tuple[Display, ...]
+    deltas_units: tuple[Display, ...]
+    chain: tuple[Display, ...]
+    elementwise: bool
+    closed_forms: tuple[Display, ...]
+    closed_forms_note: str
+    general_note: str
+    backward_code: tuple[CodeRow, ...]
+    backward_compact: bool
+    backward_vector: tuple[Display, ...]
+
+
+@dataclass(frozen=True)
+class DerivationDocument:
+    """Everything templates/derivation.tex.jinja shows, as LaTeX strings."""
+
+    header: tuple[str, ...]
+    creator: str
+    creator_pdf: str
+    title: str
+    summary: str
+    layers_text: str
+    drawing: Drawing
+    symbols: tuple[SymbolRow, ...]
+    maths: Maths
+    proof: str
+    example: ExampleSection
+    notebook: NotebookCheck | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+# --------------------------------------------------------------------------- the trainer's code
+
+
+def _what(step: P.Step, prog: P.Program) -> str:
+    """What a statement computes, in a few words (its shape is in its own column)."""
+    k = step.layer
+    if step.role == P.PRE_ACTIVATION:
+        return f"pre-activations of layer {k}"
+    if step.role == P.ACTIVATION:
+        assert isinstance(step.expr, P.Activate)
+        return step.expr.activation
+    if step.role == P.PREDICTION:
+        assert isinstance(step.expr, P.Link)
+        return f"{step.expr.kind} of the logits {names.OUTPUTS}"
+    if step.role == P.GRAD_W:
+        return "sum over samples"
+    if step.role == P.GRAD_B:
+        return "one per unit"
+    if k == prog.depth:
+        mean = ", divided by n for the mean" if prog.reduction == "mean" else ""
+        return f"d loss / d {names.pre_activation(k)}{mean}"
+    act = prog.step(names.activation(k, prog.depth)).expr
+    assert isinstance(act, P.Activate)
+    return (
+        f"back through {names.weight(k + 1)}, "
+        f"times {act.activation}'({names.pre_activation(k)})"
+    )
+
+
+def code_rows(d: Derivation, steps: Sequence[P.Step], w: Writer) -> tuple[CodeRow, ...]:
+    """Each step as maths (printed from the Program) beside the trainer's NumPy for it."""
+    prog = d.program
+    maths = ProgramLatexPrinter(prog.layout, link=has_link(d))
+    code = numpy_printing.ProgramPrinter(prog.layout, d.spec.alpha)
+    rows = []
+    for step in steps:
+        line = code.statement(step)
+        rows.append(
+            CodeRow(
+                maths.statement(step),
+                f"${shape_tex(step.shape)}$",
+                w.code(line),
+                w.text(_what(step, prog)),
+                len(line),
+            )
+        )
+    return tuple(rows)
+
+
+def compact_table(rows: Sequence[CodeRow]) -> bool:
+    """True when maths, shape and code fit side by side; else each code line goes below."""
+    return all(r.chars <= 40 and visual_width(r.maths) <= 30 for r in rows)
+
+
+def loss_code(d: Derivation) -> str:
+    """The trainer's batch loss, as NumPy."""
+    spec = d.spec
+    code = registry.loss(spec.loss).numpy.format(Y="Y", T="y", K=spec.layers[-1])
+    return f"({code}) / y.shape[0]" if spec.reduction == "mean" else code
+
+
+# --------------------------------------------------------------------------- prose
+
+
+def conventions(d: Derivation, w: Writer) -> str:
+    """How the symbols index the trainer's arrays."""
+    return w.text(
+        "Row ",
+        Math("i"),
+        " of ",
+        Math("W^{(l)}"),
+        " holds unit ",
+        Math("i"),
+        "'s weights, so ",
+        Math(symbol_tex("W1_i_j")),
+        " is ",
+        Code("W1[i-1, j-1]"),
+        " in the trainer; indices are written together while they are single digits (",
+        Math(symbol_tex("W1_1_2")),
+        ") and with a comma otherwise (",
+        Math(symbol_tex("W1_1_12")),
+        "). A superscript ",
+        Math("(l)"),
+        " names the layer; ",
+        Math(vec_h(d, 0)),
+        " is the input and ",
+        Math(rf"\hat{{y}} = h^{{({len(d.layers)})}}"),
+        " the output.",
+    )
+
+
+def general_note(d: Derivation, w: Writer) -> str:
+    """Why a large network's document shows the per-layer rules only ('' when it does not)."""
+    spec = d.spec
+    if d.scalar is None:
+        return w.text(
+            f"This network has {spec.param_count} parameters, too many for SymPy to write "
+            "out a closed form per parameter: an entry of an early layer's gradient sums "
+            "over every path to the outputs, so these forms grow with the width of every "
+            "later layer while the per-layer rules above do not. The per-layer rules are "
+            "therefore the result; " + " ".join(d.notes) + "."
+        )
+    if not formulas.elementwise(d):
+        return w.text(
+            f"This network has {spec.param_count} parameters. SymPy derived a closed form "
+            "for every one of them (the trainer's docstring lists them), but printed here "
+            "they would fill pages with near-identical formulas (the document prints them "
+            f"up to {formulas.ELEMENT_LIMIT} parameters); the per-layer rules above say the "
+            "same in a few lines."
+        )
+    return ""
+
+
+def maths(d: Derivation, w: Writer) -> Maths:
+    """The derivation printed for one target: formulas, the trainer's statements, prose."""
+    sample, batch, reduction_text = formulas.loss(d, w)
+    deltas_general, deltas_units = formulas.deltas(d, w)
+    forward_code = code_rows(d, d.program.forward, w)
+    backward_code = code_rows(d, d.program.backward, w)
+    averaged = "sums" if d.spec.reduction == "sum" else "averages"
+    return Maths(
+        conventions=conventions(d, w),
+        activation_defs=formulas.activation_defs(d),
+        forward_general=formulas.forward_general(d, w),
+        forward_units=formulas.forward_units(d),
+        forward_vector=formulas.forward_vector(d),
+        forward_code=forward_code,
+        forward_compact=compact_table(forward_code),
+        loss_sample=sample,
+        loss_batch=batch,
+        loss_code=w.code(loss_code(d)),
+        reduction_text=reduction_text,
+        local=formulas.local(d, w),
+        step_convention=formulas.step_convention(d, w),
+        deltas_general=deltas_general,
+        deltas_units=deltas_units,
+        chain=formulas.chain(d),
+        elementwise=formulas.elementwise(d),
+        closed_forms=formulas.closed_forms(d),
+        closed_forms_note=w.text(
+            f"for one sample; the batch gradient {averaged} these over the samples"
+        ),
+        general_note=general_note(d, w),
+        backward_code=backward_code,
+        backward_compact=compact_table(backward_code),
+        backward_vector=formulas.backward_vector(d),
+    )
+
+
+# --------------------------------------------------------------------------- the symbol table
+
+
+def _entries(items: Sequence[str], limit: int = 4) -> str:
+    """The entries of a vector or matrix as text, each its own formula so lines can break."""
+    if len(items) > limit:
+        items = [*items[:2], r"\dots", items[-1]]
+    return ", ".join(f"${item}$" for item in items)
+
+
+def _layer_symbols(d: Derivation, k: int) -> list[SymbolRow]:
+    """W, b, z and h of one layer, for one sample."""
+    rule = d.layers[k - 1]
+    units = range(1, rule.units + 1)
+    w_entries = [
+        symbol_tex(f"W{k}_{i}_{j}") for i in units for j in range(1, rule.fan_in + 1)
+    ]
+    src = "input" if k == 1 else f"unit $j$ of layer {k - 1}"
+    column = f"${shape_tex((rule.units, 1))}$"
+    rows = [
+        SymbolRow(
+            f"$W^{{({k})}}$: {_entries(w_entries)}",
+            code_tex(f"W{k}"),
+            f"weights of layer {k}; ${symbol_tex(f'W{k}_i_j')}$ multiplies {src}"
+            + (" $j$" if k == 1 else "")
+            + " in unit $i$",
+            f"${shape_tex((rule.units, rule.fan_in))}$",
+        ),
+        SymbolRow(
+            f"$b^{{({k})}}$: {_entries([symbol_tex(f'b{k}_{i}') for i in units])}",
+            code_tex(f"b{k}"),
+            f"biases of layer {k}, one per unit (the trainer stores shape ({rule.units},))",
+            column,
+        ),
+        SymbolRow(
+            f"$z^{{({k})}}$: {_entries([symbol_tex(f'z{k}_{i}') for i in units])}",
+            code_tex(f"Z{k}[n]"),
+            f"pre-activations of layer {k} for one sample",
+            column,
+        ),
+    ]
+    out = k == len(d.layers)
+    if out and has_link(d):
+        return rows  # the logits are z^(L); the prediction row follows
+    what = "the network's output, " if out else f"activations of layer {k}, "
+    rows.append(
+        SymbolRow(
+            f"${vec_h(d, k)}$: {_entries([h_tex(d, k, str(i)) for i in units])}",
+            code_tex("Y[n]" if out else f"H{k}[n]"),
+            what + f"${act_tex(rule)}(z^{{({k})}})$",
+            column,
+        )
+    )
+    return rows
+
+
+def symbols(d: Derivation) -> tuple[SymbolRow, ...]:
+    """The notation table: per-sample symbols, then the batch arrays the trainer holds."""
+    spec = d.spec
+    n_in, n_out, depth = spec.layers[0], spec.layers[-1], len(d.layers)
+    link = has_link(d)
+    scalar = f"${shape_tex(())}$"
+    rows = [
+        SymbolRow(
+            "$x$: " + _entries([symbol_tex(f"x_{j}") for j in range(1, n_in + 1)]),
+            code_tex("X[n]"),
+            "one input sample (row $n$ of $X$)",
+            f"${shape_tex((n_in, 1))}$",
+        ),
+        SymbolRow(
+            "$y$: " + _entries([symbol_tex(f"y_{k}") for k in range(1, n_out + 1)]),
+            code_tex("y[n]"),
+            "its target",
+            f"${shape_tex((n_out, 1))}$",
+        ),
+    ]
+    for rule in d.layers:
+        rows += _layer_symbols(d, rule.index)
+    if link:
+        kind = escape_tex(str(registry.loss(spec.loss).link))
+        rows.append(
+            SymbolRow(
+                r"$\hat{y}$",
+                code_tex("P[n]"),
+                f"the prediction: {kind} of the logits $z^{{({depth})}}$, applied by the loss",
+                f"${shape_tex((n_out, 1))}$",
+            )
+        )
+    for rule in d.layers:
+        k = rule.index
+        deltas = [symbol_tex(f"delta{k}_{i}") for i in range(1, rule.units + 1)]
+        rows.append(
+            SymbolRow(
+                rf"$\delta^{{({k})}}$: " + _entries(deltas),
+                code_tex(f"dZ{k}[n]"),
+                rf"error signal of layer {k}: "
+                rf"$\delta^{{({k})}}_i = \partial L / \partial z^{{({k})}}_i$",
+                f"${shape_tex((rule.units, 1))}$",
+            )
+        )
+    reduction = "summed" if spec.reduction == "sum" else "averaged"
+    rows += [
+        SymbolRow("$L$", "", "the loss of one sample", scalar),
+        SymbolRow(
+            r"$\mathcal{L}$",
+            code_tex("loss(params, X, y)"),
+            f"the loss of the batch: $L$ {reduction} over its samples",
+            scalar,
+        ),
+        SymbolRow("$N$", code_tex("X.shape[0]"), "number of samples in the batch", ""),
+        SymbolRow(
+            "$X$",
+            code_tex("X"),
+            "the batch's inputs; row $n$ is sample $n$",
+            f"${shape_tex(('N', n_in))}$",
+        ),
+        SymbolRow(
+            r"$Y,\ \hat{Y},\ \tilde{Y}$" if link else r"$Y,\ \hat{Y}$",
+            code_tex("y, P, Y" if link else "y, Y"),
+            "the batch's targets, predictions and logits"
+            if link
+            else "the batch's targets and outputs",
+            f"${shape_tex(('N', n_out))}$",
+        ),
+    ]
+    for rule in d.layers:
+        k = rule.index
+        last = k == depth
+        rows.append(
+            SymbolRow(
+                rf"$Z^{{({k})}},\ \Delta^{{({k})}}$"
+                if last
+                else rf"$Z^{{({k})}},\ H^{{({k})}},\ \Delta^{{({k})}}$",
+                code_tex(f"Z{k}, dZ{k}" if last else f"Z{k}, H{k}, dZ{k}"),
+                f"layer {k} for the whole batch: row $n$ holds sample $n$'s "
+                rf"$z^{{({k})}}$"
+                + ("" if last else rf", $h^{{({k})}}$")
+                + rf", $\delta^{{({k})}}$",
+                f"${shape_tex(('N', rule.units))}$",
+            )
+        )
+    rows += [
+        SymbolRow(
+            r"$\mathbf{1}_N$",
+            "",
+            "a column of $N$ ones (it sums over samples)",
+            "$N \\times 1$",
+        ),
+        SymbolRow(
+            r"$\mathbf{1}[\cdot]$", code_tex("(Z > 0)"), "1 where true, else 0", ""
+        ),
+        SymbolRow(r"$\odot$", code_tex("*"), "entrywise product", ""),
+    ]
+    return tuple(rows)
+
+
+# --------------------------------------------------------------------------- the document
+
+
+def document(
+    d: Derivation,
+    trainer: types.ModuleType,
+    *,
+    proof: str,
+    header: Sequence[str],
+    findings: tuple[Finding, ...] | None = None,
+) -> DerivationDocument:
+    """Everything the LaTeX template shows, printed from the derivation and the trainer.
+
+    `findings` is the checker's verdict on the seed notebook (for the seed network only);
+    without it the section compares the printed numbers.
+    """
+    spec = d.spec
+    return DerivationDocument(
+        header=tuple(header),
+        creator=f"Generated by symbackprop {__version__}",
+        # a PDF string: ASCII only, so the mark stays readable in the file's bytes
+        creator_pdf=f"(Generated by symbackprop {__version__})",
+        title=escape_tex(spec.title),
+        summary=escape_tex(spec.describe()),
+        layers_text="-".join(map(str, spec.layers)),
+        drawing=drawing(d),
+        symbols=symbols(d),
+        maths=maths(d, TEX),
+        proof=escape_tex(proof),
+        example=example_section(d, trainer),
+        notebook=notebook_check(spec, trainer, findings),
+        notes=tuple(escape_tex(n) for n in d.notes),
+    )
