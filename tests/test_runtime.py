@@ -211,9 +211,13 @@ def test_included_text_never_imports_symbackprop_nor_keeps_markers() -> None:
 )
 def test_notebook_cells_are_the_cell_functions_bodies(name: str, cell_id: str) -> None:
     from symbackprop.emit import notebook
+    from symbackprop.emit.trainer import build_trainer
     from symbackprop.spec import default_spec
 
-    cells = json.loads(notebook.notebook_text(default_spec()))["cells"]
+    built = build_trainer(default_spec())
+    cells = json.loads(notebook.notebook_text(built, "symbackprop emit notebook"))[
+        "cells"
+    ]
     (cell,) = [c for c in cells if c["id"] == cell_id]
     slots = {"kinks": 'KINKS = ("Z1",)'} if name == "cell_gradient_check" else {}
     expected = ast.parse(render.runtime(name, **slots))
