@@ -223,3 +223,33 @@ def test_check_formulas_judges_a_registered_activation(
     statuses = {name: e["status"] for name, e in report["entries"].items()}
     assert statuses["W2_1_1"] == "ok" and statuses["b2_1"] == "ok"
     assert statuses["W1_1_2"] == ("ok" if right else "wrong")
+
+
+def test_a_derivative_that_h_would_need_lambertw_for_stays_in_z(tmp_path: Path) -> None:
+    """swish's z = f^-1(h) needs LambertW: SymPy's derivative is kept in z, and printable."""
+    sp = pytest.importorskip("sympy")
+    name = "zswish"
+    registry.register_activation(
+        registry.Activation(
+            name, lambda z, _: z / (1 + sp.exp(-z)), "{z} / (1 + np.exp(-{z}))", "s"
+        )
+    )
+    try:
+        _, derivative = rules.activation_rule(name, 0.01)
+        assert not derivative.has(sp.LambertW) and rules.Z in derivative.free_symbols
+        out = tmp_path / "t.py"
+        assert (
+            cli.main(
+                ["emit", "trainer", "--activations", f"{name},identity", "-o", str(out)]
+            )
+            == 0
+        )
+        z = np.linspace(-3, 3, 7)
+        slope = (z + 1e-6) / (1 + np.exp(-(z + 1e-6))) - (z - 1e-6) / (
+            1 + np.exp(-(z - 1e-6))
+        )
+        got = [float(derivative.subs(rules.Z, v)) for v in z]
+        assert np.allclose(got, slope / 2e-6, rtol=1e-6)
+    finally:
+        registry.ACTIVATIONS.pop(name, None)
+        rules.activation_rule.cache_clear()

@@ -78,11 +78,20 @@ def in_terms_of(
             solutions = []
         if len(solutions) == 1:
             out = sp.simplify(expr.subs(var, solutions[0]))
-            if var not in out.free_symbols and not out.has(sp.log):
+            if var not in out.free_symbols and _elementary(out):
                 return optimize(out, [expm1_opt, log1p_opt])
     if expr.has(definition):
         return expr.subs(definition, symbol)
     return expr
+
+
+def _elementary(expr: sp.Expr) -> bool:
+    """Whether a rewritten derivative is worth keeping: rational in h and exp, nothing else.
+
+    A solve can go through LambertW (swish) or log (softplus, before simplification): those
+    forms are no simpler than the one in z, and no printer should have to know them.
+    """
+    return all(isinstance(f, sp.exp) for f in expr.atoms(sp.Function))
 
 
 @functools.lru_cache(maxsize=64)
