@@ -1,8 +1,13 @@
-"""generated/ must be byte-identical to a fresh `symbackprop build` (update with --update-generated)."""
+"""generated/ must be byte-identical to a fresh `symbackprop build` (update with --update-generated).
+
+That also proves the build deterministic: the committed files were built in another process,
+on another day, so no second build is needed here.
+"""
 
 from __future__ import annotations
 
 import difflib
+import os
 import shutil
 import subprocess
 import sys
@@ -82,15 +87,11 @@ def test_generated_equals_a_fresh_build(tmp_path: Path, update_generated: bool) 
     )
 
 
-def test_build_twice_is_byte_identical(tmp_path: Path) -> None:
-    first = _fresh_build(tmp_path / "a")
-    second = _fresh_build(tmp_path / "b")
-    for path in first.iterdir():
-        assert path.read_bytes() == (second / path.name).read_bytes(), path.name
-
-
 def test_generated_trainer_is_ruff_clean() -> None:
-    ruff = shutil.which("ruff") or pytest.skip("ruff is not on PATH")
+    """ruff is a dependency (it formats what we emit), so this never skips."""
+    from ruff.__main__ import find_ruff_bin
+
+    ruff = os.fsdecode(find_ruff_bin())
     files = [str(p) for p in GENERATED.glob("*.py")]
     assert files
     for args in (["check", "--isolated"], ["format", "--isolated", "--check"]):
