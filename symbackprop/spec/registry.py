@@ -30,12 +30,8 @@ class Activation:
     latex: str  # operator name in documents; MathJax reads the same
     numpy_out: str = ""
     aliases: tuple[str, ...] = ()  # other names the formula parsers accept (lower case)
-    kink: bool = (
-        False  # not differentiable somewhere: the derivative's value there is a choice
-    )
-    init_gain: float = (
-        1.0  # weights into this layer are drawn with std sqrt(gain / fan_in)
-    )
+    # weights into this layer are drawn with std sqrt(gain / fan_in)
+    init_gain: float = 1.0
 
     @property
     def mathjax(self) -> str:
@@ -46,6 +42,14 @@ class Activation:
     def names(self) -> tuple[str, ...]:
         """Every name a formula may use for it: its own, then the aliases."""
         return (self.name, *self.aliases)
+
+    @property
+    def kink(self) -> bool:
+        """Not differentiable somewhere (SymPy's derivative has a step): its value there is a
+        convention, ReLU'(0) = 0, and numeric checks keep away from it."""
+        z = sp.Symbol("z", real=True)
+        slope = sp.diff(self.expr(z, sp.Rational(1, 100)), z)
+        return bool(slope.has(sp.Heaviside, sp.Piecewise, sp.Max, sp.Min, sp.sign))
 
     @property
     def uses_alpha(self) -> bool:
@@ -72,9 +76,8 @@ class Loss:
     expr: Callable[[Sequence[sp.Expr], Sequence[sp.Expr]], sp.Expr]
     numpy: str
     description: str
-    link: str | None = (
-        None  # None, "sigmoid" (entrywise) or "softmax" (over the outputs)
-    )
+    # None, "sigmoid" (entrywise) or "softmax" (over the outputs)
+    link: str | None = None
     link_expr: Callable[[Sequence[sp.Expr]], list[sp.Expr]] | None = None
     link_numpy: str = ""
     targets: str = "real"  # "real", "binary" (0/1) or "one_hot" (rows sum to 1)
@@ -93,7 +96,6 @@ ACTIVATIONS: dict[str, Activation] = {
             "np.maximum({z}, 0)",
             r"\operatorname{ReLU}",
             "np.maximum({z}, 0, out={out})",
-            kink=True,
             init_gain=2.0,
         ),
         Activation(
@@ -104,7 +106,6 @@ ACTIVATIONS: dict[str, Activation] = {
             "np.where({z} > 0, {z}, {alpha} * {z})",
             r"\operatorname{LeakyReLU}",
             aliases=("leakyrelu",),
-            kink=True,
         ),
         Activation(
             "sigmoid",

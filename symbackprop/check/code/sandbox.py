@@ -41,9 +41,8 @@ class Outcome:
     finished: bool = False
     timed_out: bool = False
     ended: str = ""  # "killed by SIGSEGV", ... when the child died on its own
-    stuck_at: dict[str, Any] | None = (
-        None  # the student's frame when it hung or crashed
-    )
+    # the student's frame when it hung or crashed
+    stuck_at: dict[str, Any] | None = None
     runner_error: str = ""
     seconds: float = 0.0
 
@@ -135,7 +134,7 @@ class ChildRun:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_limits(timeout),  # noqa: PLW1509 - single-threaded parent
+            preexec_fn=_limits(timeout),  # safe: the parent is single-threaded
         )
         self.outcome = Outcome()
         self._done = False

@@ -143,7 +143,7 @@ def make_probes(truth: Truth, seed: int = 20240) -> list[Probe]:
     kinked = [
         k
         for k in range(1, depth + 1)
-        if k < depth or spec.activations[-1] != "identity"
+        if k < depth or not registry.activation(spec.activations[-1]).is_identity
     ]
     probes = []
     for n in batch_sizes(spec.layers):
