@@ -196,7 +196,7 @@ def cmd_emit(args: argparse.Namespace) -> int:
     command = " ".join(
         (
             f"symbackprop emit {args.artefact}{style} "
-            + " ".join(_spec_flags(args))
+            + " ".join(flags.flag_text(args))
             + f" -o {args.output.name}"
         ).split()
     )
@@ -229,25 +229,6 @@ def cmd_pdf(args: argparse.Namespace) -> int:
     command = "symbackprop pdf"
     built = _build(spec, command)
     return documents.write_pdf(built, args.output, command, _say, _seed_findings(spec))
-
-
-def _spec_flags(args: argparse.Namespace) -> list[str]:
-    out = []
-    for flag in (
-        "spec",
-        "layers",
-        "activations",
-        "loss",
-        "reduction",
-        "lr",
-        "epochs",
-        "seed",
-        "name",
-    ):
-        value = getattr(args, flag, None)
-        if value is not None:
-            out.append(f"--{flag} {value}")
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -393,7 +393,7 @@ def throwaway(request: pytest.FixtureRequest) -> Activation:
             r"\operatorname{thr}",
         )
     )
-    request.addfinalizer(lambda: registry.ACTIVATIONS.pop(entry.name))
+    request.addfinalizer(lambda: registry.unregister_activation(entry.name))
     return entry
 
 

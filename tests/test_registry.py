@@ -51,13 +51,11 @@ def throwaway() -> Iterator[None]:
             "a quarter of the fourth power of the error, summed over the outputs",
         )
     )
-    rules.activation_rule.cache_clear()
     try:
         yield
     finally:
-        registry.ACTIVATIONS.pop(ACTIVATION, None)
-        registry.LOSSES.pop(LOSS, None)
-        rules.activation_rule.cache_clear()
+        registry.unregister_activation(ACTIVATION)
+        registry.unregister_loss(LOSS)
 
 
 def test_the_throwaway_names_appear_nowhere_in_the_package() -> None:
@@ -73,6 +71,25 @@ def test_registering_a_name_twice_is_refused(throwaway: None) -> None:
 
     with pytest.raises(UserError, match="already registered"):
         registry.register_activation(registry.ACTIVATIONS[ACTIVATION])
+    with pytest.raises(UserError, match="built in"):
+        registry.unregister_activation("relu")
+
+
+def test_a_name_registered_again_gets_its_new_rule() -> None:
+    """Rules are cached by entry, not by name: a second `bump` is differentiated anew."""
+    sp = pytest.importorskip("sympy")
+    for power in (2, 3):
+        entry = registry.Activation(
+            "bump_again", lambda z, _, p=power: z**p, f"{{z}} ** {power}", "b"
+        )
+        registry.register_activation(entry)
+        try:
+            assert rules.activation_rule("bump_again", 0.01)[1] == power * rules.Z ** (
+                power - 1
+            )
+        finally:
+            registry.unregister_activation("bump_again")
+    assert sp.Symbol("z", real=True) == rules.Z
 
 
 def test_a_registered_activation_and_loss_give_a_proven_trainer(
@@ -251,5 +268,4 @@ def test_a_derivative_that_h_would_need_lambertw_for_stays_in_z(tmp_path: Path) 
         got = [float(derivative.subs(rules.Z, v)) for v in z]
         assert np.allclose(got, slope / 2e-6, rtol=1e-6)
     finally:
-        registry.ACTIVATIONS.pop(name, None)
-        rules.activation_rule.cache_clear()
+        registry.unregister_activation(name)

@@ -72,7 +72,7 @@ def derive(spec: NetworkSpec, closed_forms: bool | None = None) -> Derivation:
     rules = tuple(layer_rule(i, spec) for i in range(1, spec.depth + 1))
     delta_raw, delta = output_delta(spec)
     link = registry.loss(spec.loss).link
-    program = build_program(rules, delta, spec.loss, link, spec.reduction)
+    program = build_program(rules, delta, spec.loss, spec.reduction)
     notes: tuple[str, ...] = ()
     if closed_forms if closed_forms is not None else keeps_closed_forms(spec):
         scalar = scalar_forms(spec, rules, program)

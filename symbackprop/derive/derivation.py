@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..spec import NetworkSpec, registry
+from ..spec import NetworkSpec
 from .closed_forms import ScalarForms
 from .program import Program, build_program
 from .rules import LayerRule
@@ -41,7 +41,6 @@ class Derivation:
             self.layers,
             self.output_delta,
             self.spec.loss,
-            registry.loss(self.spec.loss).link,
             self.spec.reduction,
             layout,
             unmasked,

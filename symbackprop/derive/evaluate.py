@@ -98,8 +98,21 @@ class _NumPy(_Backend):
         return out.T if self.rows else out
 
     def _Mean(self, node: P.Mean, env: dict[str, Value]) -> Value:
+        if isinstance(node.arg, P.Loss):
+            return float(np.mean(self._per_sample(node.arg, env)))
         value = self.eval(node.arg, env)
         return value / value.shape[0 if self.rows else 1]
+
+    def _Loss(self, node: P.Loss, env: dict[str, Value]) -> Value:
+        return float(np.sum(self._per_sample(node, env)))
+
+    def _per_sample(self, node: P.Loss, env: dict[str, Value]) -> Value:
+        out, tgt = self.eval(node.outputs, env), self.eval(node.targets, env)
+        if self.rows:
+            out, tgt = out.T, tgt.T  # one row per output
+        outs, tgts, expr = _loss_forms(registry.loss(node.loss), node.count)
+        values = dict(zip(outs, out, strict=True)) | dict(zip(tgts, tgt, strict=True))
+        return numeric(expr, values) * np.ones(out.shape[1])
 
 
 class _SymPy(_Backend):
@@ -152,8 +165,23 @@ class _SymPy(_Backend):
         return sp.Matrix([link(list(z.col(j))) for j in range(z.cols)]).T
 
     def _Mean(self, node: P.Mean, env: dict[str, Value]) -> Value:
+        if isinstance(node.arg, P.Loss):
+            samples = self._per_sample(node.arg, env)
+            return sp.Add(*samples) / len(samples)
         value = self.eval(node.arg, env)
         return value / (value.rows if self.rows else value.cols)
+
+    def _Loss(self, node: P.Loss, env: dict[str, Value]) -> Value:
+        return sp.Add(*self._per_sample(node, env))
+
+    def _per_sample(self, node: P.Loss, env: dict[str, Value]) -> list[sp.Expr]:
+        out, tgt = self.eval(node.outputs, env), self.eval(node.targets, env)
+        entry = registry.loss(node.loss)
+        if self.rows:
+            return [
+                entry.expr(list(out.row(i)), list(tgt.row(i))) for i in range(out.rows)
+            ]
+        return [entry.expr(list(out.col(j)), list(tgt.col(j))) for j in range(out.cols)]
 
 
 def _link_function(kind: str) -> Callable[[list[sp.Expr]], list[sp.Expr]]:
@@ -161,6 +189,16 @@ def _link_function(kind: str) -> Callable[[list[sp.Expr]], list[sp.Expr]]:
         if entry.link == kind and entry.link_expr is not None:
             return entry.link_expr
     raise KeyError(kind)
+
+
+@functools.lru_cache(maxsize=32)
+def _loss_forms(
+    entry: registry.Loss, k: int
+) -> tuple[tuple[sp.Symbol, ...], tuple[sp.Symbol, ...], sp.Expr]:
+    """One sample's loss over symbols for its k outputs and targets (cached by entry)."""
+    outs = tuple(sp.Symbol(f"out_{i}", real=True) for i in range(k))
+    tgts = tuple(sp.Symbol(f"tgt_{i}", real=True) for i in range(k))
+    return outs, tgts, entry.expr(list(outs), list(tgts))
 
 
 @functools.lru_cache(maxsize=32)
@@ -181,8 +219,10 @@ def numeric(expr: sp.Expr, values: Mapping[sp.Symbol, Any]) -> Any:
 def _numeric(e: sp.Basic, v: Mapping[sp.Symbol, Any]) -> Any:
     if e.is_Symbol:
         return v[e]
-    if e.is_Number:
+    if e.is_Number or isinstance(e, sp.NumberSymbol):
         return float(e)
+    if e is sp.true or e is sp.false:
+        return bool(e)
     args = [_numeric(a, v) for a in e.args] if not isinstance(e, sp.Piecewise) else []
     if e.is_Add:
         return functools.reduce(np.add, args)
@@ -198,13 +238,15 @@ def _numeric(e: sp.Basic, v: Mapping[sp.Symbol, Any]) -> Any:
     if isinstance(e, sp.Min):
         return functools.reduce(np.minimum, args)
     if isinstance(e, sp.Piecewise):
-        out = None
+        out: Any = np.nan  # outside every piece: undefined
         for value, cond in reversed(e.args):
             val = _numeric(value, v)
             out = val if cond == sp.true else np.where(_numeric(cond, v), val, out)
         return out
     if isinstance(e, sp.core.relational.Relational):
         return _RELATIONS[e.rel_op](args[0], args[1])
+    if isinstance(e, sp.And | sp.Or | sp.Not):
+        return _LOGIC[type(e).__name__](*args)
     name = type(e).__name__
     if name in _FUNCTIONS:
         return _FUNCTIONS[name](*args)
@@ -216,12 +258,28 @@ _RELATIONS = {
     ">=": np.greater_equal,
     "<": np.less,
     "<=": np.less_equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+}
+_LOGIC: dict[str, Callable[..., Any]] = {
+    "And": lambda *a: functools.reduce(np.logical_and, a),
+    "Or": lambda *a: functools.reduce(np.logical_or, a),
+    "Not": np.logical_not,
 }
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "exp": np.exp,
     "log": np.log,
     "tanh": np.tanh,
     "Abs": np.abs,
+    "sign": np.sign,
+    "sin": np.sin,
+    "cos": np.cos,
+    "tan": np.tan,
+    "sinh": np.sinh,
+    "cosh": np.cosh,
+    "atan": np.arctan,
+    "asinh": np.arcsinh,
+    "atanh": np.arctanh,
     "expm1": np.expm1,
     "log1p": np.log1p,
     "logaddexp": np.logaddexp,

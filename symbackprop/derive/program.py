@@ -12,11 +12,11 @@ Layout "rows" holds one sample per row (X is (N, inputs), the seed's and CS231n'
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .._lazy import sympy as sp
-from ..spec import names
-from .rules import YHAT, H, LayerRule, T, Z
+from ..spec import names, registry
+from .rules import LayerRule
 
 LAYOUTS = ("rows", "columns")
 
@@ -110,6 +110,16 @@ class Mean:
     arg: Node
 
 
+@dataclass(frozen=True)
+class Loss:
+    """The batch loss: one sample's loss (the registry's) summed over the samples."""
+
+    loss: str
+    outputs: Node  # the network's outputs (the logits for a loss with a link)
+    targets: Node
+    count: int  # outputs per sample
+
+
 Node = (
     Ref
     | MatMul
@@ -122,10 +132,12 @@ Node = (
     | OutputError
     | Link
     | Mean
+    | Loss
 )
 
 # what a step is, for printers that describe it
 PRE_ACTIVATION, ACTIVATION, PREDICTION = "pre_activation", "activation", "prediction"
+LOSS = "loss"
 DELTA, GRAD_W, GRAD_B = "delta", "grad_W", "grad_b"
 
 
@@ -135,31 +147,33 @@ class Step:
 
     name: str
     expr: Node
-    shape: tuple[
-        int | str, ...
-    ]  # "N" (rows) or "m" (columns) stands for the batch size
+    # "N" (rows) or "m" (columns) stands for the batch size; () for the loss, a number
+    shape: tuple[int | str, ...]
     role: str
     layer: int
 
 
 @dataclass(frozen=True)
 class Program:
-    """Forward steps (Z1, H1, ..., Y[, P]) then backward steps (dZ_L, gW_L, gb_L, dZ_L-1, ...)."""
+    """Forward steps (Z1, H1, ..., Y[, P]), the loss, then backward steps (dZ_L, gW_L, gb_L,
+    dZ_L-1, ...)."""
 
     layout: str
     depth: int
-    loss: str
     reduction: str
     forward: tuple[Step, ...]
+    loss: Step
     backward: tuple[Step, ...]
-    grads: dict[str, str] = field(
-        hash=False
-    )  # parameter -> the step holding its gradient
 
     @property
     def steps(self) -> tuple[Step, ...]:
         """Every step, in the order they are computed."""
-        return self.forward + self.backward
+        return (*self.forward, self.loss, *self.backward)
+
+    @property
+    def grads(self) -> dict[str, str]:
+        """parameter -> the step holding its gradient (W1 -> gW1), in the backward order."""
+        return {s.name[1:]: s.name for s in self.backward if s.role in (GRAD_W, GRAD_B)}
 
     def step(self, name: str) -> Step:
         """The step that defines `name`."""
@@ -186,7 +200,6 @@ def build_program(
     rules: tuple[LayerRule, ...],
     output_delta: sp.Expr,
     loss: str,
-    link: str | None,
     reduction: str,
     layout: str = "rows",
     unmasked: frozenset[int] = frozenset(),
@@ -200,6 +213,7 @@ def build_program(
         raise ValueError(f"layout {layout!r} is not one of {LAYOUTS}")
     rows = layout == "rows"
     depth = len(rules)
+    link = registry.loss(loss).link
     forward: list[Step] = []
     a: Node = Ref(names.INPUTS)
     for rule in rules:
@@ -225,6 +239,8 @@ def build_program(
                 prediction, Link(link, Ref(names.OUTPUTS)), out_shape, PREDICTION, depth
             )
         )
+    value: Node = Loss(loss, Ref(names.OUTPUTS), Ref(names.TARGETS), rules[-1].units)
+    total = Step("loss", Mean(value) if reduction == "mean" else value, (), LOSS, depth)
     backward: list[Step] = []
     error: Node = OutputError(
         output_delta,
@@ -237,7 +253,6 @@ def build_program(
     backward.append(
         Step(names.delta(depth), error, _shape(layout, rules[-1].units), DELTA, depth)
     )
-    grads: dict[str, str] = {}
     for rule in reversed(rules):
         k = rule.index
         dz = Ref(names.delta(k))
@@ -247,7 +262,6 @@ def build_program(
             (names.weight(k), gw, (rule.units, rule.fan_in), GRAD_W),
             (names.bias(k), SumSamples(dz), (rule.units,), GRAD_B),
         ):
-            grads[param] = names.grad(param)
             backward.append(Step(names.grad(param), expr, shape, role, k))
         if k > 1:
             lower = rules[k - 2]
@@ -266,9 +280,7 @@ def build_program(
                     names.delta(k - 1), back, _shape(layout, lower.units), DELTA, k - 1
                 )
             )
-    return Program(
-        layout, depth, loss, reduction, tuple(forward), tuple(backward), grads
-    )
+    return Program(layout, depth, reduction, tuple(forward), total, tuple(backward))
 
 
 def walk(node: Node) -> Iterator[Node]:
@@ -290,7 +302,6 @@ def children(node: Node) -> tuple[Node, ...]:
         return (node.z, node.h)
     if isinstance(node, OutputError):
         return (node.z, node.prediction, node.target)
+    if isinstance(node, Loss):
+        return (node.outputs, node.targets)
     return (node.arg,)
-
-
-PLACEHOLDERS = {"z": Z, "h": H, "yhat": YHAT, "y": T}

@@ -94,10 +94,15 @@ def _elementary(expr: sp.Expr) -> bool:
     return all(isinstance(f, sp.exp) for f in expr.atoms(sp.Function))
 
 
-@functools.lru_cache(maxsize=64)
 def activation_rule(name: str, alpha: float) -> tuple[sp.Expr, sp.Expr]:
     """(act(z), act'(z)) for one activation: SymPy's derivative, in terms of h where it can."""
-    forward = registry.activation(name).expr(Z, sp.Float(alpha))
+    return _rule_of(registry.activation(name), alpha)
+
+
+@functools.lru_cache(maxsize=64)
+def _rule_of(entry: registry.Activation, alpha: float) -> tuple[sp.Expr, sp.Expr]:
+    """Cached by the entry itself, so a name registered again never sees an old rule."""
+    forward = entry.expr(Z, sp.Float(alpha))
     derivative = apply_step_convention(sp.diff(forward, Z))
     return forward, in_terms_of(derivative, forward, Z, H)
 

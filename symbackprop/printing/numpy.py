@@ -93,11 +93,14 @@ class ProgramPrinter:
         layout: str = "rows",
         alpha: float = 0.01,
         rename: Mapping[str, str] | None = None,
+        batch: str = "n",
     ) -> None:
-        """`rename` maps the program's array names to others (a student's, say)."""
+        """`rename` maps the program's array names to others (a student's, say); `batch`
+        is how the code names the batch size."""
         self.rows = layout == "rows"
         self.alpha = alpha
         self.rename = dict(rename or {})
+        self.batch = batch
 
     def expr(self, node: P.Node) -> str:
         """NumPy for one node."""
@@ -129,12 +132,12 @@ class ProgramPrinter:
         return f"{self._operand(node.left)} * {right}"
 
     def _AddBias(self, node: P.AddBias) -> str:
-        return f"{self.expr(node.arg)} + {self.expr(node.bias)}"
+        # biases are one number per unit, (units,): a column of them in the columns layout
+        bias = self.expr(node.bias) if self.rows else f"{self.expr(node.bias)}[:, None]"
+        return f"{self.expr(node.arg)} + {bias}"
 
     def _SumSamples(self, node: P.SumSamples) -> str:
-        if self.rows:
-            return f"{self._operand(node.arg)}.sum(axis=0)"
-        return f"np.sum({self.expr(node.arg)}, axis=1, keepdims=True)"
+        return f"{self._operand(node.arg)}.sum(axis={0 if self.rows else 1})"
 
     def _Activate(self, node: P.Activate) -> str:
         forward = registry.activation(node.activation).numpy
@@ -152,11 +155,23 @@ class ProgramPrinter:
         return numpy_expr(node.rule, values)
 
     def _Link(self, node: P.Link) -> str:
+        # the registry's stable forms take one sample per row: transpose around them
         entry = next(e for e in registry.LOSSES.values() if e.link == node.kind)
-        return entry.link_numpy.format(Z=self.expr(node.arg))
+        if self.rows:
+            return entry.link_numpy.format(Z=self.expr(node.arg))
+        return f"({entry.link_numpy.format(Z=self._operand(node.arg) + '.T')}).T"
 
     def _Mean(self, node: P.Mean) -> str:
-        return f"({self.expr(node.arg)}) / n"
+        return f"({self.expr(node.arg)}) / {self.batch}"
+
+    def _Loss(self, node: P.Loss) -> str:
+        out, tgt = self.expr(node.outputs), self.expr(node.targets)
+        if not self.rows:
+            out, tgt = (
+                f"{self._operand(node.outputs)}.T",
+                f"{self._operand(node.targets)}.T",
+            )
+        return registry.loss(node.loss).numpy.format(Y=out, T=tgt, K=node.count)
 
 
 def describe(step: P.Step, prog: P.Program) -> str:
@@ -171,6 +186,8 @@ def describe(step: P.Step, prog: P.Program) -> str:
     if step.role == P.PREDICTION:
         assert isinstance(step.expr, P.Link)
         return f"{shape} {step.expr.kind} of the logits {names.OUTPUTS}"
+    if step.role == P.LOSS:
+        return f"the batch loss ({prog.reduction} over the samples)"
     if step.role == P.GRAD_W:
         return f"{shape} sum over samples"
     if step.role == P.GRAD_B:
@@ -296,13 +313,12 @@ class _Inplace:
             f"{s.expr.kind} of the logits",
         )
 
-    def loss(self) -> None:
-        spec = self.d.spec
-        value = registry.loss(spec.loss).numpy.format(
-            Y=names.OUTPUTS, T=names.TARGETS, K=spec.layers[-1]
-        )
-        mean = ") / n" if spec.reduction == "mean" else ")"
-        self.emit(f"value = float({value}{mean}", "the loss before the step")
+    def _loss(self, s: P.Step) -> None:
+        # float() of the sum, then the mean: the same number, one scalar division
+        total = s.expr.arg if isinstance(s.expr, P.Mean) else s.expr
+        mean = ") / n" if isinstance(s.expr, P.Mean) else ")"
+        code = f"value = float({self.printer.expr(total)}{mean}"
+        self.emit(code, "the loss before the step")
 
     def _delta(self, s: P.Step) -> None:
         self.buffer(s.name, s.shape)
@@ -372,10 +388,7 @@ def inplace_plan(d: Derivation) -> InplacePlan:
     the memory traffic differs: no temporaries for products, sums, masks and updates.
     """
     walker = _Inplace(d)
-    for s in d.program.forward:
-        walker.step(s)
-    walker.loss()
-    for s in d.program.backward:
+    for s in d.program.steps:
         walker.step(s)
     grads = [d.program.grads[name] for name in d.spec.param_names]
     return InplacePlan(walker.buffers, walker.lines, grads)

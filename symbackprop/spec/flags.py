@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 from . import registry
@@ -31,7 +32,7 @@ def add_spec_options(p: argparse.ArgumentParser, training: bool = True) -> None:
         "--loss", help="default half_sse; from: " + ", ".join(sorted(registry.LOSSES))
     )
     g.add_argument(
-        "--reduction", choices=("sum", "mean"), help="over samples (default sum)"
+        "--reduction", choices=registry.REDUCTIONS, help="over samples (default sum)"
     )
     g.add_argument(
         "--alpha", type=float, help="leaky_relu slope for z <= 0 (default 0.01)"
@@ -48,11 +49,23 @@ def add_spec_options(p: argparse.ArgumentParser, training: bool = True) -> None:
         g.add_argument("--title", help="title shown in the generated files")
 
 
+# every spec flag, in the order a command line shows them; the training-only ones last
+SPEC_FLAGS = ("spec", "layers", "activations", "loss", "reduction", "alpha")
+TRAINING_FLAGS = ("lr", "epochs", "seed", "name", "title")
+
+
+def flag_text(args: argparse.Namespace) -> list[str]:
+    """The spec flags a command was given, as `--flag value` (to say how to redo it)."""
+    return [
+        f"--{flag} {shlex.quote(str(getattr(args, flag)))}"
+        for flag in (*SPEC_FLAGS, *TRAINING_FLAGS)
+        if getattr(args, flag, None) is not None
+    ]
+
+
 def spec_from_args(args: argparse.Namespace) -> NetworkSpec:
     """The NetworkSpec named by --spec and the flags."""
-    optional = {
-        k: getattr(args, k, None) for k in ("lr", "epochs", "seed", "name", "title")
-    }
+    optional = {k: getattr(args, k, None) for k in TRAINING_FLAGS}
     return resolve(
         args.spec,
         layers=args.layers,

@@ -200,6 +200,8 @@ LOSSES: dict[str, Loss] = {
 }
 
 REDUCTIONS = ("sum", "mean")
+_BUILT_IN_ACTIVATIONS = frozenset(ACTIVATIONS)
+_BUILT_IN_LOSSES = frozenset(LOSSES)
 
 
 def activation(name: str) -> Activation:
@@ -231,6 +233,20 @@ def register_loss(entry: Loss) -> Loss:
     _check_new("loss", entry.name, LOSSES)
     LOSSES[entry.name] = entry
     return entry
+
+
+def unregister_activation(name: str) -> None:
+    """Take out an activation registered at run time (a test's, say); built-ins stay."""
+    if name in _BUILT_IN_ACTIVATIONS:
+        raise UserError(f"activation {name!r} is built in and cannot be taken out")
+    ACTIVATIONS.pop(name, None)
+
+
+def unregister_loss(name: str) -> None:
+    """Take out a loss registered at run time; built-ins stay."""
+    if name in _BUILT_IN_LOSSES:
+        raise UserError(f"loss {name!r} is built in and cannot be taken out")
+    LOSSES.pop(name, None)
 
 
 def function_aliases() -> dict[str, str]:

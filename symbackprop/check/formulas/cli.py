@@ -8,17 +8,6 @@ from pathlib import Path
 
 from ...errors import EXIT_USAGE, UserError
 
-_SPEC_FLAGS = (
-    "spec",
-    "layers",
-    "activations",
-    "loss",
-    "reduction",
-    "alpha",
-    "seed",
-    "name",
-)
-
 
 def add_check_formulas_arguments(p: argparse.ArgumentParser) -> None:
     """Define check-formulas' arguments (no heavy imports here)."""
@@ -89,9 +78,6 @@ def _run(args: argparse.Namespace) -> int:
 
 def _check_command(args: argparse.Namespace) -> str:
     """The command that checks a filled template, with the same spec flags."""
-    flags = [
-        f"--{flag} {getattr(args, flag)}"
-        for flag in _SPEC_FLAGS
-        if getattr(args, flag, None) is not None
-    ]
-    return " ".join(["symbackprop check-formulas", *flags])
+    from ...spec.flags import flag_text
+
+    return " ".join(["symbackprop check-formulas", *flag_text(args)])
