@@ -121,8 +121,6 @@ def _seed_findings(spec: NetworkSpec) -> tuple[Finding, ...] | None:
 
     path = seed_notebook.seed_notebook_path()
     report = check_code(path)
-    # no absolute path in the document: the checker names the file, keep only its name
-    folder = str(path.parent) + "/"
 
     def finding(part: str, judged: dict[str, Any]) -> Finding:
         codes = tuple(judged.get("diagnoses", ()) or ())
@@ -130,7 +128,7 @@ def _seed_findings(spec: NetworkSpec) -> tuple[Finding, ...] | None:
             part,
             str(judged.get("status", "error")),
             tuple(seed_notebook.Diagnosis(c, EXPLANATIONS.get(c, c)) for c in codes),
-            str(judged.get("message", "") or "").replace(folder, ""),
+            str(judged.get("message", "") or ""),
         )
 
     findings = [finding("forward", report.get("forward", {}))]

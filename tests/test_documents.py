@@ -126,7 +126,9 @@ def _statements(spec_fields: dict, layout: str = "rows") -> dict[str, str]:
     d = derive(make_spec(**spec_fields) if spec_fields else default_spec())
     prog = d.program_for(layout)
     printer = ProgramLatexPrinter(layout, link=prog.prediction == "P")
-    return {step.name: printer.statement(step) for step in prog.steps}
+    return {
+        step.name: printer.statement(step) for step in (*prog.forward, *prog.backward)
+    }
 
 
 def test_default_program_in_maths_rows() -> None:

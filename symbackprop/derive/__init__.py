@@ -74,13 +74,15 @@ def derive(spec: NetworkSpec, closed_forms: bool | None = None) -> Derivation:
     link = registry.loss(spec.loss).link
     program = build_program(rules, delta, spec.loss, spec.reduction)
     notes: tuple[str, ...] = ()
+    symbolic: tuple[int, int] | None = None
+    why = ""
     if closed_forms if closed_forms is not None else keeps_closed_forms(spec):
         scalar = scalar_forms(spec, rules, program)
         algebraic = link is None and not any(
             r.forward.has(sp.exp, sp.log) for r in rules
         )  # expand decides equality for these; exp/log forms go to the numeric proof
         if closed_form_cost(spec) <= SYMBOLIC_PROOF_COST and algebraic:
-            proven, total = prove_symbolic(spec, program, scalar)
+            proven, total = symbolic = prove_symbolic(spec, program, scalar)
             proof = (
                 f"symbolic: {'all ' if proven == total else ''}{proven} of {total} gradient "
                 "entries of the vectorized form expand to SymPy's closed forms"
@@ -113,4 +115,6 @@ def derive(spec: NetworkSpec, closed_forms: bool | None = None) -> Derivation:
         output_delta_raw=delta_raw,
         notes=notes,
         seconds=time.perf_counter() - start,
+        symbolic=symbolic,
+        too_large=why,
     )

@@ -25,6 +25,10 @@ class Derivation:
     output_delta_raw: sp.Expr  # the same before SymPy simplified it, in z, y
     notes: tuple[str, ...] = field(default=())
     seconds: float = 0.0
+    # (entries proven, entries in all) when the symbolic proof ran; None otherwise
+    symbolic: tuple[int, int] | None = None
+    # why the closed forms were skipped ("203530 parameters > 300"), or "" when kept
+    too_large: str = ""
 
     @property
     def route(self) -> str:

@@ -234,7 +234,7 @@ def prove_module(
             f"emitted code equals the closed forms at {POINTS} random mixed-sign points, "
             f"batch {batch_size(d.spec.layers)} (max rel. error {err:.1e})"
         )
-        return f"{d.proof}; {numeric}" if d.proof.startswith("symbolic") else numeric
+        return f"{d.proof}; {numeric}" if d.symbolic is not None else numeric
     worst = 0.0
     shown = []
     for spec in proxy_specs(d.spec):

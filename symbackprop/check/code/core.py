@@ -34,7 +34,15 @@ from .load import (
     function_info_from_callable,
     read_student_file,
 )
-from .result import CallOutcome, CheckResult, Namer, Where, error_message, part
+from .result import (
+    NOT_CHECKED,
+    CallOutcome,
+    CheckResult,
+    Namer,
+    Where,
+    error_message,
+    part,
+)
 from .sandbox import ChildRun, InProcessRun
 from .student_form import StudentForm
 from .truth import Probe, Truth, batch_sizes, make_probes, truth_for
@@ -330,7 +338,7 @@ def _report(
 def _forward_part(probed: _Probed, li: int, layout: Layout) -> dict[str, Any]:
     """The forward PART under one layout."""
     if "forward" not in probed.bindings:
-        return part("ok", [], "not checked: no forward function was given")
+        return part("ok", [], f"{NOT_CHECKED}: no forward function was given")
     if probed.missing("forward"):
         return part("error", [], probed.missing("forward"))
     binding = probed.bindings["forward"]

@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from .. import diagnoses as dx
-from .result import CheckResult
+from .result import NOT_CHECKED, CheckResult
 
 
 def format_human(result: CheckResult) -> str:
@@ -38,7 +38,7 @@ def format_human(result: CheckResult) -> str:
         status = {"ok": "ok", "wrong": "WRONG", "error": "ERROR"}[p["status"]]
         codes = f"  [{', '.join(p['diagnoses'])}]" if p["diagnoses"] else ""
         lines.append(f"{name.ljust(width)}  {status}{codes}")
-        if p["status"] == "ok" and not p["message"].startswith("not checked"):
+        if p["status"] == "ok" and not p["message"].startswith(NOT_CHECKED):
             continue
         if p["status"] == "error":  # one crash stops every gradient: say it once
             lines.append(

@@ -38,6 +38,10 @@ class CallOutcome:
         return self.state == "done"
 
 
+# the message of a part nothing was compared for (no such function was given)
+NOT_CHECKED = "not checked"
+
+
 def part(
     status: str, codes: list[str], message: str, error: float | None = None
 ) -> dict[str, Any]:

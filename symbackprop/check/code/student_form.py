@@ -17,7 +17,7 @@ import sympy as sp
 from ...derive import YHAT, H, T, Z
 from ...derive import program as P
 from ...printing.numpy import NumPyArrayPrinter, ProgramPrinter
-from ...spec import names
+from ...spec import names, registry
 from .layout import VECTOR, Layout
 from .result import Namer
 from .truth import Truth
@@ -139,8 +139,11 @@ class StudentPrinter(ProgramPrinter):
         if isinstance(node, AsRow | AsColumn | Ravel | P.SumSamples):
             # postfix forms need no parentheses: x[None, :], x.ravel(), x.sum(axis=0)
             return self.expr(node)
-        if isinstance(node, P.Activate) and self.expr(node) == self.expr(node.arg):
-            return self._operand(node.arg)  # the identity
+        if (
+            isinstance(node, P.Activate)
+            and registry.activation(node.activation).is_identity
+        ):
+            return self._operand(node.arg)
         return super()._operand(node)
 
     def _AsRow(self, node: AsRow) -> str:

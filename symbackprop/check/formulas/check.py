@@ -20,10 +20,9 @@ def scalar_derivation(spec: NetworkSpec) -> Derivation:
     """derive(spec), refusing a network too large for per-entry closed forms."""
     derivation = derive(spec)
     if derivation.scalar is None:
-        why = derivation.notes[0].split(":")[0] if derivation.notes else "too large"
         raise UserError(
             f"check-formulas needs the per-entry closed forms, which {spec.name} is too "
-            f"large for ({why}); use a smaller network"
+            f"large for ({derivation.too_large}); use a smaller network"
         )
     return derivation
 
