@@ -1,15 +1,13 @@
 """The derivation as a Jupyter notebook: MathJax maths, the generated trainer's code, and a run.
 
-`write` serves `symbackprop emit notebook`. The cells are laid out by
+`write` serves `symbackprop emit notebook`. The cells come in CELLS order, from the blocks of
 templates/notebook_cells.jinja; the maths and prose are document_model's, printed for Markdown
 by its Writer (MathJax reads the same LaTeX maths), and every code cell defining the network
-is a piece of the verified trainer source, never re-derived here.
+is made of the verified trainer's own sections (trainer.Section), never re-derived or re-cut.
 """
 
 from __future__ import annotations
 
-import ast
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,24 +26,38 @@ from . import document_model, render
 from . import trainer as codegen
 
 TEMPLATE = "notebook_cells.jinja"
-# `%%cell markdown intro`: the template's cell boundaries (kind, then a stable cell id)
-CELL_MARK = re.compile(r"^%%cell (markdown|code) ([A-Za-z0-9_-]+)[ \t]*$", re.MULTILINE)
-# which code cell each trainer function goes to; a function not named here (a helper) goes to
-# the cell of its first caller, and statements before the first function go to "setup"
-SECTION_OF = {
-    "init_params": "forward",
-    "forward": "forward",
-    "_loss_value": "loss",
-    "loss": "loss",
-    "loss_and_gradients": "backward",
-    "gradients": "backward",
-    "sgd_step": "training",
-    "train": "training",
+# the notebook's cells in order: (kind, stable id); a cell of TRAINER_CELLS is the trainer's own
+# code, every other one the template's block of its id ("-" written "_")
+CELLS = (
+    ("markdown", "intro"),
+    ("markdown", "about-network"),
+    ("code", "setup"),
+    ("code", "forward"),
+    ("markdown", "about-loss"),
+    ("code", "loss"),
+    ("markdown", "about-backward"),
+    ("code", "backward"),
+    ("markdown", "about-training"),
+    ("code", "training"),
+    ("markdown", "about-data"),
+    ("code", "data"),
+    ("markdown", "about-gradient-check"),
+    ("code", "gradient-check"),
+    ("markdown", "about-training-run"),
+    ("code", "training-run"),
+    ("markdown", "about-loss-curve"),
+    ("code", "loss-curve"),
+)
+# the trainer's sections (trainer.SECTIONS) each code cell of the network shows, as the trainer
+# joins them; the docstring, the imports only the command line uses (argparse, sys) and the
+# command-line program (format, data, weights, gradcheck, main) are left out
+TRAINER_CELLS = {
+    "setup": ("future", "import_math", "import_callable", "import_numpy", "constants"),
+    "forward": ("forward",),
+    "loss": ("loss",),
+    "backward": ("backward",),
+    "training": ("training", "make_data"),
 }
-SECTIONS = ("setup", "forward", "loss", "backward", "training")
-# what the notebook keeps of the trainer after its constants: these functions and all they use
-# (make_data: the data cell's random set); the command-line program is left out
-ROOTS = (*SECTION_OF, "make_data")
 METADATA = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
     "language_info": {"name": "python"},
@@ -139,111 +151,19 @@ def update_rules(spec: NetworkSpec) -> str:
 # --------------------------------------------------------------------------- trainer code
 
 
-def _defines(node: ast.stmt) -> list[str]:
-    """The module-level names a statement defines (a function, class or assignment)."""
-    if isinstance(node, ast.FunctionDef | ast.ClassDef):
-        return [node.name]
-    targets = (
-        node.targets
-        if isinstance(node, ast.Assign)
-        else [node.target]
-        if isinstance(node, ast.AnnAssign)
-        else []
-    )
-    return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
-
-
-def _names(node: ast.AST) -> set[str]:
-    """Every name a statement refers to."""
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-
-
-def split_trainer(source: str) -> dict[str, str]:
-    """The generated trainer cut into the notebook's code cells, by SECTIONS.
-
-    This reads our own rendered trainer (never another module's maths or prose): the cells
-    must be the exact source the proof ran, and the trainer template renders one file, so it
-    is split at its top-level definitions.
-    Everything before the first function (imports, the spec's constants and data) is "setup".
-    After it, only what the notebook needs is kept: the functions of SECTION_OF and everything
-    they use, each in its SECTION_OF cell or else in the cell of its first user. The module
-    docstring (the Markdown says it better), the command-line program (`main` and what only it
-    uses, the `__main__` block) and imports nothing kept uses are left out.
-    """
-    tree = ast.parse(source)
-    lines = source.splitlines()
-    pieces: list[tuple[ast.stmt, str]] = []
-    start = 0
-    for node in tree.body:
-        pieces.append((node, "\n".join(lines[start : node.end_lineno])))
-        start = node.end_lineno or start
-    if pieces and isinstance(pieces[0][0], ast.Expr):
-        pieces = pieces[1:]  # the module docstring
-    first = next(
-        (i for i, (n, _) in enumerate(pieces) if isinstance(n, ast.FunctionDef)),
-        len(pieces),
-    )
-    head, body = pieces[:first], pieces[first:]
-    defined = {name: node for node, _ in body for name in _defines(node)}
-    needed = set(ROOTS) & set(defined)
-    todo = list(needed)
-    while todo:
-        for name in _names(defined[todo.pop()]) & set(defined) - needed:
-            needed.add(name)
-            todo.append(name)
-    body = [(n, t) for n, t in body if set(_defines(n)) & needed]
-    section_of = _sections([n for n, _ in body])
-    used = set().union(*(_names(n) for n, _ in head + body if not _is_import(n)))
-    cells: dict[str, list[str]] = {s: [] for s in SECTIONS}
-    # the blank line before a left-out import is kept for the statement after it
-    carry = ""
-    for node, text in head:
-        future = isinstance(node, ast.ImportFrom) and node.module == "__future__"
-        if _is_import(node) and not future and not _imports(node) & used:
-            carry = carry or ("\n" if text.startswith("\n") else "")
-            continue
-        cells["setup"].append(text if text.startswith("\n") else carry + text)
-        carry = ""
-    for node, text in body:
-        cells[section_of[_defines(node)[0]]].append(text)
-    missing = [s for s in SECTIONS if not cells[s]]
+def trainer_cells(built: codegen.TrainerBuild) -> dict[str, str]:
+    """The network's code cells: each the join of its TRAINER_CELLS sections, as proven."""
+    cells = {
+        cell: codegen.join_sections(built.sections, names).removesuffix("\n")
+        for cell, names in TRAINER_CELLS.items()
+    }
+    missing = [cell for cell, text in cells.items() if not text]
     if missing:
         raise UserError(
             f"internal error: the trainer has no code for notebook cells {missing}",
             exit_code=4,
         )
-    return {s: "\n".join(cells[s]).strip("\n") for s in SECTIONS}
-
-
-def _is_import(node: ast.stmt) -> bool:
-    return isinstance(node, ast.Import | ast.ImportFrom)
-
-
-def _imports(node: ast.stmt) -> set[str]:
-    """The names an import binds (none for a __future__ import, which is always kept)."""
-    names = node.names if isinstance(node, ast.Import | ast.ImportFrom) else []
-    return {(a.asname or a.name).split(".")[0] for a in names}
-
-
-def _sections(body: Sequence[ast.stmt]) -> dict[str, str]:
-    """Each kept definition's cell: by SECTION_OF, else its first user's, else the one before."""
-    order = [name for node in body for name in _defines(node)]
-    users = {name: _names(node) for node in body for name in _defines(node)}
-    positional: dict[str, str] = {}
-    section = SECTIONS[1]
-    for name in order:
-        section = SECTION_OF.get(name, section)
-        positional[name] = section
-
-    def resolve(name: str, seen: frozenset[str]) -> str:
-        if name in SECTION_OF:
-            return SECTION_OF[name]
-        for user in order:
-            if user not in seen and user != name and name in users[user]:
-                return resolve(user, seen | {name})
-        return positional[name]
-
-    return {name: resolve(name, frozenset()) for name in order}
+    return cells
 
 
 def _py_list(value: object) -> str:
@@ -302,33 +222,33 @@ def notebook_context(built: codegen.TrainerBuild, command: str) -> dict[str, Any
         samples=f"{n} {'sample' if n == 1 else 'samples'}",
         X=_py_list(spec.X or ()),
         y=_py_list(spec.y or ()),
-        code=split_trainer(built.source),
         kinks=repr(tuple(f"Z{r.index}" for r in kinked)),
         kink_names=" and ".join(f"${op}$" for op in names),
         kink_count=len(names),
     )
 
 
-def parse_cells(text: str) -> list[Cell]:
-    """Cut the rendered template at its `%%cell KIND ID` lines; code is ruff-formatted."""
-    marks = list(CELL_MARK.finditer(text))
-    cells = []
-    for mark, following in zip(marks, marks[1:] + [None], strict=True):
-        body = text[mark.end() : following.start() if following else len(text)]
-        kind, cell_id = mark.groups()
-        if kind == "code":
-            body = render.format_python(body.strip("\n") + "\n")
-        cells.append(Cell(kind, cell_id, body.strip("\n")))
-    ids = [c.id for c in cells]
-    if not cells or len(set(ids)) != len(ids):
-        raise UserError(f"internal error: notebook cell ids {ids}", exit_code=4)
-    return cells
-
-
 def notebook_cells(built: codegen.TrainerBuild, command: str) -> list[Cell]:
-    """The notebook's cells for a verified TrainerBuild (codegen.build_trainer)."""
+    """The notebook's cells for a verified TrainerBuild (codegen.build_trainer).
+
+    The trainer's cells are its sections as they are (formatted when the trainer was); the
+    template's blocks are rendered one by one, its code cells ruff-formatted in one call.
+    """
     command = " ".join(command.split())
-    return parse_cells(render.render(TEMPLATE, **notebook_context(built, command)))
+    code = trainer_cells(built)
+    own = [(kind, cell_id) for kind, cell_id in CELLS if cell_id not in code]
+    blocks = [cell_id.replace("-", "_") for _, cell_id in own]
+    context = notebook_context(built, command)
+    texts = [t.strip("\n") for t in render.render_blocks([TEMPLATE], blocks, **context)]
+    at = [i for i, (kind, _) in enumerate(own) if kind == "code"]
+    formatted = render.format_python_many([texts[i] + "\n" for i in at])
+    for i, text in zip(at, formatted, strict=True):
+        texts[i] = text.strip("\n")
+    mine = {cell_id: text for (_, cell_id), text in zip(own, texts, strict=True)}
+    return [
+        Cell(kind, cell_id, code[cell_id] if cell_id in code else mine[cell_id])
+        for kind, cell_id in CELLS
+    ]
 
 
 def notebook_json(cells: Sequence[Cell]) -> str:

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +147,29 @@ def render(template: str, **context: Any) -> str:
     return env.get_template(template).render(**context)
 
 
+def render_blocks(
+    templates: Sequence[str], names: Sequence[str], **context: Any
+) -> list[str]:
+    """Each named block rendered on its own, from the last of `templates` that defines it.
+
+    Every block the templates define must be named, so none is silently left out.
+    """
+    env = environment(latex=any(t.endswith(".tex.jinja") for t in templates))
+    loaded = [env.get_template(t) for t in templates]
+    unnamed = {b for t in loaded for b in t.blocks} - set(names)
+    if unnamed:
+        raise _internal(
+            f"{', '.join(templates)}: blocks {sorted(unnamed)} not rendered"
+        )
+    out = []
+    for name in names:
+        owner = next((t for t in reversed(loaded) if name in t.blocks), None)
+        if owner is None:
+            raise _internal(f"no block {name!r} in {', '.join(templates)}")
+        out.append("".join(owner.blocks[name](owner.new_context(context))))
+    return out
+
+
 def header(spec_description: str, command: str) -> list[str]:
     """The lines every generated file starts with: what made it, from what spec, how to redo it."""
     return [
@@ -156,6 +180,13 @@ def header(spec_description: str, command: str) -> list[str]:
 
 def format_python(source: str) -> str:
     """Format generated code with ruff (the pinned version), so it is `ruff format` clean."""
+    return format_python_many([source])[0]
+
+
+def format_python_many(sources: Sequence[str]) -> list[str]:
+    """Format several pieces of generated code, each as a file of its own, in one ruff call."""
+    if not sources:
+        return []
     try:
         from ruff.__main__ import find_ruff_bin
 
@@ -164,28 +195,24 @@ def format_python(source: str) -> str:
         raise UserError(
             "ruff is not installed; run: pip install 'ruff>=0.17,<0.18'", exit_code=4
         ) from None
-    result = subprocess.run(
-        [
-            ruff,
-            "format",
-            "--isolated",
-            "--line-length",
-            "88",
-            "--stdin-filename",
-            "generated.py",
-            "-",
-        ],
-        input=source,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if result.returncode != 0:
-        raise UserError(
-            f"internal error: generated code does not parse: {result.stderr.strip()}",
-            exit_code=4,
+    with tempfile.TemporaryDirectory(prefix="symbackprop-format-") as folder:
+        paths = [Path(folder) / f"piece_{i:03d}.py" for i in range(len(sources))]
+        for path, source in zip(paths, sources, strict=True):
+            path.write_text(source, encoding="utf-8")
+        # files named one by one: ruff formats a named file whatever its folder is called
+        options = ["format", "--isolated", "--no-cache", "--line-length", "88"]
+        result = subprocess.run(
+            [ruff, *options, *map(str, paths)],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
-    return result.stdout
+        if result.returncode != 0:
+            raise UserError(
+                f"internal error: generated code does not parse: {result.stderr.strip()}",
+                exit_code=4,
+            )
+        return [path.read_text(encoding="utf-8") for path in paths]
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:

@@ -6,6 +6,7 @@ import math
 import sys
 import time
 import types
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import sympy as sp
@@ -17,13 +18,67 @@ from ..printing import plain
 from ..spec import NetworkSpec, names, registry
 from . import render
 
+BASE_TEMPLATE = "trainer_base.py.jinja"
 TRAINER_TEMPLATE = "trainer.py.jinja"
+# The trainer's sections in file order: each is a block of the templates, rendered and formatted
+# on its own, and the blank lines before it (PEP 8: one after the docstring and between import
+# groups, two around top-level definitions). An empty block is no section.
+SECTIONS: tuple[tuple[str, int], ...] = (
+    ("docstring", 0),
+    ("future", 1),
+    ("import_argparse", 1),
+    ("import_math", 0),
+    ("import_sys", 0),
+    ("import_callable", 0),
+    ("import_numpy", 1),
+    ("constants", 1),
+    ("forward", 2),
+    ("loss", 2),
+    ("backward", 2),
+    ("training", 2),
+    ("format", 2),
+    ("make_data", 2),
+    ("data", 2),
+    ("weights", 2),
+    ("gradcheck", 2),
+    ("main", 2),
+)
 # how make_data turns the scores S = X @ A into targets of each kind the losses take
 MAKE_TARGETS = {
     "real": "np.sin(X @ A)",
     "binary": "(X @ A > 0).astype(float)",
     "one_hot": "np.eye(LAYERS[-1])[np.argmax(X @ A, axis=1)]",
 }
+
+
+@dataclass(frozen=True)
+class Section:
+    """One named piece of the trainer, ruff-formatted, and the blank lines before it."""
+
+    name: str
+    gap: int
+    text: str
+
+
+def join_sections(
+    sections: Sequence[Section], names: Collection[str] | None = None
+) -> str:
+    """The sections' code (only `names` when given), each after the most blank lines before it.
+
+    A section left out passes its blank lines on to the next one kept, so a subset reads as
+    the whole file does: the trainer's source is join_sections of all its sections.
+    """
+    out: list[str] = []
+    gap = 0
+    for section in sections:
+        gap = max(gap, section.gap)
+        if names is not None and section.name not in names:
+            continue
+        if out:
+            out.append("\n" * gap)
+        out.append(section.text)
+        gap = 0
+    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -213,26 +268,60 @@ def choose_style(
 
 @dataclass(frozen=True)
 class TrainerBuild:
-    """A verified trainer: its source, the derivation behind it, and what was proven."""
+    """A verified trainer: its sections, the derivation behind it, and what was proven."""
 
-    source: str
+    sections: tuple[Section, ...]
     derivation: Derivation
     proof: str
     derive_seconds: float
     total_seconds: float
+
+    @property
+    def source(self) -> str:
+        """The trainer file: its sections joined, the very text the proof ran."""
+        return join_sections(self.sections)
+
+
+def rendered_sections(
+    d: Derivation, command: str = "symbackprop emit trainer", style: str = "matrix"
+) -> tuple[Section, ...]:
+    """The trainer's sections for a derivation as the templates render them, unformatted."""
+    plan = None  # SymPy's CSE runs once, whether auto needs it to decide or scalar to print
+    if style in ("scalar", "auto") and scalar_refusal(d) is None:
+        plan = printing.scalar_plan(d)
+    style, why = choose_style(d, style, plan)
+    context = trainer_context(d, command, style, why, plan)
+    names = [name for name, _ in SECTIONS]
+    texts = render.render_blocks((BASE_TEMPLATE, TEMPLATES[style]), names, **context)
+    return tuple(
+        Section(name, gap, text.strip("\n") + "\n")
+        for (name, gap), text in zip(SECTIONS, texts, strict=True)
+        if text.strip()
+    )
+
+
+def trainer_sections(
+    d: Derivation, command: str = "symbackprop emit trainer", style: str = "matrix"
+) -> tuple[Section, ...]:
+    """The trainer's sections for a derivation, each ruff-formatted (all in one ruff call).
+
+    Formatted one by one and joined, they are what formatting the joined file gives (a test
+    holds this for every style): ruff's layout of a top-level definition does not depend on
+    its neighbours, and join_sections puts PEP 8's blank lines between them.
+    """
+    sections = rendered_sections(d, command, style)
+    formatted = render.format_python_many([s.text for s in sections])
+    return tuple(
+        Section(s.name, s.gap, text)
+        for s, text in zip(sections, formatted, strict=True)
+    )
 
 
 def emit_trainer_unchecked(
     d: Derivation, command: str = "symbackprop emit trainer", style: str = "matrix"
 ) -> str:
     """Render and format the trainer for a derivation, without the numeric proof."""
-    plan = None  # SymPy's CSE runs once, whether auto needs it to decide or scalar to print
-    if style in ("scalar", "auto") and scalar_refusal(d) is None:
-        plan = printing.scalar_plan(d)
-    style, why = choose_style(d, style, plan)
-    context = trainer_context(d, command, style, why, plan)
-    source = render.render(TEMPLATES[style], **context)
-    return render.format_python(source)
+    return join_sections(trainer_sections(d, command, style))
 
 
 def build_trainer(
@@ -246,9 +335,10 @@ def build_trainer(
         d = spec_or_derivation
     else:
         d = derive(spec_or_derivation)
-    source = emit_trainer_unchecked(d, command, style)
-    proof_text = proof.prove_module(d, load_trainer(source), _proxy_trainer)
-    return TrainerBuild(source, d, proof_text, d.seconds, time.perf_counter() - start)
+    sections = trainer_sections(d, command, style)
+    trainer = load_trainer(join_sections(sections))
+    proof_text = proof.prove_module(d, trainer, _proxy_trainer)
+    return TrainerBuild(sections, d, proof_text, d.seconds, time.perf_counter() - start)
 
 
 def _proxy_trainer(spec: NetworkSpec) -> tuple[Derivation, types.ModuleType]:
