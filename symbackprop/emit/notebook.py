@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sympy as sp
-
 from ..derive import H, LayerRule
 from ..errors import UserError
 from ..printing.latex import tex
@@ -22,6 +20,7 @@ from ..printing.markdown import MARKDOWN, md_code, md_escape, md_inline
 from ..printing.notation import array_tex
 from ..printing.tex import Display, number_tex
 from ..spec import NetworkSpec, registry
+from ..spec import names as names_of
 from . import document_model, render
 from . import trainer as codegen
 
@@ -128,7 +127,7 @@ def activation_rows(
                 old.name, f"{old.layers}, {where}", old.function, old.derivative
             )
             continue
-        op = registry.activation(name).latex
+        op = registry.activation(name).mathjax
         derivative = f"${op}'(z) = {tex(rule.derivative)}$"
         if H in rule.derivative.free_symbols:
             derivative += f", where $h = {op}(z)$"
@@ -189,9 +188,11 @@ def notebook_context(built: codegen.TrainerBuild, command: str) -> dict[str, Any
     else:
         data = "random"
     n = len(spec.X) if spec.X is not None else 0
-    # the layers whose activation's slope jumps at 0, found as formulas.py finds them
-    kinked = [r for r in d.layers if r.derivative.has(sp.Heaviside, sp.Piecewise)]
-    names = list(dict.fromkeys(registry.activation(r.activation).latex for r in kinked))
+    # the layers whose activation has a kink (the registry's, from SymPy's derivative)
+    kinked = [r for r in d.layers if registry.activation(r.activation).kink]
+    names = list(
+        dict.fromkeys(registry.activation(r.activation).mathjax for r in kinked)
+    )
     return dict(
         header=[md_inline(line) for line in header],
         title=md_escape(spec.title),
@@ -222,7 +223,7 @@ def notebook_context(built: codegen.TrainerBuild, command: str) -> dict[str, Any
         samples=f"{n} {'sample' if n == 1 else 'samples'}",
         X=_py_list(spec.X or ()),
         y=_py_list(spec.y or ()),
-        kinks=repr(tuple(f"Z{r.index}" for r in kinked)),
+        kinks=repr(tuple(names_of.pre_activation(r.index) for r in kinked)),
         kink_names=" and ".join(f"${op}$" for op in names),
         kink_count=len(names),
     )

@@ -114,7 +114,7 @@ def trainer_context(
     spec = d.spec
     forward = printing.forward_lines(d)
     backward = printing.backward_lines(d)
-    forward_names = [line.code.split(" = ")[0] for line in forward]
+    forward_names = [step.name for step in d.program.forward]
     params = spec.param_names
     init = []
     for rule in d.layers:
@@ -127,9 +127,9 @@ def trainer_context(
             )
         )
         init.append(InitLine(names.bias(rule.index), f"np.zeros({rule.units})"))
-    loss_code = registry.loss(spec.loss).numpy.format(Y="Y", T="y", K=spec.layers[-1])
-    if spec.reduction == "mean":
-        loss_code = f"({loss_code}) / y.shape[0]"
+    # _loss_value(Y, y) knows the batch size as y.shape[0]
+    loss_printer = printing.ProgramPrinter(batch=f"{names.TARGETS}.shape[0]")
+    loss_code = loss_printer.expr(d.program.loss.expr)
     data = None
     if spec.X is not None and spec.y is not None:
         data = {
