@@ -11,9 +11,8 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "default_spec", "derive", "emit_trainer", "load_trainer"]
 
 
-def __getattr__(
-    name: str,
-):  # PEP 562: lazy public API, so `symbackprop --help` is instant
+def __getattr__(name: str) -> object:
+    """PEP 562: the public API, imported lazily so `symbackprop --help` is instant."""
     if name == "default_spec":
         from .spec import default_spec
 

@@ -35,7 +35,17 @@ from symbackprop.runtime import (
 )
 from symbackprop.runtime import format as epoch_format
 
-TRAINER_MODULES = ("format", "data", "weights", "gradcheck", "main")
+TRAINER_MODULES = (
+    "matrix_api",
+    "matrix_training",
+    "format",
+    "data",
+    "weights",
+    "gradcheck",
+    "main",
+)
+# the scalar style's, in a scalar trainer (generated/ holds the matrix style's)
+SCALAR_MODULES = ("scalar_params", "scalar_api", "scalar_training")
 CELL_MODULES = ("cell_gradient_check", "cell_training_run", "cell_loss_curve")
 MODULES = [
     importlib.import_module(f"symbackprop.runtime.{name}")
@@ -161,6 +171,24 @@ def imports_of(tree: ast.Module) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.level == 0:
             names |= {f"{node.module}.{a.name}" for a in node.names}
     return names
+
+
+@pytest.fixture(scope="module")
+def scalar_trainer() -> str:
+    from symbackprop.emit.trainer import build_trainer
+    from symbackprop.spec import default_spec
+
+    return build_trainer(default_spec(), style="scalar").source
+
+
+@pytest.mark.parametrize("name", SCALAR_MODULES)
+def test_scalar_modules_are_included_verbatim(name: str, scalar_trainer: str) -> None:
+    text = render.runtime(name)
+    assert text in scalar_trainer and text.startswith("def ")
+    module = ast.parse((render.RUNTIME_DIR / f"{name}.py").read_text())
+    assert imports_of(module) <= imports_of(ast.parse(scalar_trainer)) | {
+        "__future__.annotations"
+    }
 
 
 @pytest.mark.parametrize("name", TRAINER_MODULES)

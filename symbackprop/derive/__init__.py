@@ -1,8 +1,9 @@
 """Derive a network with SymPy: entrywise rules, one vectorized Program, closed forms, proof.
 
 Nothing here is typed in by hand: every derivative is `sympy.diff` of the spec's forward pass
-and loss. The Program (program.py) is the one backprop recursion every output prints from; it
-is proven equal to the closed forms before anything is emitted (proof.py).
+and loss. The Program (program.py) is the one backprop recursion every output prints from; it is
+proven equal to the closed forms symbolically here and, run as emitted code, numerically
+before any trainer is written (proof.py).
 """
 
 from __future__ import annotations
@@ -78,9 +79,10 @@ def derive(spec: NetworkSpec, closed_forms: bool | None = None) -> Derivation:
     why = ""
     if closed_forms if closed_forms is not None else keeps_closed_forms(spec):
         scalar = scalar_forms(spec, rules, program)
+        # expand decides equality for these; exp/log forms go to the numeric proof
         algebraic = link is None and not any(
             r.forward.has(sp.exp, sp.log) for r in rules
-        )  # expand decides equality for these; exp/log forms go to the numeric proof
+        )
         if closed_form_cost(spec) <= SYMBOLIC_PROOF_COST and algebraic:
             proven, total = symbolic = prove_symbolic(spec, program, scalar)
             proof = (

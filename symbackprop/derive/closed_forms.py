@@ -23,7 +23,7 @@ from .rules import LayerRule, Z, activation_rule, apply_step_convention
 SCALAR_LIMIT = 300
 SCALAR_COST_LIMIT = 20_000
 # Up to this closed-form cost the vectorized form is proven equal to the closed forms
-# symbolically (expand of the difference is 0); beyond it, at random points (verify.py).
+# symbolically (expand of the difference is 0); beyond it, at random points (proof.py).
 SYMBOLIC_PROOF_COST = 2_500
 PROXY_WIDTH = 2
 
@@ -37,14 +37,12 @@ class ScalarForms:
     params: dict[str, sp.Matrix]  # W1 -> Matrix of W1_i_j symbols, b1 -> column of b1_i
     z: list[list[sp.Symbol]]  # z[l-1][i]: symbol of unit i's pre-activation in layer l
     h: list[list[sp.Symbol]]  # h[l-1][i]: its activation (yhat_k for the output layer)
-    definitions: dict[
-        sp.Symbol, sp.Expr
-    ]  # z/h symbol -> its expression in x and the params
+    # z/h symbol -> its expression in x and the params
+    definitions: dict[sp.Symbol, sp.Expr]
     loss: sp.Expr  # one sample's loss, in x, y and the params
     gradients: dict[str, sp.Matrix]  # closed forms, in x, y and the params
-    readable: dict[
-        str, sp.Matrix
-    ]  # the same, written with z, h and yhat where they appear
+    # the same, written with z, h and yhat where they appear
+    readable: dict[str, sp.Matrix]
 
 
 def _symbols(made: list[str]) -> list[sp.Symbol]:

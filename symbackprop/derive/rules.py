@@ -19,9 +19,8 @@ HEAVISIDE_AT_ZERO = sp.Integer(0)
 
 # Placeholders of the elementwise rules: a rule is an expression in these, applied entrywise.
 Z = sp.Symbol("z", real=True)  # a pre-activation
-H = sp.Symbol(
-    "h", real=True
-)  # the activation's value at z (stored by the forward pass)
+# the activation's value at z (the forward pass stores it)
+H = sp.Symbol("h", real=True)
 YHAT = sp.Symbol("yhat", real=True)  # a network output
 T = sp.Symbol("y", real=True)  # its target
 
@@ -52,9 +51,8 @@ class LayerRule:
     units: int
     activation: str
     forward: sp.Expr  # act(z)
-    derivative: (
-        sp.Expr
-    )  # act'(z), rewritten in terms of h = act(z) where SymPy finds it
+    # act'(z), rewritten in terms of h = act(z) where SymPy finds it
+    derivative: sp.Expr
 
 
 def _alpha(spec: NetworkSpec) -> sp.Expr:

@@ -1,6 +1,6 @@
 """Program code every generated file shares, as real modules: linted, unit-tested, then included.
 
-Each module here is valid Python on its own, and `symbackprop.render.runtime(name)` returns its
+Each module here is valid Python on its own, and `symbackprop.emit.render.runtime(name)` returns its
 text for a template to include verbatim, so a generated trainer stays one standalone file that
 imports only NumPy and the standard library (never symbackprop). The include step drops:
 

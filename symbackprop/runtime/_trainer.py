@@ -9,6 +9,7 @@ raises, and tests monkeypatch the names in the module they test.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +21,12 @@ GRAD_ORDER: tuple[str, ...] = ("W1", "W2", "b1", "b2")
 LR: float = 0.05
 EPOCHS: int = 100
 SEED: int = 0
+SHAPES: dict[str, tuple[int, ...]] = {
+    "W1": (2, 2),
+    "b1": (2,),
+    "W2": (1, 2),
+    "b2": (1,),
+}
 
 # what the notebook's data cell defines, and the training-run cell's result
 X: np.ndarray = np.zeros((0, LAYERS[0]))
@@ -69,3 +76,8 @@ def train(
 
 def make_data(n: int = 8, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
     raise _generated("make_data")
+
+
+def _step(*args: Any) -> tuple[float, Any]:
+    """The style's hot path (matrix: params, X, y; scalar: flat floats, rows of X, y)."""
+    raise _generated("_step")

@@ -17,9 +17,8 @@ def cell() -> None:
         if epoch == 1 or epoch % every == 0 or epoch == EPOCHS:
             print(f"epoch {epoch:>6}  loss {value:.6g}")
 
-    with np.errstate(
-        over="ignore", invalid="ignore"
-    ):  # a diverging run is reported below
+    # a diverging run is reported below
+    with np.errstate(over="ignore", invalid="ignore"):
         history = train(trained, X, y, LR, EPOCHS, log=show)
     if history[-1] < history[0]:
         print(

@@ -1,9 +1,10 @@
 """The registry: one entry per activation and per loss, holding every fact about it.
 
-Everything else reads these entries: the derivation (SymPy expression), the printers (stable
-NumPy forward, LaTeX/MathJax names), the formula parsers (aliases), the trainer (init gain) and
-the checkers (kinks). Derivatives are never written here: SymPy differentiates `expr`.
-`register_activation` / `register_loss` add entries at run time.
+The derivation reads the SymPy expression, the printers the stable NumPy forward and the
+LaTeX/MathJax names, the formula parsers the aliases, the trainer the init gain; whether an
+activation has a kink, is the identity or uses alpha is worked out from its expression.
+Derivatives are never written here: SymPy differentiates `expr`. `register_activation` /
+`register_loss` add entries at run time, `unregister_*` take them out again.
 """
 
 from __future__ import annotations

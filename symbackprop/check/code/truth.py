@@ -151,9 +151,8 @@ def make_probes(truth: Truth, seed: int = 20240) -> list[Probe]:
             for _attempt in range(2000):
                 params = {k: rng.normal(size=s) for k, s in shapes.items()}
                 for k in params:
-                    if not is_weight(
-                        k
-                    ):  # biases clearly nonzero: a misplaced one shows
+                    # biases clearly nonzero: a misplaced one shows
+                    if not is_weight(k):
                         params[k] = np.sign(params[k]) * (0.3 + np.abs(params[k]))
                 X = rng.normal(size=(n, spec.layers[0]))
                 y = _targets(spec, rng, n)

@@ -14,7 +14,7 @@ from ...printing.plain import forward_math
 from ...spec import NetworkSpec, names, registry
 from .check import scalar_derivation, vocabulary
 from .report import network_line
-from .vocab import MATH_FUNCTIONS, uses_alpha
+from .vocab import MATH_FUNCTIONS
 
 
 class Template(NamedTuple):
@@ -40,7 +40,7 @@ def template(
     x, y, yhat = vocab.inputs, vocab.targets, vocab.h[-1]
     activations = registry.ACTIVATIONS.values()
     sloped = [
-        a for a in dict.fromkeys(spec.activations) if uses_alpha(registry.activation(a))
+        a for a in dict.fromkeys(spec.activations) if registry.activation(a).uses_alpha
     ]
     lines = [
         f"# symbackprop check-formulas answer file for {network_line(spec)}",

@@ -87,12 +87,6 @@ def function_list() -> str:
     return ", ".join([*registry.ACTIVATIONS, *MATH_FUNCTIONS])
 
 
-def uses_alpha(act: registry.Activation) -> bool:
-    """Whether an activation's definition depends on the spec's slope alpha (leaky ReLU)."""
-    z, alpha = sp.Dummy("z", real=True), sp.Dummy("alpha", real=True)
-    return alpha in act.expr(z, alpha).free_symbols
-
-
 def number(value: int | float | Fraction) -> sp.Rational:
     """An exact SymPy number from a literal, refused when it is huge or not finite."""
     if isinstance(value, bool) or not isinstance(value, int | float | Fraction):
@@ -159,7 +153,7 @@ def apply_function(name: str, args: Sequence[sp.Expr], alpha: sp.Expr) -> sp.Exp
     """
     if name in registry.ACTIVATIONS:
         act = registry.activation(name)
-        high = 2 if uses_alpha(act) else 1
+        high = 2 if act.uses_alpha else 1
         _check_arity(name, args, 1, high)
         return act.expr(args[0], args[1] if len(args) == 2 else alpha)
     if name not in MATH_FUNCTIONS:
