@@ -34,14 +34,11 @@ def batch_size(layers: tuple[int, ...]) -> int:
     return n
 
 
-def random_targets(
-    module: types.ModuleType, rng: np.random.Generator, n: int
-) -> np.ndarray:
-    """Targets of the kind the loss takes: real, binary 0/1, or one-hot rows."""
-    k = module.LAYERS[-1]
-    if module.TARGETS == "binary":
+def random_targets(kind: str, k: int, rng: np.random.Generator, n: int) -> np.ndarray:
+    """n rows of k targets of the kind a loss takes: real, binary 0/1, or one-hot rows."""
+    if kind == "binary":
         return rng.integers(0, 2, size=(n, k)).astype(float)
-    if module.TARGETS == "one_hot":
+    if kind == "one_hot":
         return np.eye(k)[rng.integers(0, k, size=n)]
     return rng.normal(size=(n, k))
 
@@ -57,7 +54,7 @@ def random_point(
             for name, value in module.init_params(0).items()
         }
         X = rng.normal(size=(n, layers[0]))
-        y = random_targets(module, rng, n)
+        y = random_targets(module.TARGETS, module.LAYERS[-1], rng, n)
         cache = module.forward(params, X)
         zs = [cache[names.pre_activation(k)] for k in range(1, len(layers))]
         if all(np.min(np.abs(z)) > KINK_MARGIN for z in zs) and all(
@@ -165,7 +162,11 @@ def random_point_cheap(
     params = module.init_params(int(rng.integers(1 << 31)))
     params = {k: v + 0.1 * rng.normal(size=v.shape) for k, v in params.items()}
     n = batch_size(layers)
-    return params, rng.normal(size=(n, layers[0])), random_targets(module, rng, n)
+    return (
+        params,
+        rng.normal(size=(n, layers[0])),
+        random_targets(module.TARGETS, module.LAYERS[-1], rng, n),
+    )
 
 
 def prove_symbolic(

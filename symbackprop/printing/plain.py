@@ -65,11 +65,12 @@ def closed_form_lines(d: Derivation) -> list[str]:
 def rule_lines(d: Derivation) -> list[str]:
     """The entrywise rules SymPy derived: the output error and each activation's derivative."""
     depth = len(d.layers)
-    out = [f"d loss/d z{depth} = {plain(d.output_delta)}   (per sample, per output)"]
+    last = names.sample_z(depth)
+    out = [f"d loss/d {last} = {plain(d.output_delta)}   (per sample, per output)"]
     for rule in d.layers[:-1]:
-        z, h = sp.Symbol(f"z{rule.index}"), sp.Symbol(f"h{rule.index}")
-        local = plain(rule.derivative.xreplace({Z: z, H: h}))
-        out.append(f"{rule.activation}'(z{rule.index}) = {local}")
+        z, h = names.sample_z(rule.index), names.sample_h(rule.index, depth)
+        local = plain(rule.derivative.xreplace({Z: sp.Symbol(z), H: sp.Symbol(h)}))
+        out.append(f"{rule.activation}'({z}) = {local}")
     return out
 
 
@@ -101,16 +102,15 @@ class VectorPrinter:
 
 def _vector_names(prog: P.Program) -> dict[str, str]:
     """X -> x, Z1 -> z1, H1 -> h1, and the prediction -> yhat (the logits keep z_L)."""
-    out = {names.INPUTS: "x"}
+    out = {names.INPUTS: names.sample_input()}
     for k in range(1, prog.depth + 1):
-        out[names.pre_activation(k)] = f"z{k}"
-        out[names.activation(k, prog.depth)] = f"h{k}"
-    out[names.OUTPUTS] = "yhat"
+        out[names.pre_activation(k)] = names.sample_z(k)
+        out[names.activation(k, prog.depth)] = names.sample_h(k, prog.depth)
     if (
         prog.prediction != names.OUTPUTS
     ):  # a link: Y is the logits z_L, P the prediction
-        out[names.OUTPUTS] = f"z{prog.depth}"
-        out[prog.prediction] = "yhat"
+        out[names.OUTPUTS] = names.sample_z(prog.depth)
+        out[prog.prediction] = names.sample_h(prog.depth, prog.depth)
     return out
 
 

@@ -65,6 +65,21 @@ def seed_order(depth: int) -> list[str]:
     return [weight(k) for k in layers] + [bias(k) for k in layers]
 
 
+def sample_input() -> str:
+    """x: one sample's inputs, a column vector in the per-sample forms."""
+    return "x"
+
+
+def sample_z(layer: int) -> str:
+    """z1, z2, ...: one sample's pre-activations of a layer."""
+    return f"z{layer}"
+
+
+def sample_h(layer: int, depth: int) -> str:
+    """h1, ... for hidden layers; yhat for the output layer (one sample)."""
+    return "yhat" if layer == depth else f"h{layer}"
+
+
 def weight_entry(layer: int, i: int, j: int) -> str:
     """W1_2_3: row i, column j (1-based) of W1."""
     return f"W{layer}_{i}_{j}"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...derive import Derivation, DerivationError, derive, evaluate
+from ...derive import Derivation, DerivationError, derive, evaluate, proof
 from ...derive import program as P
 from ...spec import NetworkSpec, make_spec, names, registry
 from .layout import is_weight
@@ -155,7 +155,8 @@ def make_probes(truth: Truth, seed: int = 20240) -> list[Probe]:
                     if not is_weight(k):
                         params[k] = np.sign(params[k]) * (0.3 + np.abs(params[k]))
                 X = rng.normal(size=(n, spec.layers[0]))
-                y = _targets(spec, rng, n)
+                kind = registry.loss(spec.loss).targets
+                y = proof.random_targets(kind, spec.layers[-1], rng, n)
                 inputs = {names.INPUTS: X, names.TARGETS: y, **params}
                 fwd = evaluate.run(prog, inputs, steps=prog.forward)
                 zs = [fwd[names.pre_activation(k)] for k in kinked]
@@ -170,17 +171,6 @@ def make_probes(truth: Truth, seed: int = 20240) -> list[Probe]:
                 )
             probes.append(_probe(truth, params, X, y, fwd))
     return probes
-
-
-def _targets(spec: NetworkSpec, rng: np.random.Generator, n: int) -> np.ndarray:
-    """Targets of the loss's kind: real values, 0/1 labels, or one-hot rows."""
-    k = spec.layers[-1]
-    kind = registry.loss(spec.loss).targets
-    if kind == "binary":
-        return rng.integers(0, 2, size=(n, k)).astype(float)
-    if kind == "one_hot":
-        return np.eye(k)[rng.integers(0, k, size=n)]
-    return rng.normal(size=(n, k))
 
 
 def _probe(
