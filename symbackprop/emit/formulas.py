@@ -67,9 +67,8 @@ def forward_general(d: Derivation, w: Writer) -> tuple[Display, ...]:
     for rule in d.layers:
         k = rule.index
         step = prog.step(names.pre_activation(k)).expr
-        assert isinstance(
-            step, P.AddBias
-        )  # the weighted sum, then the bias, as written
+        # the weighted sum, then the bias, as the Program's step adds them
+        assert isinstance(step, P.AddBias)
         z = tex(entries.of(step.arg, "i")) + " + " + tex(entries.of(step.bias, "i"))
         zi = symbol_tex(general("z", k, "i"))
         out.append(Display(zi, (z,), _range(w, "i", rule.units)))
@@ -102,7 +101,7 @@ def forward_units(d: Derivation) -> tuple[Display, ...]:
     out = []
     for rule in d.layers:
         k = rule.index
-        W, b = s.params[f"W{k}"], s.params[f"b{k}"]
+        W, b = s.params[names.weight(k)], s.params[names.bias(k)]
         for i in range(rule.units):
             terms = [
                 f"{tex(W[i, m])} {h_tex(d, k - 1, str(m + 1))}"
@@ -377,6 +376,11 @@ def backward_vector(d: Derivation) -> tuple[Display, ...]:
     )
 
 
+def step_code() -> str:
+    """The trainer's step, 1 where Z > 0 (HEAVISIDE_AT_ZERO at 0): (Z > 0), Z any layer's."""
+    return numpy_expr(sp.Heaviside(Z, HEAVISIDE_AT_ZERO), {Z: "Z"})
+
+
 def step_convention(d: Derivation, w: Writer) -> str:
     """The value at z = 0 of every activation with a kink there (ReLU: 0).
 
@@ -421,7 +425,7 @@ def step_convention(d: Derivation, w: Writer) -> str:
                 "; its default would give ",
                 Math(str(sp.Heaviside(zero))),
                 "), and the trainer computes it as ",
-                Code(numpy_expr(step, {Z: "Z"})),  # Z: any layer's pre-activations
+                Code(step_code()),
                 ".",
             ]
         else:
