@@ -18,7 +18,13 @@ import sympy as sp
 from symbackprop import cli
 from symbackprop.derive import derive
 from symbackprop.emit import document as documents
-from symbackprop.emit import drawing, seed_notebook
+from symbackprop.emit import (
+    document_model,
+    drawing,
+    formulas,
+    seed_notebook,
+    unit_forms,
+)
 from symbackprop.emit import trainer as codegen
 from symbackprop.emit.trainer import TrainerBuild
 from symbackprop.printing import latex, notation, tex
@@ -193,6 +199,77 @@ def test_mean_link_and_entrywise_products_in_maths() -> None:
             r"\odot \bigl(1 - \left(H" + up(1) + r"\right)^{2}\bigr)"
         )
         assert shown["H2"] == "H" + up(2) + r" = \frac{1}{1 + e^{- Z" + up(2) + "}}"
+
+
+def test_one_sample_is_the_columns_program_in_vectors() -> None:
+    """The per-sample forms are the columns-layout Program printed for one column."""
+    fields = dict(
+        layers=(2, 3, 3, 2),
+        activations=("tanh", "sigmoid", "identity"),
+        loss="softmax_cross_entropy",
+        reduction="mean",
+    )
+    d = derive(make_spec(**fields))
+    forward = {r.lhs: r.rhs[0] for r in formulas.forward_vector(d)}
+    assert forward["z^{(1)}"] == "W^{(1)} x + b^{(1)}"
+    assert forward["h^{(2)}"] == r"\sigma(z^{(2)})"
+    # the logits are z^(3) itself: the prediction follows it, no copy is shown
+    assert forward[r"\hat{y}"] == r"\operatorname{softmax}(z^{(3)})"
+    backward = [(r.lhs, r.rhs[0]) for r in formulas.backward_vector(d)]
+    assert backward[0] == (r"\delta^{(3)}", r"\hat{y} - y")  # one sample's L: no 1/m
+    assert backward[1] == (
+        r"\frac{\partial L}{\partial W^{(3)}}",
+        r"\delta^{(3)} h^{(2)\top}",
+    )
+    assert backward[2] == (r"\frac{\partial L}{\partial b^{(3)}}", r"\delta^{(3)}")
+    # a slope that is a sum is bracketed (it was not, when this was typed by hand)
+    assert dict(backward)[r"\delta^{(1)}"] == (
+        r"\bigl(W^{(2)\top} \delta^{(2)}\bigr) \odot \bigl(1 - \left(h^{(1)}\right)^{2}\bigr)"
+    )
+
+
+def test_per_unit_deltas_come_from_the_program() -> None:
+    d = derive(make_spec(layers=(2, 2, 2), activations=("relu", "identity")))
+    prog = d.program_for("columns")
+    # entry i of dZ1 in index notation: the Program's MatMul(W2.T, dZ2) * act'(Z1)
+    k = sp.Symbol("k", integer=True, positive=True)
+    general = unit_forms.entry(d, "dZ1", "i")
+    w, dl = sp.Symbol("W2_k_i", real=True), sp.Symbol("delta2_k", real=True)
+    z = sp.Symbol("z1_i", real=True)
+    assert general == sp.Sum(w * dl, (k, 1, 2)) * sp.Heaviside(z, 0)
+    # per unit: the step run on one sample's symbols, delta^(2) given as symbols
+    given = {"dZ2": unit_forms.delta_symbols(2, 2)}
+    out = unit_forms.run_sample(d, prog.step("dZ1").expr, given)
+    s = {
+        n: sp.Symbol(n, real=True)
+        for n in ("W2_1_2", "W2_2_2", "delta2_1", "delta2_2", "z1_2")
+    }
+    expected = (
+        s["W2_1_2"] * s["delta2_1"] + s["W2_2_2"] * s["delta2_2"]
+    ) * sp.Heaviside(s["z1_2"], 0)
+    assert sp.expand(out[1] - expected) == 0
+    # the gradient step's entry: dL/dw_ij = delta_i h_j
+    assert unit_forms.entry(d, "gW2", "i", "j") == sp.Symbol(
+        "delta2_i", real=True
+    ) * sp.Symbol("h1_j", real=True)
+
+
+def test_step_convention_is_printed_from_the_derivation() -> None:
+    d = derive(default_spec())
+    text = formulas.step_convention(d, tex.TEX)
+    assert r"\texttt{Heaviside(z, 0)}" in text
+    assert r"\texttt{(Z \textgreater{} 0)}" in text
+    assert r"\operatorname{ReLU}'(0) = 0" in text
+    smooth = derive(make_spec(layers=(2, 2, 1), activations=("tanh", "identity")))
+    assert formulas.step_convention(smooth, tex.TEX) == ""
+
+
+def test_code_table_words_are_the_trainers_comments() -> None:
+    d = derive(default_spec())
+    for step in d.program.steps:
+        comment = printing.describe(step, d.program)
+        what = document_model._what(step, d.program)
+        assert comment == printing.shape_text(step.shape) + " " + what
 
 
 # --------------------------------------------------------------------------- the document

@@ -95,9 +95,8 @@ def test_default_pdf_text_has_sections_and_correct_gradients(
     for name, value in grads.items():
         for v in np.asarray(value).ravel():
             assert f"{v:.4f}" in text, (name, v)
-    assert (
-        "-2.86" in text
-    )  # the notebook's wrong printed W1 gradient, in the comparison
+    # the notebook's wrong printed W1 gradient, in the comparison
+    assert "-2.86" in text
 
 
 @pytest.mark.slow
@@ -183,9 +182,8 @@ def test_latex_error_shows_the_log_and_exits_1(
     code = cli.main(["pdf", "-o", str(out), "--layers", "2,2,1"])
     err = capsys.readouterr().err
     assert code == 1
-    assert (
-        "! Undefined control sequence." in err and "l.3" in err
-    )  # the relevant log lines
+    # the relevant log lines
+    assert "! Undefined control sequence." in err and "l.3" in err
     assert "LaTeX failed: Undefined control sequence" in err.splitlines()[-1]
     assert not out.exists()  # never a half-written PDF
     assert (tmp_path / "out.tex").exists()  # kept for inspection

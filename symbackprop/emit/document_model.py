@@ -16,7 +16,7 @@ from ..derive import Derivation
 from ..derive import program as P
 from ..printing import numpy as numpy_printing
 from ..printing.latex import ProgramLatexPrinter
-from ..printing.notation import act_tex, h_tex, has_link, symbol_tex, vec_h
+from ..printing.notation import act_tex, general, h_tex, has_link, symbol_tex, vec_h
 from ..printing.prose import Code, Math, Writer
 from ..printing.tex import TEX, Display, code_tex, escape_tex, shape_tex, visual_width
 from ..spec import names, registry
@@ -99,29 +99,10 @@ class DerivationDocument:
 
 
 def _what(step: P.Step, prog: P.Program) -> str:
-    """What a statement computes, in a few words (its shape is in its own column)."""
-    k = step.layer
-    if step.role == P.PRE_ACTIVATION:
-        return f"pre-activations of layer {k}"
-    if step.role == P.ACTIVATION:
-        assert isinstance(step.expr, P.Activate)
-        return step.expr.activation
-    if step.role == P.PREDICTION:
-        assert isinstance(step.expr, P.Link)
-        return f"{step.expr.kind} of the logits {names.OUTPUTS}"
-    if step.role == P.GRAD_W:
-        return "sum over samples"
-    if step.role == P.GRAD_B:
-        return "one per unit"
-    if k == prog.depth:
-        mean = ", divided by n for the mean" if prog.reduction == "mean" else ""
-        return f"d loss / d {names.pre_activation(k)}{mean}"
-    act = prog.step(names.activation(k, prog.depth)).expr
-    assert isinstance(act, P.Activate)
-    return (
-        f"back through {names.weight(k + 1)}, "
-        f"times {act.activation}'({names.pre_activation(k)})"
-    )
+    """What a statement computes, in a few words: the trainer's comment for it without the
+    shape, which the table has a column for."""
+    shape = numpy_printing.shape_text(step.shape) + " "
+    return numpy_printing.describe(step, prog).removeprefix(shape)
 
 
 def code_rows(d: Derivation, steps: Sequence[P.Step], w: Writer) -> tuple[CodeRow, ...]:
@@ -169,13 +150,13 @@ def conventions(d: Derivation, w: Writer) -> str:
         " holds unit ",
         Math("i"),
         "'s weights, so ",
-        Math(symbol_tex("W1_i_j")),
+        Math(symbol_tex(general("W", 1, "i", "j"))),
         " is ",
-        Code("W1[i-1, j-1]"),
+        Code(f"{names.weight(1)}[i-1, j-1]"),
         " in the trainer; indices are written together while they are single digits (",
-        Math(symbol_tex("W1_1_2")),
+        Math(symbol_tex(names.weight_entry(1, 1, 2))),
         ") and with a comma otherwise (",
-        Math(symbol_tex("W1_1_12")),
+        Math(symbol_tex(names.weight_entry(1, 1, 12))),
         "). A superscript ",
         Math("(l)"),
         " names the layer; ",
@@ -259,28 +240,30 @@ def _layer_symbols(d: Derivation, k: int) -> list[SymbolRow]:
     rule = d.layers[k - 1]
     units = range(1, rule.units + 1)
     w_entries = [
-        symbol_tex(f"W{k}_{i}_{j}") for i in units for j in range(1, rule.fan_in + 1)
+        symbol_tex(names.weight_entry(k, i, j))
+        for i in units
+        for j in range(1, rule.fan_in + 1)
     ]
     src = "input" if k == 1 else f"unit $j$ of layer {k - 1}"
     column = f"${shape_tex((rule.units, 1))}$"
     rows = [
         SymbolRow(
             f"$W^{{({k})}}$: {_entries(w_entries)}",
-            code_tex(f"W{k}"),
-            f"weights of layer {k}; ${symbol_tex(f'W{k}_i_j')}$ multiplies {src}"
+            code_tex(names.weight(k)),
+            f"weights of layer {k}; ${symbol_tex(general('W', k, 'i', 'j'))}$ multiplies {src}"
             + (" $j$" if k == 1 else "")
             + " in unit $i$",
             f"${shape_tex((rule.units, rule.fan_in))}$",
         ),
         SymbolRow(
-            f"$b^{{({k})}}$: {_entries([symbol_tex(f'b{k}_{i}') for i in units])}",
-            code_tex(f"b{k}"),
+            f"$b^{{({k})}}$: {_entries([symbol_tex(names.bias_entry(k, i)) for i in units])}",
+            code_tex(names.bias(k)),
             f"biases of layer {k}, one per unit (the trainer stores shape ({rule.units},))",
             column,
         ),
         SymbolRow(
-            f"$z^{{({k})}}$: {_entries([symbol_tex(f'z{k}_{i}') for i in units])}",
-            code_tex(f"Z{k}[n]"),
+            f"$z^{{({k})}}$: {_entries([symbol_tex(names.z_entry(k, i)) for i in units])}",
+            code_tex(f"{names.pre_activation(k)}[n]"),
             f"pre-activations of layer {k} for one sample",
             column,
         ),
@@ -291,8 +274,8 @@ def _layer_symbols(d: Derivation, k: int) -> list[SymbolRow]:
     what = "the network's output, " if out else f"activations of layer {k}, "
     rows.append(
         SymbolRow(
-            f"${vec_h(d, k)}$: {_entries([h_tex(d, k, str(i)) for i in units])}",
-            code_tex("Y[n]" if out else f"H{k}[n]"),
+            f"${vec_h(d, k)}$: {_entries([h_tex(d, k, i) for i in units])}",
+            code_tex(f"{names.activation(k, len(d.layers))}[n]"),
             what + f"${act_tex(rule)}(z^{{({k})}})$",
             column,
         )
@@ -308,14 +291,18 @@ def symbols(d: Derivation) -> tuple[SymbolRow, ...]:
     scalar = f"${shape_tex(())}$"
     rows = [
         SymbolRow(
-            "$x$: " + _entries([symbol_tex(f"x_{j}") for j in range(1, n_in + 1)]),
-            code_tex("X[n]"),
+            "$x$: "
+            + _entries([symbol_tex(names.input_entry(j)) for j in range(1, n_in + 1)]),
+            code_tex(f"{names.INPUTS}[n]"),
             "one input sample (row $n$ of $X$)",
             f"${shape_tex((n_in, 1))}$",
         ),
         SymbolRow(
-            "$y$: " + _entries([symbol_tex(f"y_{k}") for k in range(1, n_out + 1)]),
-            code_tex("y[n]"),
+            "$y$: "
+            + _entries(
+                [symbol_tex(names.target_entry(k)) for k in range(1, n_out + 1)]
+            ),
+            code_tex(f"{names.TARGETS}[n]"),
             "its target",
             f"${shape_tex((n_out, 1))}$",
         ),
@@ -327,18 +314,18 @@ def symbols(d: Derivation) -> tuple[SymbolRow, ...]:
         rows.append(
             SymbolRow(
                 r"$\hat{y}$",
-                code_tex("P[n]"),
+                code_tex(f"{names.PREDICTION}[n]"),
                 f"the prediction: {kind} of the logits $z^{{({depth})}}$, applied by the loss",
                 f"${shape_tex((n_out, 1))}$",
             )
         )
     for rule in d.layers:
         k = rule.index
-        deltas = [symbol_tex(f"delta{k}_{i}") for i in range(1, rule.units + 1)]
+        deltas = [symbol_tex(general("delta", k, i)) for i in range(1, rule.units + 1)]
         rows.append(
             SymbolRow(
                 rf"$\delta^{{({k})}}$: " + _entries(deltas),
-                code_tex(f"dZ{k}[n]"),
+                code_tex(f"{names.delta(k)}[n]"),
                 rf"error signal of layer {k}: "
                 rf"$\delta^{{({k})}}_i = \partial L / \partial z^{{({k})}}_i$",
                 f"${shape_tex((rule.units, 1))}$",
@@ -356,13 +343,19 @@ def symbols(d: Derivation) -> tuple[SymbolRow, ...]:
         SymbolRow("$N$", code_tex("X.shape[0]"), "number of samples in the batch", ""),
         SymbolRow(
             "$X$",
-            code_tex("X"),
+            code_tex(names.INPUTS),
             "the batch's inputs; row $n$ is sample $n$",
             f"${shape_tex(('N', n_in))}$",
         ),
         SymbolRow(
             r"$Y,\ \hat{Y},\ \tilde{Y}$" if link else r"$Y,\ \hat{Y}$",
-            code_tex("y, P, Y" if link else "y, Y"),
+            code_tex(
+                ", ".join(
+                    (names.TARGETS, names.PREDICTION, names.OUTPUTS)
+                    if link
+                    else (names.TARGETS, names.OUTPUTS)
+                )
+            ),
             "the batch's targets, predictions and logits"
             if link
             else "the batch's targets and outputs",
@@ -372,12 +365,15 @@ def symbols(d: Derivation) -> tuple[SymbolRow, ...]:
     for rule in d.layers:
         k = rule.index
         last = k == depth
+        arrays = [names.pre_activation(k), names.delta(k)]
+        if not last:
+            arrays.insert(1, names.activation(k, depth))
         rows.append(
             SymbolRow(
                 rf"$Z^{{({k})}},\ \Delta^{{({k})}}$"
                 if last
                 else rf"$Z^{{({k})}},\ H^{{({k})}},\ \Delta^{{({k})}}$",
-                code_tex(f"Z{k}, dZ{k}" if last else f"Z{k}, H{k}, dZ{k}"),
+                code_tex(", ".join(arrays)),
                 f"layer {k} for the whole batch: row $n$ holds sample $n$'s "
                 rf"$z^{{({k})}}$"
                 + ("" if last else rf", $h^{{({k})}}$")
@@ -393,7 +389,10 @@ def symbols(d: Derivation) -> tuple[SymbolRow, ...]:
             "$N \\times 1$",
         ),
         SymbolRow(
-            r"$\mathbf{1}[\cdot]$", code_tex("(Z > 0)"), "1 where true, else 0", ""
+            r"$\mathbf{1}[\cdot]$",
+            code_tex(formulas.step_code()),
+            "1 where true, else 0",
+            "",
         ),
         SymbolRow(r"$\odot$", code_tex("*"), "entrywise product", ""),
     ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..derive import Derivation
-from ..printing.notation import h_tex
+from ..printing.notation import array_tex, h_tex
 from ..printing.tex import escape_tex, shown
+from ..spec.names import bias, weight
 
 # The drawing shows at most this many units per layer (first ones, a vertical ellipsis, the
 # last one).
@@ -73,7 +74,7 @@ def drawing(d: Derivation) -> Drawing:
                 continue
             name = f"n{layer}u{unit + 1}"
             style = "input" if layer == 0 else "output" if layer == depth else "hidden"
-            nodes.append(Node(name, at, h_tex(d, layer, str(unit + 1)), style))
+            nodes.append(Node(name, at, h_tex(d, layer, unit + 1), style))
             names.append(name)
         edges += [Edge(f"({a})", f"({b})") for a in previous for b in names]
         previous = names
@@ -87,7 +88,7 @@ def drawing(d: Derivation) -> Drawing:
             captions.append(
                 Caption(
                     f"({x - xstep / 2:.2f},{-top - 0.95:.2f})",
-                    rf"$W^{{({layer})}},\ b^{{({layer})}}$",
+                    rf"${array_tex(weight(layer))},\ {array_tex(bias(layer))}$",
                 )
             )
         captions.append(Caption(f"({x:.2f},{top + 1.0:.2f})", label))

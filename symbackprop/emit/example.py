@@ -16,6 +16,7 @@ from ..derive import Derivation
 from ..printing.notation import array_tex, has_link, partial, transposed
 from ..printing.prose import Code
 from ..printing.tex import TEX, Display, matrix_tex, number_tex
+from ..spec import names
 
 # The loss curve plots at most this many points (evenly spaced epochs, always the last).
 PLOT_POINTS = 200
@@ -180,15 +181,15 @@ def example_section(d: Derivation, trainer: types.ModuleType) -> ExampleSection:
     ex = run_example(d, trainer)
     link = has_link(d)
     L = len(d.layers)
-    inputs = [Named("X", "X^{\\top}", ex.X), Named("Y", "Y^{\\top}", ex.y)]
+    inputs = [_named(names.INPUTS, ex.X), _named(names.TARGETS, ex.y)]
     inputs += [_named(k, ex.params[k]) for k in spec.param_names]
     identity_out = d.layers[-1].activation == "identity" and not link
     forward = []
     for key, value in ex.cache.items():
-        if key == f"Z{L}" and identity_out:
-            name = rf"Z^{{({L})}} = \hat{{Y}}"
+        if key == names.pre_activation(L) and identity_out:
+            name = f"{array_tex(key)} = {array_tex(names.OUTPUTS)}"
             forward.append(Named(name, transposed(name), value))
-        elif not (key == "Y" and identity_out):
+        elif not (key == names.OUTPUTS and identity_out):
             forward.append(_named(key, value, link))
     grads = []
     updated = []

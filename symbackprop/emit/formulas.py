@@ -2,27 +2,33 @@
 
 Each function returns Display rows (LaTeX maths, which MathJax reads as well); remarks and
 sentences are printed by the target's Writer (LaTeX text or Markdown), never converted later.
+The recursion is the Program's: the vector forms print its columns-layout steps for one
+sample, the per-unit forms are its steps' entries or its steps run on one sample's symbols
+(unit_forms.py).
 """
 
 from __future__ import annotations
 
 import sympy as sp
 
-from ..derive import YHAT, Derivation, H, LayerRule, T, Z
-from ..printing.latex import broken, tex
+from ..derive import HEAVISIDE_AT_ZERO, Derivation, H, LayerRule, Z
+from ..derive import program as P
+from ..printing.latex import SampleLatexPrinter, broken, tex
 from ..printing.notation import (
     act_tex,
+    general,
     h_name,
     h_tex,
     has_link,
     layer_act_tex,
     partial,
     symbol_tex,
-    vec_h,
 )
+from ..printing.numpy import numpy_expr
 from ..printing.prose import Code, Math, Writer
 from ..printing.tex import LINE_WIDTH, Display, continued, escape_tex, pack
-from ..spec import registry
+from ..spec import names, registry
+from . import unit_forms
 
 # Per-element closed forms, per-unit equations and per-unit error signals are printed up to
 # this many parameters (the symbolic-proof limit); past it the per-layer general forms say it
@@ -54,34 +60,36 @@ def activation_defs(d: Derivation) -> tuple[Display, ...]:
 
 
 def forward_general(d: Derivation, w: Writer) -> tuple[Display, ...]:
-    """z_i = sum_j w_ij h_j + b_i and h_i = act(z_i), per layer."""
+    """z_i = sum_j w_ij h_j + b_i (the Program's Z step, entry i) and h_i = act(z_i)."""
+    prog = d.program_for("columns")
+    entries = unit_forms.Entries(d, summed="j")
     out = []
-    j = sp.Symbol("j", integer=True, positive=True)
     for rule in d.layers:
         k = rule.index
-        prev = _sym(h_name(d, k - 1, "j"))
-        total = sp.Sum(_sym(f"W{k}_i_j") * prev, (j, 1, rule.fan_in))
-        out.append(
-            Display(
-                symbol_tex(f"z{k}_i"),
-                (tex(total) + " + " + symbol_tex(f"b{k}_i"),),
-                _range(w, "i", rule.units),
-            )
-        )
-        act = f"{layer_act_tex(d, rule)}({symbol_tex(f'z{k}_i')})"
-        out.append(Display(symbol_tex(h_name(d, k, "i")), (act,)))
+        step = prog.step(names.pre_activation(k)).expr
+        # the weighted sum, then the bias, as the Program's step adds them
+        assert isinstance(step, P.AddBias)
+        z = tex(entries.of(step.arg, "i")) + " + " + tex(entries.of(step.bias, "i"))
+        zi = symbol_tex(general("z", k, "i"))
+        out.append(Display(zi, (z,), _range(w, "i", rule.units)))
+        act = f"{layer_act_tex(d, rule)}({zi})"
+        out.append(Display(h_tex(d, k, "i"), (act,)))
     return tuple(out)
+
+
+def _sample_printer(d: Derivation) -> SampleLatexPrinter:
+    return SampleLatexPrinter(len(d.layers), link=has_link(d))
 
 
 def forward_vector(d: Derivation) -> tuple[Display, ...]:
-    """z = W h + b and h = act(z) for one sample, as a column."""
-    out = []
-    for rule in d.layers:
-        k = rule.index
-        z = f"z^{{({k})}}"
-        out.append(Display(z, (f"W^{{({k})}} {vec_h(d, k - 1)} + b^{{({k})}}",)))
-        out.append(Display(vec_h(d, k), (f"{layer_act_tex(d, rule)}({z})",)))
-    return tuple(out)
+    """z = W h + b and h = act(z) for one sample: the columns-layout Program's forward steps.
+
+    With a link the logits are z^(L) itself (the output layer is the identity), so the step
+    that copies them is not shown: yhat = link(z^(L)) follows z^(L)."""
+    p = _sample_printer(d)
+    prog = d.program_for("columns")
+    shown = [s for s in prog.forward if not (has_link(d) and s.name == names.OUTPUTS)]
+    return tuple(Display(p.name(s.name), (p.expr(s.expr).latex,)) for s in shown)
 
 
 def forward_units(d: Derivation) -> tuple[Display, ...]:
@@ -93,7 +101,7 @@ def forward_units(d: Derivation) -> tuple[Display, ...]:
     out = []
     for rule in d.layers:
         k = rule.index
-        W, b = s.params[f"W{k}"], s.params[f"b{k}"]
+        W, b = s.params[names.weight(k)], s.params[names.bias(k)]
         for i in range(rule.units):
             terms = [
                 f"{tex(W[i, m])} {h_tex(d, k - 1, str(m + 1))}"
@@ -119,17 +127,20 @@ def loss(d: Derivation, w: Writer) -> tuple[Display, Display, str]:
     entry = registry.loss(spec.loss)
     n_out, L = spec.layers[-1], len(d.layers)
     # a loss with a link reads the logits z^(L); any other reads the outputs yhat
-    out_name = (lambda k: f"z{L}_{k}") if has_link(d) else (lambda k: f"yhat_{k}")
-    yh = [_sym(out_name(k)) for k in range(1, n_out + 1)]
-    ys = [_sym(f"y_{k}") for k in range(1, n_out + 1)]
+    outputs = range(1, n_out + 1)
+    if has_link(d):
+        yh = [_sym(names.z_entry(L, k)) for k in outputs]
+        yh_k = _sym(general("z", L, "k"))
+    else:
+        yh = [_sym(names.h_entry(L, k, L)) for k in outputs]
+        yh_k = _sym(general("yhat", 0, "k"))
+    ys = [_sym(names.target_entry(k)) for k in outputs]
+    y_k = _sym(general("y", 0, "k"))
     full = entry.expr(yh, ys)
     k = sp.Symbol("k", integer=True, positive=True)
-    one = entry.expr([_sym(out_name("k"))], [_sym("y_k")])
+    one = entry.expr([yh_k], [y_k])
     summed = sp.Add(
-        *[
-            one.xreplace({_sym(out_name("k")): a, _sym("y_k"): b})
-            for a, b in zip(yh, ys, strict=True)
-        ]
+        *[one.xreplace({yh_k: a, y_k: b}) for a, b in zip(yh, ys, strict=True)]
     )
     separable = sp.expand(summed - full) == 0
     if separable and n_out > 3:
@@ -156,33 +167,49 @@ def loss(d: Derivation, w: Writer) -> tuple[Display, Display, str]:
     return Display("L", rhs), batch, what
 
 
+def _loss_slope(d: Derivation) -> sp.Expr:
+    """dL/dyhat_k of a loss without a link, in yhat_k and y_k (the chain rule's first factor).
+
+    The one derivative this module takes itself: the Derivation holds d(sample loss)/dz of the
+    output layer (output_delta) but not d(sample loss)/dyhat; until derive/ exposes it, it is
+    sympy.diff of the registry's loss at output 1, written for output k.
+    """
+    n_out = d.spec.layers[-1]
+    yh = [
+        _sym(names.h_entry(len(d.layers), k, len(d.layers)))
+        for k in range(1, n_out + 1)
+    ]
+    ys = [_sym(names.target_entry(k)) for k in range(1, n_out + 1)]
+    slope = sp.diff(registry.loss(d.spec.loss).expr(yh, ys), yh[0])
+    return slope.xreplace(
+        {yh[0]: _sym(general("yhat", 0, "k")), ys[0]: _sym(general("y", 0, "k"))}
+    )
+
+
 def local(d: Derivation, w: Writer) -> tuple[Display, ...]:
-    """Every factor the chain rule multiplies, each obtained with sympy.diff and named."""
-    spec = d.spec
+    """Every factor the chain rule multiplies, each a derivative SymPy took, named.
+
+    The loss's and the activations' come from the derivation (output_delta, each layer's
+    derivative); the linear steps' from the Program's backward steps (`_local_linear`).
+    """
     L = len(d.layers)
     out = []
-    entry = registry.loss(spec.loss)
-    n_out = spec.layers[-1]
-    yh = [_sym(f"yhat_{k}") for k in range(1, n_out + 1)]
-    ys = [_sym(f"y_{k}") for k in range(1, n_out + 1)]
     if has_link(d):
-        delta = d.output_delta.xreplace(
-            {Z: _sym(f"z{L}_k"), YHAT: _sym("yhat_k"), T: _sym("y_k")}
-        )
-        remark = w.remark(f"loss through its {entry.link}, output ", Math("k"))
-        out.append(Display(partial("L", symbol_tex(f"z{L}_k")), (tex(delta),), remark))
+        link = registry.loss(d.spec.loss).link
+        remark = w.remark(f"loss through its {link}, output ", Math("k"))
+        zk = symbol_tex(general("z", L, "k"))
+        delta = unit_forms.entry(d, names.delta(L), "k")
+        out.append(Display(partial("L", zk), (tex(delta),), remark))
     else:
-        dloss = sp.diff(entry.expr(yh, ys), yh[0]).xreplace(
-            {yh[0]: _sym("yhat_k"), ys[0]: _sym("y_k")}
-        )
         remark = w.remark("loss, output ", Math("k"))
-        out.append(Display(partial("L", symbol_tex("yhat_k")), (tex(dloss),), remark))
+        yk = symbol_tex(general("yhat", 0, "k"))
+        out.append(Display(partial("L", yk), (tex(_loss_slope(d)),), remark))
     for rule in reversed(d.layers):
         k = rule.index
         if k == L and has_link(d):
             continue  # the logits feed the loss directly
         unit = "k" if k == L else "i"
-        z = _sym(f"z{k}_{unit}")
+        z = _sym(general("z", k, unit))
         h = _sym(h_name(d, k, unit))
         deriv = rule.derivative.xreplace({Z: z, H: h})
         where = "output layer" if k == L else f"layer {k}"
@@ -199,130 +226,128 @@ def local(d: Derivation, w: Writer) -> tuple[Display, ...]:
 
 
 def _local_linear(d: Derivation, rule: LayerRule, w: Writer) -> list[Display]:
-    """d z_i / d w_ij, d z_i / d b_i and d z_i / d h_j, by sympy.diff of unit 1's sum."""
+    """d z_i / d w_ij, d z_i / d b_i and d z_i / d h_j of layer k, read off the Program.
+
+    They are its backward steps of layer k run on one sample with delta^(k) = e_1 (unit 1's
+    z moved by one): dL/dW^(k), dL/db^(k) and, before the slope of layer k - 1, W^(k)T delta^(k),
+    each at unit 1 and input j (the last input, so that i and j differ), written for i and j.
+    """
     k = rule.index
-    i, j = 1, rule.fan_in
-    prev = [_sym(h_name(d, k - 1, str(m))) for m in range(1, rule.fan_in + 1)]
-    weights = [_sym(f"W{k}_{i}_{m}") for m in range(1, rule.fan_in + 1)]
-    z = sp.Add(*[a * b for a, b in zip(weights, prev, strict=True)], _sym(f"b{k}_{i}"))
-    general = {prev[j - 1]: _sym(h_name(d, k - 1, "j"))}
-    dw = sp.diff(z, weights[j - 1]).xreplace(general)
-    db = sp.diff(z, _sym(f"b{k}_{i}"))
-    dh = sp.diff(z, prev[j - 1]).xreplace({weights[j - 1]: _sym(f"W{k}_i_j")})
-    zi = symbol_tex(f"z{k}_i")
+    prog = d.program_for("columns")
+    given = {names.delta(k): sp.eye(rule.units)[:, 0]}
+    j = rule.fan_in
+    letters = {
+        _sym(h_name(d, k - 1, j)): _sym(h_name(d, k - 1, "j")),
+        _sym(names.weight_entry(k, 1, j)): _sym(general("W", k, "i", "j")),
+    }
+    grad_w = prog.step(names.grad(names.weight(k))).expr
+    grad_b = prog.step(names.grad(names.bias(k))).expr
+    dw = unit_forms.run_sample(d, grad_w, given)[0, j - 1]
+    db = unit_forms.run_sample(d, grad_b, given)[0]
+    zi = symbol_tex(general("z", k, "i"))
     out = [
         Display(
-            partial(zi, symbol_tex(f"W{k}_i_j")),
-            (tex(dw),),
+            partial(zi, symbol_tex(general("W", k, "i", "j"))),
+            (tex(dw.xreplace(letters)),),
             w.remark(f"weight, layer {k}"),
         ),
         Display(
-            partial(zi, symbol_tex(f"b{k}_i")), (tex(db),), w.remark(f"bias, layer {k}")
+            partial(zi, symbol_tex(general("b", k, "i"))),
+            (tex(db),),
+            w.remark(f"bias, layer {k}"),
         ),
     ]
     if k > 1:
+        back = prog.step(names.delta(k - 1)).expr
+        if isinstance(back, P.Hadamard):  # through W^(k) only, before the slope act'
+            back = back.left
+        dh = unit_forms.run_sample(d, back, given)[j - 1]
         out.append(
             Display(
                 partial(zi, h_tex(d, k - 1, "j")),
-                (tex(dh),),
+                (tex(dh.xreplace(letters)),),
                 w.remark(f"layer {k - 1} into layer {k}"),
             )
         )
     return out
 
 
-def _output_delta(d: Derivation, unit: str) -> sp.Expr:
-    L = len(d.layers)
-    return d.output_delta.xreplace(
-        {Z: _sym(f"z{L}_{unit}"), YHAT: _sym(f"yhat_{unit}"), T: _sym(f"y_{unit}")}
-    )
-
-
 def deltas(d: Derivation, w: Writer) -> tuple[tuple[Display, ...], tuple[Display, ...]]:
-    """The error signals: per layer in general, and (small networks) per unit."""
+    """The error signals: per layer in general, and (small networks) per unit.
+
+    Both are the Program's backward steps dZ_L, dZ_{L-1}, ...: in general the step's entry i
+    in index notation, per unit the step run on one sample's symbols with delta^(l+1) given as
+    symbols, so each layer's signal is written in terms of the one above.
+    """
     L = len(d.layers)
-    general, units = [], []
-    chain = partial("L", symbol_tex(f"z{L}_k"))
+    general_rows, units = [], []
+    zk = symbol_tex(general("z", L, "k"))
+    chain = partial("L", zk)
     if not has_link(d):
-        chain += (
-            " = "
-            + partial("L", symbol_tex("yhat_k"))
-            + partial(symbol_tex("yhat_k"), symbol_tex(f"z{L}_k"))
-        )
-    general.append(
+        yk = symbol_tex(general("yhat", 0, "k"))
+        chain += " = " + partial("L", yk) + partial(yk, zk)
+    output = unit_forms.entry(d, names.delta(L), "k")
+    general_rows.append(
         Display(
-            symbol_tex(f"delta{L}_k"),
-            (chain, "= " + tex(_output_delta(d, "k"))),
+            symbol_tex(general("delta", L, "k")),
+            (chain, "= " + tex(output)),
             _range(w, "k", d.layers[-1].units),
         )
     )
-    k = sp.Symbol("k", integer=True, positive=True)
     small = elementwise(d)
+    prog = d.program_for("columns")
     if small:
+        out = unit_forms.run_sample(d, prog.step(names.delta(L)).expr, {})
         for unit in range(1, d.layers[-1].units + 1):
             units.append(
-                Display(
-                    symbol_tex(f"delta{L}_{unit}"), (tex(_output_delta(d, str(unit))),)
-                )
+                Display(symbol_tex(general("delta", L, unit)), (tex(out[unit - 1]),))
             )
     for rule in reversed(d.layers[:-1]):
         n = rule.index
         above = d.layers[n]
-        deriv = rule.derivative.xreplace(
-            {Z: _sym(f"z{n}_i"), H: _sym(h_name(d, n, "i"))}
-        )
-        total = sp.Sum(
-            _sym(f"W{n + 1}_k_i") * _sym(f"delta{n + 1}_k"), (k, 1, above.units)
-        )
+        hi = symbol_tex(h_name(d, n, "i"))
+        zk = symbol_tex(general("z", n + 1, "k"))
         chain = (
             rf"\sum_{{k=1}}^{{{above.units}}} "
-            + partial("L", symbol_tex(f"z{n + 1}_k"))
-            + partial(symbol_tex(f"z{n + 1}_k"), symbol_tex(h_name(d, n, "i")))
-            + partial(symbol_tex(h_name(d, n, "i")), symbol_tex(f"z{n}_i"))
+            + partial("L", zk)
+            + partial(zk, hi)
+            + partial(hi, symbol_tex(general("z", n, "i")))
         )
-        general.append(
+        signal = unit_forms.entry(d, names.delta(n), "i")
+        general_rows.append(
             Display(
-                symbol_tex(f"delta{n}_i"),
-                (chain, "= " + tex(sp.Mul(total, deriv, evaluate=False))),
+                symbol_tex(general("delta", n, "i")),
+                (chain, "= " + tex(signal)),
                 _range(w, "i", rule.units),
             )
         )
         if small:
+            given = {names.delta(n + 1): unit_forms.delta_symbols(n + 1, above.units)}
+            out = unit_forms.run_sample(d, prog.step(names.delta(n)).expr, given)
             for i in range(1, rule.units + 1):
-                zs = _sym(f"z{n}_{i}")
-                di = rule.derivative.xreplace({Z: zs, H: _sym(h_name(d, n, str(i)))})
-                s = sp.Add(
-                    *[
-                        _sym(f"W{n + 1}_{m}_{i}") * _sym(f"delta{n + 1}_{m}")
-                        for m in range(1, above.units + 1)
-                    ]
-                )
                 units.append(
-                    Display(symbol_tex(f"delta{n}_{i}"), continued(broken(s * di)))
+                    Display(
+                        symbol_tex(general("delta", n, i)),
+                        continued(broken(out[i - 1])),
+                    )
                 )
-    return tuple(general), tuple(units)
+    return tuple(general_rows), tuple(units)
 
 
 def chain(d: Derivation) -> tuple[Display, ...]:
-    """dL/dw_ij = delta_i h_j and dL/db_i = delta_i, per layer."""
+    """dL/dw_ij = delta_i h_j and dL/db_i = delta_i: the gradient steps' entries, per layer."""
     out = []
     for rule in d.layers:
         k = rule.index
-        zi = symbol_tex(f"z{k}_i")
-        hj = h_tex(d, k - 1, "j")
-        wij, bi = symbol_tex(f"W{k}_i_j"), symbol_tex(f"b{k}_i")
-        delta = symbol_tex(f"delta{k}_i")
-        out.append(
-            Display(
-                partial("L", wij),
-                (partial("L", zi) + partial(zi, wij) + f" = {delta} {hj}",),
-            )
-        )
-        out.append(
-            Display(
-                partial("L", bi), (partial("L", zi) + partial(zi, bi) + f" = {delta}",)
-            )
-        )
+        zi = symbol_tex(general("z", k, "i"))
+        for kind, param, at in (
+            ("W", names.weight(k), ("i", "j")),
+            ("b", names.bias(k), ("i",)),
+        ):
+            p = symbol_tex(general(kind, k, *at))
+            grad = tex(unit_forms.entry(d, names.grad(param), *at))
+            rhs = partial("L", zi) + partial(zi, p) + f" = {grad}"
+            out.append(Display(partial("L", p), (rhs,)))
     return tuple(out)
 
 
@@ -342,38 +367,38 @@ def closed_forms(d: Derivation) -> tuple[Display, ...]:
 
 
 def backward_vector(d: Derivation) -> tuple[Display, ...]:
-    """Per sample, in matrix form (the batch version is the trainer's code)."""
-    L = len(d.layers)
-    delta = tex(d.output_delta, {Z: f"z^{{({L})}}", YHAT: r"\hat{y}", T: "y"})
-    out = [Display(rf"\delta^{{({L})}}", (delta,))]
-    for rule in reversed(d.layers):
-        k = rule.index
-        grad = rf"\delta^{{({k})}} {vec_h(d, k - 1, top=True)}"
-        out.append(Display(partial("L", f"W^{{({k})}}"), (grad,)))
-        out.append(Display(partial("L", f"b^{{({k})}}"), (rf"\delta^{{({k})}}",)))
-        if k > 1:
-            below = d.layers[k - 2]
-            factor = tex(
-                below.derivative, {Z: f"z^{{({k - 1})}}", H: f"h^{{({k - 1})}}"}
-            )
-            rhs = rf"W^{{({k})\top}} \delta^{{({k})}}"
-            if below.derivative != 1:
-                rhs = rf"\bigl({rhs}\bigr) \odot {factor}"
-            out.append(Display(rf"\delta^{{({k - 1})}}", (rhs,)))
-    return tuple(out)
+    """The columns-layout Program's backward steps for one sample (the batch's are the
+    trainer's code)."""
+    p = _sample_printer(d)
+    prog = d.program_for("columns")
+    return tuple(
+        Display(p.name(s.name), (p.expr(s.expr).latex,)) for s in prog.backward
+    )
+
+
+def step_code() -> str:
+    """The trainer's step, 1 where Z > 0 (HEAVISIDE_AT_ZERO at 0): (Z > 0), Z any layer's."""
+    return numpy_expr(sp.Heaviside(Z, HEAVISIDE_AT_ZERO), {Z: "Z"})
 
 
 def step_convention(d: Derivation, w: Writer) -> str:
-    """The value at z = 0 of every activation whose derivative jumps there (ReLU: 0)."""
+    """The value at z = 0 of every activation with a kink there (ReLU: 0).
+
+    The kink is the registry's (SymPy's derivative has a step); the value is the derivation's
+    derivative at 0, and the step's convention, HEAVISIDE_AT_ZERO, is printed by each printer:
+    the document's 1[z > 0], SymPy's Heaviside(z, 0), the trainer's (Z > 0).
+    """
+    step = sp.Heaviside(Z, HEAVISIDE_AT_ZERO)
     out = []
     seen = set()
     for rule in d.layers:
-        if rule.activation in seen or not rule.derivative.has(
-            sp.Heaviside, sp.Piecewise
-        ):
+        if rule.activation in seen or not registry.activation(rule.activation).kink:
             continue
         seen.add(rule.activation)
-        at_zero = rule.derivative.xreplace({Z: sp.Integer(0), H: sp.Integer(0)})
+        zero = sp.Integer(0)
+        at_zero = rule.derivative.xreplace(
+            {Z: zero, H: rule.forward.xreplace({Z: zero})}
+        )
         name = act_tex(rule)
         spans = [
             Math(name),
@@ -383,19 +408,24 @@ def step_convention(d: Derivation, w: Writer) -> str:
             Math(f"{name}'(0) = {tex(sp.nsimplify(at_zero))}"),
         ]
         if rule.derivative.has(sp.Heaviside):
+            ones, zeros = (
+                ("z > 0", r"z \le 0")
+                if HEAVISIDE_AT_ZERO == 0
+                else (r"z \ge 0", "z < 0")
+            )
             spans += [
                 ": ",
-                Math(r"\mathbf{1}[z > 0]"),
+                Math(tex(step)),
                 " is 1 for ",
-                Math("z > 0"),
+                Math(ones),
                 " and 0 for ",
-                Math(r"z \le 0"),
+                Math(zeros),
                 ". SymPy was told so explicitly (",
-                Code("Heaviside(z, 0)"),
+                Code(str(step)),
                 "; its default would give ",
-                Math("1/2"),
+                Math(str(sp.Heaviside(zero))),
                 "), and the trainer computes it as ",
-                Code("(Z > 0)"),
+                Code(step_code()),
                 ".",
             ]
         else:

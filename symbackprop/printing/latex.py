@@ -3,8 +3,9 @@
 `DocumentPrinter` is SymPy's LaTeX printer in the document's notation (1[z > 0] for the step,
 w^{(1)}_{12}, yhat - y); `broken` splits a long expression into display lines.
 `ProgramLatexPrinter` prints the typed Program (derive/program.py) node by node, in the rows
-or the columns layout; its entrywise rules go through DocumentPrinter. MathJax reads the same
-commands, so the notebook's maths is this output too.
+or the columns layout; its entrywise rules go through DocumentPrinter. `SampleLatexPrinter`
+prints the columns-layout Program for one sample, in the per-sample vectors z, h, delta.
+MathJax reads the same commands, so the notebook's maths is this output too.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from sympy.printing.precedence import PRECEDENCE, precedence
 
 from ..derive import YHAT, H, T, Z
 from ..derive import program as P
-from .notation import LINK_TEX, array_parts, symbol_tex, transposed
+from ..spec import names as N
+from ..spec import registry
+from .notation import LINK_TEX, array_parts, partial, symbol_tex, transposed
 from .tex import LINE_WIDTH, pack, visual_width
 
 
@@ -189,6 +192,8 @@ class ProgramLatexPrinter:
     notebook uses the same output: MathJax reads every command printed here.
     """
 
+    product = r"\,"  # between the factors of a matrix product
+
     def __init__(
         self,
         layout: str = "rows",
@@ -245,7 +250,7 @@ class ProgramLatexPrinter:
     def _print_MatMul(self, node: P.MatMul) -> Printed:
         left = self._wrap(self.expr(node.left), PRODUCT, "@")
         right = self._wrap(self.expr(node.right), PRODUCT, "@")
-        return Printed(f"{left}\\,{right}", PRODUCT, "@")
+        return Printed(f"{left}{self.product}{right}", PRODUCT, "@")
 
     def _print_Hadamard(self, node: P.Hadamard) -> Printed:
         left = self._wrap(self.expr(node.left), PRODUCT, "odot")
@@ -294,3 +299,56 @@ class ProgramLatexPrinter:
 
     def _print_Mean(self, node: P.Mean) -> Printed:
         return Printed(rf"\frac{{{self.expr(node.arg).latex}}}{{{self.batch}}}", ATOM)
+
+
+class SampleLatexPrinter(ProgramLatexPrinter):
+    """The columns-layout Program for one sample: the textbook's per-sample vector form.
+
+    A sample is a column, so the Program's steps read z^{(1)} = W^{(1)} x + b^{(1)},
+    h^{(1)} = ReLU(z^{(1)}), delta^{(1)} = (W^{(2)T} delta^{(2)}) odot 1[z^{(1)} > 0] and
+    dL/dW^{(1)} = delta^{(1)} x^T: the bias needs no row of ones, a sum over the samples is its
+    one term, and L is that sample's loss, so a mean's 1/m (the batch's) is not part of it.
+    Activations are named (ReLU, sigma), as the per-unit formulas define them. With a link the
+    output layer is the identity: the logits are z^{(L)} itself and the prediction is yhat.
+    """
+
+    product = " "
+    _BASES = {"Z": "z", "H": "h", "dZ": r"\delta", "W": "W", "b": "b"}
+
+    def __init__(self, depth: int, link: bool = False) -> None:
+        super().__init__("columns", link, "()")
+        self.depth = depth
+
+    def name(self, array: str, top: bool = False) -> str:
+        """x, y, yhat; z^{(l)}, h^{(l)}, delta^{(l)}, W^{(l)}; dL/dW^{(l)} for a gradient."""
+        fixed = {N.INPUTS: "x", N.TARGETS: "y", N.PREDICTION: r"\hat{y}"}
+        if array == N.OUTPUTS:
+            array = N.pre_activation(self.depth) if self.link else N.PREDICTION
+        if array in fixed:
+            base, sup = fixed[array], ""
+        else:
+            parsed = N.parse(array)
+            if parsed is None or parsed.indices or not parsed.layer:
+                raise ValueError(f"no per-sample name for array {array!r}")
+            sup = f"({parsed.layer})"
+            if parsed.kind in ("gW", "gb"):
+                return partial("L", f"{parsed.kind[1]}^{{{sup}}}")
+            base = self._BASES[parsed.kind]
+        if top:
+            return transposed(base, sup)
+        return f"{base}^{{{sup}}}" if sup else base
+
+    def _print_Activate(self, node: P.Activate) -> Printed:
+        arg = self.expr(node.arg).latex
+        return Printed(f"{registry.activation(node.activation).latex}({arg})", ATOM)
+
+    def _print_AddBias(self, node: P.AddBias) -> Printed:
+        return Printed(
+            f"{self.expr(node.arg).latex} + {self.expr(node.bias).latex}", SUM
+        )
+
+    def _print_SumSamples(self, node: P.SumSamples) -> Printed:
+        return self.expr(node.arg)
+
+    def _print_Mean(self, node: P.Mean) -> Printed:
+        return self.expr(node.arg)

@@ -1,7 +1,8 @@
 """The documents' maths names: w^{(1)}_{12} for W1_1_2, Delta^{(2)} for dZ2, the layer outputs.
 
-Names are read with spec/names.py (`names.parse`); only the general indices of the per-unit
-formulas (W1_i_j, z2_k) are matched here, since names.py makes numbered names only.
+Numbered names (W1_1_2, z2_1) are made and read by spec/names.py. The per-unit formulas also
+need entries with letter indices (W1_i_j, z2_k, x_j), which names.py does not make: `general`
+below makes them and `symbol_tex` reads them back, and nothing else makes or reads them.
 """
 
 from __future__ import annotations
@@ -13,10 +14,23 @@ from ..spec import names, registry
 
 _PLACEHOLDERS = {Z.name: "z", H.name: "h", YHAT.name: r"\hat{y}", T.name: "y"}
 _LETTER = {"W": "w", "b": "b", "z": "z", "h": "h", "delta": r"\delta"}
-# an entry with letter indices, as the general per-unit formulas write them: W1_i_j, z2_k
-_GENERAL = re.compile(r"^(W|b|z|h|delta)(\d+)_([A-Za-z0-9]+)(?:_([A-Za-z0-9]+))?$")
-_VECTOR = re.compile(r"^(x|y|yhat)_([A-Za-z0-9]+)$")
+_PER_SAMPLE = ("x", "y", "yhat")  # one sample's vectors: no layer in their names
+# the names `general` makes: W1_i_j, z2_k, delta2_k, x_j (each index a letter or a number)
+_GENERAL = re.compile(
+    r"^(W|b|z|h|delta|x|y|yhat)(\d*)_([A-Za-z0-9]+)(?:_([A-Za-z0-9]+))?$"
+)
 _LETTER_NAME = re.compile(r"([A-Za-z])(?:_([A-Za-z0-9]+))?")
+
+
+def general(kind: str, layer: int, *indices: str | int) -> str:
+    """An entry with letter indices, for the per-unit formulas: ("W", 1, "i", "j") -> W1_i_j,
+    ("x", 0, "j") -> x_j. Numbered entries come from names.py; the one it lacks, an error
+    signal's (delta2_1, which `names.parse` reads), is made here with a number for the index."""
+    return (kind if kind in _PER_SAMPLE else f"{kind}{layer}") + "".join(
+        f"_{i}" for i in indices
+    )
+
+
 LINK_TEX = {"sigmoid": r"\sigma", "softmax": r"\operatorname{softmax}"}
 
 
@@ -27,7 +41,7 @@ def _indices(*parts: str) -> str:
 
 
 def _entry(kind: str, layer: int | str, indices: tuple[str, ...]) -> str:
-    if kind in ("x", "y", "yhat"):
+    if kind in _PER_SAMPLE:
         return (r"\hat{y}" if kind == "yhat" else kind) + f"_{{{indices[0]}}}"
     return f"{_LETTER[kind]}^{{({layer})}}_{{{_indices(*indices)}}}"
 
@@ -39,11 +53,9 @@ def symbol_tex(name: str) -> str:
     parsed = names.parse(name)
     if parsed is not None and parsed.indices:
         return _entry(parsed.kind, parsed.layer, tuple(map(str, parsed.indices)))
-    if m := _GENERAL.match(name):
+    if (m := _GENERAL.match(name)) and (m.group(1) in _PER_SAMPLE) == (not m.group(2)):
         kind, layer, i, j = m.groups()
         return _entry(kind, layer, (i, j or ""))
-    if m := _VECTOR.match(name):
-        return _entry(m.group(1), 0, (m.group(2),))
     if m := _LETTER_NAME.fullmatch(name):  # an index (i, k, n, N) or a letter (L_n)
         return m.group(1) + (f"_{{{m.group(2)}}}" if m.group(2) else "")
     raise ValueError(f"no LaTeX name for symbol {name!r}")
@@ -129,16 +141,17 @@ def layer_act_tex(d: Derivation, rule: LayerRule) -> str:
     return act_tex(rule)
 
 
-def h_name(d: Derivation, layer: int, i: str) -> str:
-    """The symbol name of unit i's output in `layer` (0: the input x, last: yhat)."""
-    if layer == 0:
-        return f"x_{i}"
-    if layer == len(d.layers):
-        return f"yhat_{i}"
-    return f"h{layer}_{i}"
+def h_name(d: Derivation, layer: int, i: int | str) -> str:
+    """The symbol name of unit i's output in `layer` (0: the input x, the last: yhat): names.py's
+    entry for a unit number, a general entry (h1_j) for a letter."""
+    depth = len(d.layers)
+    if isinstance(i, int):
+        return names.input_entry(i) if layer == 0 else names.h_entry(layer, i, depth)
+    kind = "x" if layer == 0 else "yhat" if layer == depth else "h"
+    return general(kind, layer, i)
 
 
-def h_tex(d: Derivation, layer: int, i: str) -> str:
+def h_tex(d: Derivation, layer: int, i: int | str) -> str:
     """Unit i's output in `layer`, as maths."""
     return symbol_tex(h_name(d, layer, i))
 
