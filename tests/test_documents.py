@@ -265,11 +265,13 @@ def test_step_convention_is_printed_from_the_derivation() -> None:
 
 
 def test_code_table_words_are_the_trainers_comments() -> None:
-    d = derive(default_spec())
-    for step in d.program.steps:
-        comment = printing.describe(step, d.program)
-        what = document_model._what(step, d.program)
-        assert comment == printing.shape_text(step.shape) + " " + what
+    """The document's words for a step are the emitted trainer's comment on it, less the shape."""
+    built = codegen.build_trainer(default_spec())
+    prog = built.derivation.program
+    for step in prog.forward:
+        what = document_model._what(step, prog)
+        comment = f"  # {printing.shape_text(step.shape)} {what}\n"
+        assert comment in built.source, (step.name, comment)
 
 
 # --------------------------------------------------------------------------- the document

@@ -37,6 +37,7 @@ from .rules import (
     apply_step_convention,
     in_terms_of,
     layer_rule,
+    loss_slope,
     output_delta,
 )
 
@@ -119,4 +120,5 @@ def derive(spec: NetworkSpec, closed_forms: bool | None = None) -> Derivation:
         seconds=time.perf_counter() - start,
         symbolic=symbolic,
         too_large=why,
+        loss_slope=loss_slope(spec),
     )

@@ -29,6 +29,11 @@ class Derivation:
     symbolic: tuple[int, int] | None = None
     # why the closed forms were skipped ("203530 parameters > 300"), or "" when kept
     too_large: str = ""
+    # d(sample loss)/d yhat, entrywise in YHAT and T; None for a loss with a link
+    loss_slope: sp.Expr | None = None
+    _programs: dict[tuple[str, frozenset[int]], Program] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def route(self) -> str:
@@ -41,6 +46,12 @@ class Derivation:
         """The Program in a layout, or a mistake model with some act'(Z) left out."""
         if layout == self.program.layout and not unmasked:
             return self.program
+        key = (layout, unmasked)
+        if key not in self._programs:  # built once per layout and mistake model
+            self._programs[key] = self._build(layout, unmasked)
+        return self._programs[key]
+
+    def _build(self, layout: str, unmasked: frozenset[int]) -> Program:
         return build_program(
             self.layers,
             self.output_delta,

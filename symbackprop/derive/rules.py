@@ -166,3 +166,16 @@ def output_delta(spec: NetworkSpec) -> tuple[sp.Expr, sp.Expr]:
             "entrywise, which this version cannot vectorize; choose another pairing"
         )
     return raw_rules[0], rules[0]
+
+
+def loss_slope(spec: NetworkSpec) -> sp.Expr | None:
+    """d(sample loss)/d(yhat_k) in yhat and y, the chain rule's first factor; None for a loss
+    with a link, which takes the logits rather than a prediction."""
+    loss = registry.loss(spec.loss)
+    if loss.link is not None:
+        return None
+    n_out = spec.layers[-1]
+    yh = [sp.Symbol(f"yhat_{k + 1}", real=True) for k in range(n_out)]
+    ts = [sp.Symbol(f"y_{k + 1}", real=True) for k in range(n_out)]
+    slope = sp.diff(loss.expr(yh, ts), yh[0])
+    return apply_step_convention(slope).xreplace({yh[0]: YHAT, ts[0]: T})

@@ -99,10 +99,8 @@ class DerivationDocument:
 
 
 def _what(step: P.Step, prog: P.Program) -> str:
-    """What a statement computes, in a few words: the trainer's comment for it without the
-    shape, which the table has a column for."""
-    shape = numpy_printing.shape_text(step.shape) + " "
-    return numpy_printing.describe(step, prog).removeprefix(shape)
+    """What a statement computes, in a few words (the table has a column for the shape)."""
+    return numpy_printing.what(step, prog)
 
 
 def code_rows(d: Derivation, steps: Sequence[P.Step], w: Writer) -> tuple[CodeRow, ...]:
@@ -128,13 +126,6 @@ def code_rows(d: Derivation, steps: Sequence[P.Step], w: Writer) -> tuple[CodeRo
 def compact_table(rows: Sequence[CodeRow]) -> bool:
     """True when maths, shape and code fit side by side; else each code line goes below."""
     return all(r.chars <= 40 and visual_width(r.maths) <= 30 for r in rows)
-
-
-def loss_code(d: Derivation) -> str:
-    """The trainer's batch loss, as NumPy."""
-    spec = d.spec
-    code = registry.loss(spec.loss).numpy.format(Y="Y", T="y", K=spec.layers[-1])
-    return f"({code}) / y.shape[0]" if spec.reduction == "mean" else code
 
 
 # --------------------------------------------------------------------------- prose
@@ -206,7 +197,7 @@ def maths(d: Derivation, w: Writer) -> Maths:
         forward_compact=compact_table(forward_code),
         loss_sample=sample,
         loss_batch=batch,
-        loss_code=w.code(loss_code(d)),
+        loss_code=w.code(numpy_printing.loss_code(d)),
         reduction_text=reduction_text,
         local=formulas.local(d, w),
         step_convention=formulas.step_convention(d, w),

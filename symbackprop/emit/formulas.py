@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..derive import HEAVISIDE_AT_ZERO, Derivation, H, LayerRule, Z
+from ..derive import HEAVISIDE_AT_ZERO, YHAT, Derivation, H, LayerRule, T, Z
 from ..derive import program as P
 from ..printing.latex import SampleLatexPrinter, broken, tex
 from ..printing.notation import (
@@ -168,22 +168,11 @@ def loss(d: Derivation, w: Writer) -> tuple[Display, Display, str]:
 
 
 def _loss_slope(d: Derivation) -> sp.Expr:
-    """dL/dyhat_k of a loss without a link, in yhat_k and y_k (the chain rule's first factor).
-
-    The one derivative this module takes itself: the Derivation holds d(sample loss)/dz of the
-    output layer (output_delta) but not d(sample loss)/dyhat; until derive/ exposes it, it is
-    sympy.diff of the registry's loss at output 1, written for output k.
-    """
-    n_out = d.spec.layers[-1]
-    yh = [
-        _sym(names.h_entry(len(d.layers), k, len(d.layers)))
-        for k in range(1, n_out + 1)
-    ]
-    ys = [_sym(names.target_entry(k)) for k in range(1, n_out + 1)]
-    slope = sp.diff(registry.loss(d.spec.loss).expr(yh, ys), yh[0])
-    return slope.xreplace(
-        {yh[0]: _sym(general("yhat", 0, "k")), ys[0]: _sym(general("y", 0, "k"))}
-    )
+    """dL/dyhat_k of a loss without a link, in yhat_k and y_k (the chain rule's first factor):
+    the derivation's, with its placeholders named for output k."""
+    assert d.loss_slope is not None
+    yhat, y = _sym(general("yhat", 0, "k")), _sym(general("y", 0, "k"))
+    return d.loss_slope.xreplace({YHAT: yhat, T: y})
 
 
 def local(d: Derivation, w: Writer) -> tuple[Display, ...]:

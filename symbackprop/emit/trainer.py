@@ -127,9 +127,7 @@ def trainer_context(
             )
         )
         init.append(InitLine(names.bias(rule.index), f"np.zeros({rule.units})"))
-    # _loss_value(Y, y) knows the batch size as y.shape[0]
-    loss_printer = printing.ProgramPrinter(batch=f"{names.TARGETS}.shape[0]")
-    loss_code = loss_printer.expr(d.program.loss.expr)
+    loss_code = printing.loss_code(d)
     data = None
     if spec.X is not None and spec.y is not None:
         data = {

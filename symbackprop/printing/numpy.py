@@ -174,32 +174,37 @@ class ProgramPrinter:
         return registry.loss(node.loss).numpy.format(Y=out, T=tgt, K=node.count)
 
 
-def describe(step: P.Step, prog: P.Program) -> str:
-    """The comment a statement carries: its shape and what it is."""
-    shape = shape_text(step.shape)
+def what(step: P.Step, prog: P.Program) -> str:
+    """What a step computes, in a few words (the trainer's comment without the shape)."""
     k = step.layer
     if step.role == P.PRE_ACTIVATION:
-        return f"{shape} pre-activations of layer {k}"
+        return f"pre-activations of layer {k}"
     if step.role == P.ACTIVATION:
         assert isinstance(step.expr, P.Activate)
-        return f"{shape} {step.expr.activation}"
+        return step.expr.activation
     if step.role == P.PREDICTION:
         assert isinstance(step.expr, P.Link)
-        return f"{shape} {step.expr.kind} of the logits {names.OUTPUTS}"
+        return f"{step.expr.kind} of the logits {names.OUTPUTS}"
     if step.role == P.LOSS:
         return f"the batch loss ({prog.reduction} over the samples)"
     if step.role == P.GRAD_W:
-        return f"{shape} sum over samples"
+        return "sum over samples"
     if step.role == P.GRAD_B:
-        return f"{shape} one per unit"
+        return "one per unit"
     if k == prog.depth:
         mean = ", divided by n for the mean" if prog.reduction == "mean" else ""
-        return f"{shape} d loss / d {names.pre_activation(k)}{mean}"
+        return f"d loss / d {names.pre_activation(k)}{mean}"
     act = _activation_of(prog, k)
     return (
-        f"{shape} back through {names.weight(k + 1)}, "
-        f"times {act}'({names.pre_activation(k)})"
+        f"back through {names.weight(k + 1)}, times {act}'({names.pre_activation(k)})"
     )
+
+
+def describe(step: P.Step, prog: P.Program) -> str:
+    """The comment a statement carries: its shape, then what it is."""
+    if not step.shape:
+        return what(step, prog)
+    return f"{shape_text(step.shape)} {what(step, prog)}"
 
 
 def _activation_of(prog: P.Program, layer: int) -> str:
@@ -211,6 +216,14 @@ def _activation_of(prog: P.Program, layer: int) -> str:
 def _lines(d: Derivation, steps: tuple[P.Step, ...]) -> list[Line]:
     printer = ProgramPrinter(d.program.layout, d.spec.alpha)
     return [Line(printer.statement(s), describe(s, d.program)) for s in steps]
+
+
+def loss_code(d: Derivation) -> str:
+    """The batch loss as the trainer's `_loss_value(Y, y)` computes it (batch size y.shape[0])."""
+    printer = ProgramPrinter(
+        d.program.layout, d.spec.alpha, batch=f"{names.TARGETS}.shape[0]"
+    )
+    return printer.expr(d.program.loss.expr)
 
 
 def forward_lines(d: Derivation) -> list[Line]:
