@@ -1,4 +1,4 @@
-"""Read one gradient formula, plain text or LaTeX, into SymPy without ever evaluating it.
+"""Read one plain-text gradient formula into SymPy, never evaluating it (a whitelist over ast).
 
 Plain text is parsed by Python's `ast` and walked with a strict whitelist: numbers, known names,
 + - * / **, whitelisted function calls and comparisons (an indicator: `(z1_1 > 0)` is 1 or 0).
