@@ -16,7 +16,7 @@ from ..derive import Derivation
 from ..printing.notation import array_tex, has_link, partial, transposed
 from ..printing.prose import Code
 from ..printing.tex import TEX, Display, matrix_tex, number_tex
-from ..spec import names
+from ..spec import names, registry
 
 # The loss curve plots at most this many points (evenly spaced epochs, always the last).
 PLOT_POINTS = 200
@@ -183,7 +183,7 @@ def example_section(d: Derivation, trainer: types.ModuleType) -> ExampleSection:
     L = len(d.layers)
     inputs = [_named(names.INPUTS, ex.X), _named(names.TARGETS, ex.y)]
     inputs += [_named(k, ex.params[k]) for k in spec.param_names]
-    identity_out = d.layers[-1].activation == "identity" and not link
+    identity_out = registry.activation(d.layers[-1].activation).is_identity and not link
     forward = []
     for key, value in ex.cache.items():
         if key == names.pre_activation(L) and identity_out:

@@ -20,7 +20,7 @@ from ..derive import YHAT, H, T, Z
 from ..derive import program as P
 from ..spec import names as N
 from ..spec import registry
-from .notation import LINK_TEX, array_parts, partial, symbol_tex, transposed
+from .notation import array_parts, partial, symbol_tex, transposed
 from .tex import LINE_WIDTH, pack, visual_width
 
 
@@ -295,7 +295,7 @@ class ProgramLatexPrinter:
 
     def _print_Link(self, node: P.Link) -> Printed:
         arg = self.expr(node.arg).latex
-        return Printed(rf"{LINK_TEX[node.kind]}({arg})", ATOM)
+        return Printed(rf"{registry.link_latex(node.kind)}({arg})", ATOM)
 
     def _print_Mean(self, node: P.Mean) -> Printed:
         return Printed(rf"\frac{{{self.expr(node.arg).latex}}}{{{self.batch}}}", ATOM)

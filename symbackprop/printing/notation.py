@@ -31,9 +31,6 @@ def general(kind: str, layer: int, *indices: str | int) -> str:
     )
 
 
-LINK_TEX = {"sigmoid": r"\sigma", "softmax": r"\operatorname{softmax}"}
-
-
 def _indices(*parts: str) -> str:
     """Subscripts as students write them: 12 for (1, 2), but 1,12 once an index has two digits."""
     parts = tuple(p for p in parts if p)
@@ -137,7 +134,7 @@ def layer_act_tex(d: Derivation, rule: LayerRule) -> str:
     loss's link (the prediction yhat = link(z)), not the identity the layer itself applies."""
     link = registry.loss(d.spec.loss).link
     if link is not None and rule.index == len(d.layers):
-        return LINK_TEX[link]
+        return registry.link_latex(link)
     return act_tex(rule)
 
 

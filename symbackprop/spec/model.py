@@ -185,7 +185,10 @@ def validate(spec: NetworkSpec) -> None:
             f"loss: unknown loss {spec.loss!r}; choose from {', '.join(sorted(registry.LOSSES))}"
         )
     loss = registry.loss(spec.loss)
-    if loss.link is not None and spec.activations[-1] != "identity":
+    if (
+        loss.link is not None
+        and not registry.activation(spec.activations[-1]).is_identity
+    ):
         raise UserError(
             f"loss {spec.loss} applies {loss.link} to the raw outputs (logits) itself: set the "
             f"output activation to identity, e.g. --activations "

@@ -81,6 +81,7 @@ class Loss:
     link: str | None = None
     link_expr: Callable[[Sequence[sp.Expr]], list[sp.Expr]] | None = None
     link_numpy: str = ""
+    link_latex: str = ""  # the link's name in documents: \sigma, \operatorname{softmax}
     targets: str = "real"  # "real", "binary" (0/1) or "one_hot" (rows sum to 1)
 
 
@@ -185,6 +186,7 @@ LOSSES: dict[str, Loss] = {
             link="sigmoid",
             link_expr=_sigmoid_link,
             link_numpy="np.exp(-np.logaddexp(0, -{Z}))",
+            link_latex=r"\sigma",
             targets="binary",
         ),
         Loss(
@@ -195,6 +197,7 @@ LOSSES: dict[str, Loss] = {
             link="softmax",
             link_expr=_softmax,
             link_numpy="np.exp({Z} - np.logaddexp.reduce({Z}, axis=1, keepdims=True))",
+            link_latex=r"\operatorname{softmax}",
             targets="one_hot",
         ),
     )
@@ -248,6 +251,11 @@ def unregister_loss(name: str) -> None:
     if name in _BUILT_IN_LOSSES:
         raise UserError(f"loss {name!r} is built in and cannot be taken out")
     LOSSES.pop(name, None)
+
+
+def link_latex(kind: str) -> str:
+    """A link's name in documents, from the first loss that uses it."""
+    return next(e.link_latex for e in LOSSES.values() if e.link == kind)
 
 
 def function_aliases() -> dict[str, str]:
