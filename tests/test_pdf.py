@@ -189,6 +189,7 @@ def test_latex_error_shows_the_log_and_exits_1(
     assert (tmp_path / "out.tex").exists()  # kept for inspection
 
 
+@pytest.mark.slow
 @needs_tex
 def test_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     source = "\\documentclass{article}\\begin{document}\\loop\\iftrue\\repeat\\end{document}\n"

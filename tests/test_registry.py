@@ -108,7 +108,7 @@ def test_a_registered_activation_and_loss_give_a_proven_trainer(
     assert "passed" in result.stdout
 
 
-def test_a_registered_activation_reaches_the_notebook_and_the_pdf(
+def test_a_registered_activation_reaches_the_notebook(
     throwaway: None, tmp_path: Path
 ) -> None:
     nb = tmp_path / "n.ipynb"
@@ -117,10 +117,14 @@ def test_a_registered_activation_reaches_the_notebook_and_the_pdf(
     text = "\n".join("".join(c["source"]) for c in cells)
     assert r"\operatorname{rbump}" in text
     assert "quartic" in text
+
+
+@pytest.mark.slow
+def test_a_registered_activation_reaches_the_pdf(
+    throwaway: None, tmp_path: Path
+) -> None:
     if pdf.find_tex() is None:
-        pytest.skip(
-            "no TeX on PATH: the PDF half of this test needs latexmk or pdflatex"
-        )
+        pytest.skip("no TeX on PATH: the PDF needs latexmk or pdflatex")
     tex = tmp_path / "d.tex"
     assert cli.main(["emit", "latex", *NET, "-o", str(tex)]) == 0
     assert r"\operatorname{rbump}" in tex.read_text(encoding="utf-8")

@@ -285,6 +285,13 @@ def _check_matrix(
     where: str, value: object, shape: tuple[int | None, int], what: str
 ) -> None:
     rows, cols = shape
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        for i, r in enumerate(value):  # a ragged row is named, not reported as a shape
+            if isinstance(r, Sequence) and not isinstance(r, str) and len(r) != cols:
+                raise UserError(
+                    f"{where}[{i}]: row {i + 1} has {len(r)} number"
+                    f"{'s' if len(r) != 1 else ''}; every row needs {cols} ({what})"
+                )
     ok = isinstance(value, Sequence) and all(
         isinstance(r, Sequence) and not isinstance(r, str) and len(r) == cols
         for r in value

@@ -81,7 +81,7 @@ def template(
         "# A line is `dL/dW1_1_2 = formula`, `dW1_1_2 = formula` or `W1_1_2: formula`;"
         " # starts a comment.",
         f"# Check it:  {check_command} FILE   (exit 0: all correct; 1: a formula is wrong or"
-        " missing; 2: the file cannot be read)",
+        " missing; 2: the file cannot be read or a formula is refused)",
     ]
     for n in range(1, spec.depth + 1):
         W, b = vocab.params[names.weight(n)], vocab.params[names.bias(n)]
