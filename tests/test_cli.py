@@ -132,6 +132,10 @@ BAD_TOML = [
         "layers = [2, 2, 1]\n[data]\nX = [[1, 2, 3]]\ny = [[1]]\n",
         "data.X: shape (1, 3)",
     ),
+    (  # a ragged row is named, not reported as an odd shape
+        "layers = [2, 2, 1]\n[data]\nX = [[1.0, 2.0], [2.0]]\ny = [[1.0], [2.0]]\n",
+        "data.X[1]: row 2 has 1 number where row 1 has 2",
+    ),
     (
         "layers = [2, 2, 1]\n[data]\nX = [[1, 2]]\ny = [[1], [2]]\n",
         "data.y: shape (2, 1)",

@@ -285,13 +285,16 @@ def _check_matrix(
     where: str, value: object, shape: tuple[int | None, int], what: str
 ) -> None:
     rows, cols = shape
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        for i, r in enumerate(value):  # a ragged row is named, not reported as a shape
-            if isinstance(r, Sequence) and not isinstance(r, str) and len(r) != cols:
-                raise UserError(
-                    f"{where}[{i}]: row {i + 1} has {len(r)} number"
-                    f"{'s' if len(r) != 1 else ''}; every row needs {cols} ({what})"
-                )
+    lists = isinstance(value, Sequence) and not isinstance(value, str)
+    widths = [len(r) for r in value if isinstance(r, Sequence)] if lists else []  # type: ignore[union-attr]
+    if len(set(widths)) > 1:  # rows of different lengths: name the odd one out
+        first = widths[0]
+        i = next(k for k, w in enumerate(widths) if w != first)
+        raise UserError(
+            f"{where}[{i}]: row {i + 1} has {widths[i]} number"
+            f"{'s' if widths[i] != 1 else ''} where row 1 has {first}; every row needs "
+            f"{cols} ({what})"
+        )
     ok = isinstance(value, Sequence) and all(
         isinstance(r, Sequence) and not isinstance(r, str) and len(r) == cols
         for r in value
