@@ -20,6 +20,7 @@ from .spec import flags
 from .spec.flags import spec_from_args
 
 if TYPE_CHECKING:
+    from .derive import Derivation
     from .emit.seed_notebook import Finding
     from .emit.trainer import TrainerBuild
     from .spec import NetworkSpec
@@ -107,10 +108,13 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
-def _seed_findings(spec: NetworkSpec) -> tuple[Finding, ...] | None:
+def _seed_findings(
+    spec: NetworkSpec, derivation: Derivation | None = None
+) -> tuple[Finding, ...] | None:
     """The checker's verdict on the seed notebook, for the seed network's document (else None).
 
-    Run here, by the orchestrator, so the document stage never calls the checker.
+    Run here, by the orchestrator, so the document stage never calls the checker; it reuses
+    the trainer's derivation when given one.
     """
     from .emit import seed_notebook
 
@@ -120,7 +124,7 @@ def _seed_findings(spec: NetworkSpec) -> tuple[Finding, ...] | None:
     from .check.diagnoses import EXPLANATIONS
 
     path = seed_notebook.seed_notebook_path()
-    report = check_code(path)
+    report = check_code(path, derivation=derivation)
 
     def finding(part: str, judged: dict[str, Any]) -> Finding:
         codes = tuple(judged.get("diagnoses", ()) or ())
@@ -178,7 +182,11 @@ def cmd_build(args: argparse.Namespace) -> int:
         from .emit import document as documents
 
         code = documents.build_documents(
-            built, out, "symbackprop build", _say, _seed_findings(spec)
+            built,
+            out,
+            "symbackprop build",
+            _say,
+            _seed_findings(spec, built.derivation),
         )
     _say(f"build finished in {time.perf_counter() - start:.2f} s")
     return code
@@ -207,7 +215,7 @@ def cmd_emit(args: argparse.Namespace) -> int:
         from .emit import document as documents
 
         built = _build(spec, command)
-        findings = _seed_findings(spec)
+        findings = _seed_findings(spec, built.derivation)
         return documents.write_latex(built, args.output, command, _say, findings)
     built = _build(spec, command, style=args.style)
     render.write_atomic(args.output, built.source)
@@ -226,7 +234,8 @@ def cmd_pdf(args: argparse.Namespace) -> int:
     render.check_writable(args.output, args.force)
     command = "symbackprop pdf"
     built = _build(spec, command)
-    return documents.write_pdf(built, args.output, command, _say, _seed_findings(spec))
+    findings = _seed_findings(spec, built.derivation)
+    return documents.write_pdf(built, args.output, command, _say, findings)
 
 
 def main(argv: list[str] | None = None) -> int:

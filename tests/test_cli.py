@@ -226,3 +226,26 @@ def test_build_refuses_to_replace_a_users_file(tmp_path: Path) -> None:
     r = run("build", "--no-pdf", "--out", str(out))
     assert r.returncode == 2 and "--force" in r.stderr
     assert mine.read_text() == "print('my own work')\n"
+
+
+def test_emitting_the_seed_document_derives_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trainer, its proof and the seed notebook's check share one derivation."""
+    import symbackprop.check.code.truth as truth
+    import symbackprop.emit.trainer as trainer
+    from symbackprop import cli as cli_module
+
+    truth._truth_cached.cache_clear()
+    made: list[str] = []
+    real = trainer.derive
+
+    def counting(spec: object, closed_forms: bool | None = None) -> object:
+        made.append(spec.name)  # type: ignore[attr-defined]
+        return real(spec, closed_forms)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(trainer, "derive", counting)
+    monkeypatch.setattr(truth, "derive", counting)
+    assert cli_module.main(["emit", "latex", "-o", str(tmp_path / "d.tex")]) == 0
+    assert made == ["net_2_2_1"]  # the proof's own and the checker's truth came from it
+    assert "Checking the notebook" in (tmp_path / "d.tex").read_text(encoding="utf-8")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ...derive import Derivation
 from ...errors import UserError
 from ...spec import NetworkSpec, default_spec, registry
 from .. import diagnoses as dx
@@ -81,8 +82,12 @@ def run_check(
     forward_args: str | Sequence[str] | None = None,
     forward_returns: str | Sequence[str] | None = None,
     backward_args: str | Sequence[str] | None = None,
+    derivation: Derivation | None = None,
 ) -> CheckResult:
-    """Check a student's file in a sandboxed child process; the report and its context."""
+    """Check a student's file in a sandboxed child process; the report and its context.
+
+    `derivation`: the spec's, when the caller has derived it already (`build` has).
+    """
     start = time.monotonic()
     if not timeout > 0:
         raise UserError(
@@ -116,7 +121,7 @@ def run_check(
         return student.where(chunk, frame["line"]) + (f" `{code}`" if code else "")
 
     try:
-        truth = truth_for(spec)
+        truth = truth_for(spec, derivation)
         probes = make_probes(truth)
         notes = _file_notes(student)
         result = _check(

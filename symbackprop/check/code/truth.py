@@ -64,7 +64,11 @@ def truth_spec(spec: NetworkSpec) -> NetworkSpec:
 def _truth_cached(spec: NetworkSpec) -> Truth:
     # the closed forms are not needed: the Program is what the trainer prints and the proof
     # checks; the checker only runs it
-    d = derive(spec, closed_forms=False)
+    return _truth_from(spec, derive(spec, closed_forms=False))
+
+
+def _truth_from(spec: NetworkSpec, d: Derivation) -> Truth:
+    """The truth and its mistake models, all Programs of one derivation."""
     hidden = tuple(range(1, spec.depth))
     models = [(k,) for k in hidden] if len(hidden) > 1 else []
     models.append(hidden)  # one layer's act' left out, then all of them
@@ -72,8 +76,10 @@ def _truth_cached(spec: NetworkSpec) -> Truth:
     return Truth(spec, d, unmasked)
 
 
-def truth_for(spec: NetworkSpec) -> Truth:
-    """The (cached) truth for a spec."""
+def truth_for(spec: NetworkSpec, derivation: Derivation | None = None) -> Truth:
+    """The (cached) truth for a spec; from `derivation` when the caller has derived it."""
+    if derivation is not None and truth_spec(derivation.spec) == truth_spec(spec):
+        return _truth_from(spec, derivation)
     return _truth_cached(truth_spec(spec))
 
 
