@@ -436,7 +436,7 @@ def test_checker_findings_are_named_and_escaped(
 ) -> None:
     import symbackprop.check as check
 
-    def fake_check_code(path: object) -> dict:
+    def fake_check_code(path: object, **options: object) -> dict:
         part = {"status": "ok", "diagnoses": [], "message": "", "max_rel_error": 0.0}
         return {
             "ok": False,
