@@ -9,6 +9,7 @@ Derivatives are never written here: SymPy differentiates `expr`. `register_activ
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -44,7 +45,7 @@ class Activation:
         """Every name a formula may use for it: its own, then the aliases."""
         return (self.name, *self.aliases)
 
-    @property
+    @functools.cached_property
     def kink(self) -> bool:
         """Not differentiable somewhere (SymPy's derivative has a step): its value there is a
         convention, ReLU'(0) = 0, and numeric checks keep away from it."""
@@ -52,13 +53,13 @@ class Activation:
         slope = sp.diff(self.expr(z, sp.Rational(1, 100)), z)
         return bool(slope.has(sp.Heaviside, sp.Piecewise, sp.Max, sp.Min, sp.sign))
 
-    @property
+    @functools.cached_property
     def uses_alpha(self) -> bool:
         """Whether the spec's slope alpha appears in its definition (leaky ReLU's does)."""
         alpha = sp.Symbol("alpha")
         return bool(self.expr(sp.Symbol("z"), alpha).has(alpha))
 
-    @property
+    @functools.cached_property
     def is_identity(self) -> bool:
         """act(z) = z: the in-place trainer stores no copy of such a layer."""
         z = sp.Symbol("z")
