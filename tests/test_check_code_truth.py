@@ -4,6 +4,7 @@ and the mistake models and the correct formulas come from the same Program."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from symbackprop.check.code import view
 from symbackprop.check.code.layout import Layout
 from symbackprop.check.code.result import Namer
 from symbackprop.check.code.student_form import StudentForm
@@ -57,7 +59,8 @@ def test_check_code_builds_no_trainer_and_starts_only_the_sandbox() -> None:
     assert seen["ok"] is False  # the seed's bugs are found
     assert seen["modules"] == []  # no jinja2, ruff or symbackprop.emit
     (child,) = seen["started"]  # one subprocess: the sandbox child, no ruff
-    assert child[0] == sys.executable and child[-2].endswith("runner.py")
+    assert child[-1].endswith("runner.py")  # bwrap ... -- python -I -S -B runner.py
+    assert child[0] in (shutil.which("bwrap"), view.interpreter())
 
 
 def test_nothing_printed_is_evaluated_or_patched() -> None:

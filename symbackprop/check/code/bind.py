@@ -306,7 +306,12 @@ def map_returned(value: Any, binding: Binding, where: str) -> dict[str, Any]:
             # the names agree with the seed's order
             return dict(zip(fallback, items, strict=True))
         if not backward and recognised and len(set(recognised)) == len(recognised):
-            return {n: v for n, v in zip(names, items, strict=True) if n is not None}
+            named = {n: v for n, v in zip(names, items, strict=True) if n is not None}
+            if names[-1] is None and "Y" not in named:
+                named["Y"] = items[
+                    -1
+                ]  # `return z, a, a @ W2 + b2`: the output comes last
+            return named
     fallback = _fallback_order(backward, depth, len(items))
     if fallback:
         return dict(zip(fallback, items, strict=True))

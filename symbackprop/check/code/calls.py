@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...errors import UserError
-from . import bind, runner
+from . import bind, channel, runner
 from .layout import Layout
 from .load import FunctionInfo, Param
 from .result import CallOutcome, Namer, Where
@@ -81,7 +81,7 @@ def _encode_kwargs(values: dict[str, Any]) -> dict[str, Any]:
 def build_calls(
     layouts: list[Layout], probes: list[Probe], bindings: dict[str, bind.Binding]
 ) -> tuple[list[dict[str, Any]], dict[tuple[str, int, int], int]]:
-    """Every call (forward calls first), deduplicated; and (role, layout, probe) -> call id."""
+    """Every call (forward calls first, in phase 0), deduplicated; and (role, layout, probe) -> call id."""
     calls: list[dict[str, Any]] = []
     index: dict[tuple[str, int, int], int] = {}
     seen: dict[str, int] = {}
@@ -104,6 +104,8 @@ def build_calls(
                         "id": len(calls),
                         "func": binding.function,
                         "kwargs": kwargs,
+                        # the forward runs before the backward's true values are sent
+                        "phase": 0 if role == "forward" else 1,
                     }
                     calls.append(call)
                 index[(role, li, pi)] = seen[key]
@@ -120,7 +122,7 @@ def outcomes(
         i = call["id"]
         event = outcome.events.get(i)
         if event is not None and event["event"] == "done":
-            out[i] = CallOutcome("done", runner.decode(event["value"]))
+            out[i] = CallOutcome("done", event["value"])
         elif event is not None:
             out[i] = CallOutcome("raised", error=event["error"])
         elif i == stopped and outcome.timed_out:
@@ -150,7 +152,7 @@ def outcomes(
 
 def returned_value(call: CallOutcome) -> CallOutcome:
     """A call that returned None or another non-array becomes a failed call."""
-    if call.ok and isinstance(call.value, runner.Opaque):  # e.g. a forgotten return
+    if call.ok and isinstance(call.value, channel.Opaque):  # e.g. a forgotten return
         kind = "None" if call.value.kind == "NoneType" else f"a {call.value.kind}"
         return CallOutcome("bad_value", error={"message": kind, "where": None})
     return call

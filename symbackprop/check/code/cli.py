@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -21,7 +22,16 @@ def add_check_code_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=10.0,
         metavar="S",
-        help="wall-clock limit for running the student's code (default 10 s)",
+        help="wall-clock limit for reading and running the student's code (default 10 s, "
+        "at most 3600)",
+    )
+    p.add_argument(
+        "--sandbox",
+        choices=("auto", "bwrap", "process"),
+        default="auto",
+        help="how the student's code is isolated: bwrap (Linux namespaces, read-only view, no "
+        "network; needs bubblewrap), process (a plain child process: NOT isolated), auto "
+        "(bwrap when on PATH, else process with a warning; the default)",
     )
     g = p.add_argument_group(
         "student signatures (default: the seed's forward(W1, W2, b1, b2, X) -> (H, Z, y_pred) "
@@ -78,6 +88,9 @@ def run_check_code(args: argparse.Namespace) -> int:
         forward_args=args.forward_args,
         forward_returns=args.forward_returns,
         backward_args=args.backward_args,
+        sandbox=args.sandbox,
     )
+    if result.warning:
+        print(result.warning, file=sys.stderr, flush=True)
     print(format_json(result.report) if args.json else format_human(result), flush=True)
     return 0 if result.ok else 1

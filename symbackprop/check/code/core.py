@@ -14,8 +14,9 @@ from typing import Any
 
 from ...derive import Derivation
 from ...errors import UserError
-from ...spec import NetworkSpec, default_spec, registry
+from ...spec import NetworkSpec, default_spec, names, registry
 from .. import diagnoses as dx
+from ..inert import inert
 from . import bind, runner
 from .calls import (
     build_calls,
@@ -44,11 +45,12 @@ from .result import (
     error_message,
     part,
 )
-from .sandbox import ChildRun, InProcessRun
+from .sandbox import ChildRun, InProcessRun, choose_sandbox
 from .student_form import StudentForm
 from .truth import Probe, Truth, batch_sizes, make_probes, truth_for
 
 DEFAULT_TIMEOUT = 10.0
+MAX_TIMEOUT = 3600.0
 
 
 def resolve_spec(spec: NetworkSpec | None, reduction: str | None) -> NetworkSpec:
@@ -83,18 +85,25 @@ def run_check(
     forward_returns: str | Sequence[str] | None = None,
     backward_args: str | Sequence[str] | None = None,
     derivation: Derivation | None = None,
+    sandbox: str = "auto",
 ) -> CheckResult:
     """Check a student's file in a sandboxed child process; the report and its context.
 
     `derivation`: the spec's, when the caller has derived it already (`build` has).
+    `sandbox`: "bwrap" (isolated), "process" (not isolated) or "auto" (bwrap when on PATH).
+    The time limit covers reading the file as well as running it.
     """
     start = time.monotonic()
-    if not timeout > 0:
-        raise UserError(
-            f"--timeout must be a positive number of seconds, not {timeout}"
-        )
+    check_timeout(timeout)
+    mode, warning = choose_sandbox(sandbox)
+    deadline = start + timeout
     spec = resolve_spec(spec, reduction)
     student = read_student_file(Path(path))
+    if time.monotonic() > deadline:
+        raise UserError(
+            f"{path}: reading the file took longer than the time limit ({timeout:g} s)",
+            exit_code=1,
+        )
     infos = {
         role: _find(student, name, role)
         for role, name in (("forward", forward), ("backward", backward))
@@ -111,13 +120,17 @@ def run_check(
         {"chunk": s.chunk, "line": s.line, "source": s.source}
         for s in student.statements
     ]
-    child = ChildRun(statements, [forward, backward], timeout)
+    child = ChildRun(
+        statements, [forward, backward], deadline, mode, len(student.chunks)
+    )
 
     def where(frame: dict[str, Any] | None) -> str:
         if not frame or not runner.is_child_student_file(frame["file"]):
             return ""
         chunk = int(frame["file"][len(runner.STUDENT_FILE_PREFIX) : -1])
-        code = student.code_at(chunk, frame["line"])
+        if not 0 <= chunk < len(student.chunks):
+            return ""
+        code = inert(student.code_at(chunk, frame["line"]), 120)
         return student.where(chunk, frame["line"]) + (f" `{code}`" if code else "")
 
     try:
@@ -129,9 +142,21 @@ def run_check(
         )
     finally:
         child.close()  # also when binding fails after the child started
-    result.source = student.path.name
+    result.source = inert(student.path.name, 200)
+    result.sandbox = mode
+    result.warning = warning
+    result.report["sandbox"] = mode
     result.seconds = time.monotonic() - start
     return result
+
+
+def check_timeout(timeout: float) -> None:
+    """A time limit is a positive, finite number of seconds up to MAX_TIMEOUT."""
+    if not 0 < timeout <= MAX_TIMEOUT:
+        raise UserError(
+            f"--timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, "
+            f"not {timeout}"
+        )
 
 
 def _find(student: StudentFile, name: str, role: str) -> FunctionInfo:
@@ -180,6 +205,7 @@ def check_callables(
 ) -> CheckResult:
     """The same check for functions already imported here: they run in this process."""
     start = time.monotonic()
+    check_timeout(timeout)
     spec = resolve_spec(spec, reduction)
     fns = {"forward": forward_fn, "backward": backward_fn}
     infos: dict[str, FunctionInfo] = {}
@@ -329,7 +355,8 @@ def _report(
     spec: NetworkSpec, forward: dict[str, Any], gradients: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
     ordered = {name: gradients[name] for name in spec.param_names}
-    ok = forward["status"] == "ok" and all(
+    # a forward that was not given is not checked; the gradients still were compared
+    ok = forward["status"] in ("ok", NOT_CHECKED) and all(
         p["status"] == "ok" for p in ordered.values()
     )
     return {
@@ -343,7 +370,7 @@ def _report(
 def _forward_part(probed: _Probed, li: int, layout: Layout) -> dict[str, Any]:
     """The forward PART under one layout."""
     if "forward" not in probed.bindings:
-        return part("ok", [], f"{NOT_CHECKED}: no forward function was given")
+        return part(NOT_CHECKED, [], "no forward function was given")
     if probed.missing("forward"):
         return part("error", [], probed.missing("forward"))
     binding = probed.bindings["forward"]
@@ -360,7 +387,15 @@ def _forward_part(probed: _Probed, li: int, layout: Layout) -> dict[str, Any]:
         probed.where,
         probed.timeout,
         binding.signature,
+        _needed_from_forward(probed),
     )
+
+
+def _needed_from_forward(probed: _Probed) -> list[str]:
+    """The forward values the check needs returned: the output, and whatever backward takes."""
+    outputs = [k for k in probed.probes[0].forward if k != names.PREDICTION]
+    taken = {c for _, c in probed.bindings["backward"].arguments}
+    return [k for k in outputs if k == names.OUTPUTS or k in taken]
 
 
 def _gradient_parts(

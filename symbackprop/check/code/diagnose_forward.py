@@ -9,7 +9,7 @@ import numpy as np
 
 from ...spec import names
 from .. import diagnoses as dx
-from . import runner
+from . import channel
 from .layout import Layout
 from .match import (
     Candidate,
@@ -61,8 +61,12 @@ def diagnose_forward(
     where: Where,
     timeout: float,
     signature: str,
+    needed: list[str],
 ) -> dict[str, Any]:
-    """The forward PART: every intermediate the student returns, against the truth."""
+    """The forward PART: every intermediate the student returns, against the truth.
+
+    `needed` (the output, and what backward takes) must all be returned: a forward that returns
+    less cannot be judged correct, since nothing would be compared."""
     ns = [p.n for p in probes]
     failures = [
         (r, p.n)
@@ -73,6 +77,20 @@ def diagnose_forward(
     if not returned:
         outcome, n = failures[0]
         return part("error", [], error_message(signature, outcome, n, where, timeout))
+    missing = [k for k in needed if any(k not in r for r in returned)]
+    if missing:
+        shown = join([namer.value(k) for k in missing])
+        why = (
+            "the prediction"
+            if missing == [names.OUTPUTS]
+            else "values the backward takes"
+        )
+        return part(
+            "wrong",
+            [dx.WRONG],
+            f"{signature} does not return {shown} ({why}), so it cannot be compared with "
+            "the derivation; return every value the backward pass uses",
+        )
     outputs = [k for k in _outputs(probes[0]) if k in returned[0]]
     for name in outputs:
         for r, p in zip(results, probes, strict=True):
@@ -80,7 +98,7 @@ def diagnose_forward(
             if isinstance(r, dict) and not isinstance(value, np.ndarray):
                 kind = (
                     value.kind
-                    if isinstance(value, runner.Opaque)
+                    if isinstance(value, channel.Opaque)
                     else type(value).__name__
                 )
                 kind = "None" if kind == "NoneType" else f"a {kind}"

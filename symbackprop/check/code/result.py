@@ -1,7 +1,7 @@
 """The types check-code hands between its stages: a call's outcome, a report PART, the
 student's names, and the result the reports print.
 
-A PART is {"status": "ok"|"wrong"|"error", "diagnoses": [codes], "message": str,
+A PART is {"status": "ok"|"wrong"|"error"|"not_checked", "diagnoses": [codes], "message": str,
 "max_rel_error": float|None}; the JSON report is {"ok", "reduction", "forward", "gradients"}.
 """
 
@@ -38,8 +38,8 @@ class CallOutcome:
         return self.state == "done"
 
 
-# the message of a part nothing was compared for (no such function was given)
-NOT_CHECKED = "not checked"
+# the status of a part nothing was compared for (no such function was given): never "ok"
+NOT_CHECKED = "not_checked"
 
 
 def part(
@@ -72,7 +72,8 @@ def error_message(
         return f"{what} returned {reason} instead of arrays{size}"
     if outcome.state == "not_run":
         return f"{what} was not run: {reason}"
-    return f"{what} raised {error['type']}: {reason}{at}{size}"
+    reason = f": {reason}" if reason else ""
+    return f"{what} raised {error['type']}{reason}{at}{size}"
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,8 @@ class CheckResult:
     formulas: dict[str, list[str]]
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    sandbox: str = "in-process"  # "bwrap" (isolated), "process" (not isolated)
+    warning: str = ""  # one line when the submission was not isolated
 
     @property
     def ok(self) -> bool:

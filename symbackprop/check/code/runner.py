@@ -1,18 +1,19 @@
 """Run a student's extracted code and the probe calls: the child side of check-code's sandbox.
 
-Standalone on purpose (standard library and NumPy only): the child runs it as a script with
-`python -I`, so symbackprop is not importable there. Results stream to a JSON-lines file, one
-event per line and flushed, so a hang or a crash still leaves every call finished before it.
+Standalone on purpose (standard library and NumPy only): it runs as a script inside the
+sandbox, where symbackprop is not visible. It reads one job line from stdin, loads the file's
+kept statements, reports on fd 3, then runs one phase of calls per stdin line (the forward
+calls, then, once their results are sent, the backward calls), one event per line, flushed.
 The same `run_calls` also serves the autograder helper's in-process mode for callables.
 """
 
 from __future__ import annotations
 
+import base64
 import builtins
 import faulthandler
 import json
 import os
-import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterable
@@ -26,18 +27,8 @@ MAX_MESSAGE = 400
 Emit = Callable[[dict[str, Any]], None]
 
 
-class Opaque:
-    """A returned value that is not an array (a string, None, a generator...), by type name."""
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-
-    def __repr__(self) -> str:
-        return f"<{self.kind}>"
-
-
 def encode(value: Any, depth: int = 0) -> Any:
-    """A JSON-able form of a returned value: tuples stay sequences, numbers become arrays."""
+    """A JSON-able form of a value: tuples stay sequences, numbers become float64 arrays."""
     import numpy as np
 
     if depth > 6:
@@ -55,28 +46,28 @@ def encode(value: Any, depth: int = 0) -> Any:
         value, np.ndarray | list | int | float | np.generic
     ) and not isinstance(value, bool):
         try:
-            arr = np.asarray(value, dtype=float)
-        except (TypeError, ValueError):
+            arr = np.asarray(value, dtype="<f8")
+        except (TypeError, ValueError, OverflowError):
             return {"__obj__": type(value).__name__}
         if arr.size > MAX_ENTRIES:
             return {"__obj__": f"array of shape {arr.shape} (too large to compare)"}
-        return {"__nd__": list(arr.shape), "data": arr.ravel().tolist()}
+        data = base64.b64encode(np.ascontiguousarray(arr).tobytes()).decode("ascii")
+        return {"__nd__": list(arr.shape), "b64": data}
     return {"__obj__": type(value).__name__}
 
 
 def decode(obj: Any) -> Any:
-    """Invert `encode`: arrays, tuples, dicts and Opaque markers; plain numbers stay as they are."""
+    """Invert `encode` for the arguments the parent sends (writable arrays, tuples, dicts)."""
     import numpy as np
 
     if isinstance(obj, dict):
         if "__nd__" in obj:
-            return np.array(obj["data"], dtype=float).reshape(obj["__nd__"])
+            raw = base64.b64decode(obj["b64"])
+            return np.frombuffer(raw, dtype="<f8").reshape(obj["__nd__"]).copy()
         if "__seq__" in obj:
             return tuple(decode(v) for v in obj["__seq__"])
         if "__dict__" in obj:
             return {k: decode(v) for k, v in obj["__dict__"]}
-        if "__obj__" in obj:
-            return Opaque(obj["__obj__"])
     return obj
 
 
@@ -231,57 +222,70 @@ def global_shapes(namespace: dict[str, Any]) -> dict[str, list[int]]:
     }
 
 
-def main(job_dir: str) -> None:
-    """Child entry point: load the file, report its arrays, read the calls from stdin, run them.
-
-    The report goes to stdout (the parent waits for it); call events go to results.jsonl. The
-    student's own output is sent to /dev/null. Exits with os._exit, skipping atexit handlers.
-    """
-    faults = open(os.path.join(job_dir, "faults.txt"), "w")  # kept open for the dumps
-    faulthandler.enable(faults, all_threads=True)
-    faulthandler.register(signal.SIGUSR1, file=faults, all_threads=True)
-    with open(os.path.join(job_dir, "job.json"), encoding="utf-8") as f:
-        job = json.load(f)
-    out = open(os.path.join(job_dir, "results.jsonl"), "w", encoding="utf-8")
-    report = os.fdopen(os.dup(1), "w", encoding="utf-8")
-
-    def emit(event: dict[str, Any]) -> None:
-        out.write(json.dumps(event) + "\n")
-        out.flush()
+def _limit_processes(count: int) -> None:
+    """A hard RLIMIT_NPROC for this process's threads (the seccomp filter stops new processes)."""
+    import resource
 
     try:
-        devnull = os.open(os.devnull, os.O_RDWR)
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        sys.stdout = sys.stderr = open(os.devnull, "w")
-        import numpy  # noqa: F401 - imported before the guard, as the student's code expects
+        resource.setrlimit(resource.RLIMIT_NPROC, (count, count))
+    except (ValueError, OSError):
+        pass
 
-        install_guard(job_dir)
+
+def main() -> None:
+    """Child entry point: load the file, report, then run each phase of calls read from stdin.
+
+    Events go to the pipe named in the job (the parent reads it with a byte limit and a deadline).
+    The student's output goes to /dev/null; faulthandler writes to stderr (a crash, or where the
+    code was when the time is nearly up). Exits with os._exit, skipping atexit handlers.
+    """
+    requests = os.fdopen(0, "rb")
+    job = json.loads(requests.readline())
+    results_fd = job["results_fd"]
+    os.closerange(3, results_fd)  # descriptors bubblewrap read its data from
+    os.closerange(results_fd + 1, 1 << 16)
+    channel = os.fdopen(results_fd, "w", encoding="utf-8")
+
+    def emit(event: dict[str, Any]) -> None:
+        channel.write(json.dumps(event) + "\n")
+        channel.flush()
+
+    try:
+        faults = os.fdopen(os.dup(2), "w")
+        faulthandler.enable(faults, all_threads=True)
+        faulthandler.dump_traceback_later(job["dump_after"], file=faults)
+        sys.stdout = sys.stderr = open(os.devnull, "w")
+        _limit_processes(job["threads"])
+        if job["site"]:
+            sys.path.insert(0, job["site"])
+        import numpy  # noqa: F401 - imported before the student's code, which expects it
+
+        if job["guard"]:
+            install_guard(job["work"])
         namespace: dict[str, Any] = {"__name__": "student", "__builtins__": builtins}
         errors = load_statements(job["statements"], namespace)
         functions = {name: namespace.get(name) for name in job["functions"]}
         functions = {k: (v if callable(v) else None) for k, v in functions.items()}
-        loaded = {
-            "globals": global_shapes(namespace),
-            "errors": errors,
-            "missing": [k for k, v in functions.items() if v is None],
-        }
-        report.write(json.dumps(loaded) + "\n")
-        report.flush()
-        calls = json.loads(os.fdopen(0, "rb").read() or b"[]")
-        os.dup2(devnull, 0)
-        run_calls(functions, calls, emit, is_child_student_file)
-        emit({"event": "finished"})
-    except BaseException as exc:  # a runner failure, reported to the parent
         emit(
             {
-                "event": "runner_error",
-                "message": "".join(traceback.format_exception(exc)),
+                "event": "loaded",
+                "globals": global_shapes(namespace),
+                "errors": errors,
+                "missing": [k for k, v in functions.items() if v is None],
             }
         )
-    out.flush()
+        for line in requests:
+            phase = json.loads(line)
+            run_calls(functions, phase["calls"], emit, is_child_student_file)
+            emit({"event": "phase_done", "phase": phase["phase"]})
+        emit({"event": "finished"})
+    except BaseException as exc:  # a runner failure, reported to the parent
+        try:
+            emit({"event": "runner_error", "message": repr(exc)[:MAX_MESSAGE]})
+        except BaseException:
+            pass
     os._exit(0)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main()

@@ -1,9 +1,17 @@
-"""Run untrusted student code in a child process: wall-clock and memory limits, a temporary
-working folder, a minimal environment, no writes outside that folder.
+"""Run untrusted student code in a child process, isolated by the operating system.
 
-One child per check. It loads the file and reports the shapes of its arrays (so the parent
-can pick the layouts to probe), then runs every probe call. A hang is killed at the deadline
-after faulthandler has said where it was; a crash is reported with the student's line.
+`bwrap` (the default where bubblewrap is on PATH): Linux namespaces with a read-only view that
+shows only the system libraries, Python and NumPy (see view.py), a private size-limited tmpfs as
+the only writable folder, new PID, network, IPC and user namespaces, a new session, a cleared
+environment, a seccomp filter that refuses new processes (seccomp.py), and hard resource limits.
+`process`: a plain child with the same hard limits and a temporary folder, NOT isolated (for
+machines without bubblewrap; said so in the report).
+
+The parent talks to the child over pipes only: the job and each phase of calls on the child's
+stdin; events back on fd 3, read with a byte limit and a deadline and checked by channel.py;
+stderr (faulthandler's dumps) kept to its last STDERR_BYTES. Nothing is read from a path the
+child could replace. The forward calls run first; the backward calls, which carry the true
+intermediate values, are sent only after the forward results are in.
 """
 
 from __future__ import annotations
@@ -13,9 +21,9 @@ import math
 import os
 import re
 import selectors
+import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,12 +31,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import runner
+from ...errors import UserError
+from . import channel, runner, seccomp, view
+from .channel import ProtocolError
 
 MEMORY_LIMIT = 2 * 1024**3  # bytes of address space
 FILE_SIZE_LIMIT = 64 * 1024**2
 OPEN_FILES_LIMIT = 64
-DUMP_GRACE = 0.5  # seconds to let faulthandler write where a hung child was
+THREAD_LIMIT = 64
+STDERR_BYTES = 256 * 1024
+DUMP_MARGIN = 0.3  # seconds before the deadline the child writes where it is
+SANDBOXES = ("auto", "bwrap", "process")
+INSTALL_BWRAP = "install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap)"
+
+
+def choose_sandbox(requested: str) -> tuple[str, str]:
+    """The sandbox to use and a one-line warning when the submission will not be isolated."""
+    if requested not in SANDBOXES:
+        raise UserError(
+            f"--sandbox must be one of {', '.join(SANDBOXES)}, not {requested!r}"
+        )
+    found = view.bwrap_path() is not None
+    if requested == "bwrap" and not found:
+        raise UserError(f"--sandbox bwrap: bwrap is not on PATH; {INSTALL_BWRAP}")
+    if requested == "process" or not found:
+        why = "--sandbox process" if requested == "process" else "bwrap is not on PATH"
+        return "process", (
+            f"warning: the submission runs NOT isolated ({why}): it can read and write "
+            f"your files; {INSTALL_BWRAP}"
+        )
+    return "bwrap", ""
 
 
 @dataclass
@@ -36,11 +68,14 @@ class Outcome:
     """Everything the child reported: per-call events, and how it ended."""
 
     loaded: dict[str, Any] | None = None  # globals, load errors, missing functions
-    events: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> done/raised
+    # id -> {"event": "done", "value": decoded} or {"event": "raised", "error": {...}}
+    events: dict[int, dict[str, Any]] = field(default_factory=dict)
     started: list[int] = field(default_factory=list)
     finished: bool = False
     timed_out: bool = False
-    ended: str = ""  # "killed by SIGSEGV", ... when the child died on its own
+    ended: str = (
+        ""  # "killed by SIGSEGV", a malformed message, ... when the child stopped
+    )
     # the student's frame when it hung or crashed
     stuck_at: dict[str, Any] | None = None
     runner_error: str = ""
@@ -55,21 +90,20 @@ class Outcome:
         return None
 
 
-def _limits(timeout: float) -> Callable[[], None]:
+def _limits(cpu_seconds: int) -> Callable[[], None]:
+    """Hard limits (soft = hard: the child cannot raise them) set before exec."""
+
     def apply() -> None:
         import resource
 
-        cpu = math.ceil(timeout) + 1
-        for limit, value in (
-            (resource.RLIMIT_AS, MEMORY_LIMIT),
-            (resource.RLIMIT_CPU, cpu),
-            (resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT),
-            (resource.RLIMIT_NOFILE, OPEN_FILES_LIMIT),
-            (resource.RLIMIT_CORE, 0),
+        for limit, soft, hard in (
+            (resource.RLIMIT_AS, MEMORY_LIMIT, MEMORY_LIMIT),
+            (resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 1),
+            (resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT, FILE_SIZE_LIMIT),
+            (resource.RLIMIT_NOFILE, OPEN_FILES_LIMIT, OPEN_FILES_LIMIT),
+            (resource.RLIMIT_CORE, 0, 0),
         ):
             try:
-                _, hard = resource.getrlimit(limit)
-                soft = value if hard == resource.RLIM_INFINITY else min(value, hard)
                 resource.setrlimit(limit, (soft, hard))
             except (ValueError, OSError):
                 pass
@@ -77,31 +111,21 @@ def _limits(timeout: float) -> Callable[[], None]:
     return apply
 
 
-def _environment(folder: str) -> dict[str, str]:
-    return {
-        "PATH": "/usr/bin:/bin",
-        "HOME": folder,
-        "TMPDIR": folder,
-        "LC_ALL": "C.UTF-8",
-        "OPENBLAS_NUM_THREADS": "1",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-
-
 _FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<function>\S+)')
 
 
 def _frame_from_dump(text: str) -> dict[str, Any] | None:
-    """The innermost student frame of a faulthandler dump (it lists the innermost first)."""
-    for m in _FRAME.finditer(text):
+    """The innermost student frame of the last faulthandler dump (innermost listed first)."""
+    last = text.rsplit("most recent call first", 1)[-1]
+    for m in _FRAME.finditer(last):
         if runner.is_child_student_file(m.group("file")):
-            return {
-                "file": m.group("file"),
-                "line": int(m.group("line")),
-                "function": m.group("function"),
-            }
+            return channel.where(
+                {
+                    "file": m.group("file"),
+                    "line": int(m.group("line")),
+                    "function": m.group("function"),
+                }
+            )
     return None
 
 
@@ -112,113 +136,294 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+def _memfd(name: str, data: bytes) -> int:
+    fd = os.memfd_create(name, 0)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
 class ChildRun:
     """A started child: `loaded()` waits for its report, `run(calls)` runs them to the end."""
 
     def __init__(
-        self, statements: list[dict[str, Any]], functions: list[str], timeout: float
+        self,
+        statements: list[dict[str, Any]],
+        functions: list[str],
+        deadline: float,
+        sandbox: str,
+        chunks: int,
     ) -> None:
-        self.timeout = timeout
         self.start = time.monotonic()
-        self.deadline = self.start + timeout
-        self._folder = tempfile.TemporaryDirectory(prefix="symbackprop-check-")
-        self.folder = self._folder.name
-        with open(os.path.join(self.folder, "job.json"), "w", encoding="utf-8") as f:
-            json.dump({"statements": statements, "functions": functions}, f)
-        script = Path(runner.__file__).resolve()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-B", str(script), self.folder],
-            cwd=self.folder,
-            env=_environment(self.folder),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_limits(timeout),  # safe: the parent is single-threaded
-        )
+        self.deadline = deadline
+        self.functions = functions
+        self.chunks = chunks
         self.outcome = Outcome()
         self._done = False
+        self._folder: str | None = None
+        self._buffer = b""
+        self._received = 0
+        self._stderr = bytearray()
+        self._phase: tuple[int, set[int]] | None = (
+            None  # running phase and its call ids
+        )
+        self._phase_done = False
+        self._eof = False
+        results_r, results_w = os.pipe()
+        extra: list[int] = [results_w]
+        if sandbox == "bwrap":
+            runner_fd = _memfd("runner", Path(runner.__file__).read_bytes())
+            program = seccomp.no_new_processes()
+            seccomp_fd = _memfd("seccomp", program) if program is not None else None
+            extra += [runner_fd] + ([seccomp_fd] if seccomp_fd is not None else [])
+            command = view.bwrap_command(
+                view.bwrap_path() or "bwrap", seccomp_fd, runner_fd
+            )
+            cwd, work, site = "/", view.WORK, view.SITE
+        else:
+            self._folder = tempfile.mkdtemp(prefix="symbackprop-check-")
+            command = [
+                view.interpreter(),
+                "-I",
+                "-S",
+                "-B",
+                str(Path(runner.__file__).resolve()),
+            ]
+            cwd, work, site = self._folder, self._folder, _numpy_site()
+        env = dict(view.ENVIRONMENT, HOME=work, TMPDIR=work)
+        remaining = max(0.05, deadline - time.monotonic())
+        try:
+            self.proc = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                pass_fds=extra,
+                start_new_session=True,
+                preexec_fn=_limits(
+                    math.ceil(remaining) + 1
+                ),  # the parent is single-threaded
+            )
+        finally:
+            for fd in extra:
+                os.close(fd)
+        assert self.proc.stdin and self.proc.stderr
+        self._results = results_r
+        self._outbox = bytearray()
+        for stream in (self.proc.stdin, self.proc.stderr):
+            os.set_blocking(stream.fileno(), False)
+        os.set_blocking(results_r, False)
+        job = {
+            "statements": statements,
+            "functions": functions,
+            "dump_after": max(0.05, remaining - DUMP_MARGIN),
+            "threads": THREAD_LIMIT,
+            "site": site,
+            "work": work,
+            "results_fd": results_w,
+            "guard": sandbox != "bwrap",
+        }
+        self._send(job)
+
+    # --- the channel -------------------------------------------------------------------
+
+    def _send(self, message: dict[str, Any]) -> None:
+        self._outbox += json.dumps(message).encode() + b"\n"
+
+    def _pump(self, until: Callable[[], bool]) -> bool:
+        """Move bytes both ways until `until()` holds; False at the deadline, EOF or an error."""
+        assert self.proc.stdin and self.proc.stderr
+        stderr = self.proc.stderr.fileno()
+        stdin = -1 if self.proc.stdin.closed else self.proc.stdin.fileno()
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._results, selectors.EVENT_READ, "results")
+            sel.register(stderr, selectors.EVENT_READ, "stderr")
+            writing = False
+            while not until():
+                if self._eof:
+                    return False
+                if self._outbox and not writing and stdin >= 0:
+                    sel.register(stdin, selectors.EVENT_WRITE, "stdin")
+                    writing = True
+                remaining = self.deadline - time.monotonic()
+                if remaining <= 0:
+                    self._stop(timed_out=True)
+                    return False
+                for key, _ in sel.select(remaining):
+                    try:
+                        if key.data == "stdin":
+                            sent = os.write(stdin, self._outbox[: 1 << 16])
+                            del self._outbox[:sent]
+                            if not self._outbox:
+                                sel.unregister(stdin)
+                                writing = False
+                        elif key.data == "stderr":
+                            chunk = os.read(stderr, 1 << 16)
+                            if not chunk:
+                                sel.unregister(stderr)
+                            self._stderr += chunk
+                            del self._stderr[:-STDERR_BYTES]
+                        else:
+                            self._receive(os.read(self._results, 1 << 20))
+                    except (BlockingIOError, InterruptedError):
+                        continue
+                    except (BrokenPipeError, OSError):
+                        self._eof = True  # the child is gone
+                    except ProtocolError as exc:
+                        self.outcome.ended = (
+                            f"the check process sent a malformed message ({exc}); "
+                            "the submission tampered with the checker"
+                        )
+                        self._stop(timed_out=False)
+                        return False
+                    if self._done:
+                        return False
+        return True
+
+    def _receive(self, chunk: bytes) -> None:
+        if not chunk:
+            self._eof = True
+            return
+        self._received += len(chunk)
+        if self._received > channel.MAX_TOTAL_BYTES:
+            raise ProtocolError(
+                f"more than {channel.MAX_TOTAL_BYTES >> 20} MiB of results"
+            )
+        self._buffer += chunk
+        *lines, self._buffer = self._buffer.split(b"\n")
+        if len(self._buffer) > channel.MAX_LINE_BYTES:
+            raise ProtocolError(
+                f"a message longer than {channel.MAX_LINE_BYTES >> 20} MiB"
+            )
+        for line in lines:
+            self._handle(channel.parse_line(line))
+
+    def _handle(self, event: dict[str, Any]) -> None:
+        """Check one event against the protocol's state, and record it."""
+        out, kind = self.outcome, event["event"]
+        if kind == "runner_error":
+            out.runner_error = channel.inert(str(event.get("message", "")))
+            return
+        if kind == "loaded":
+            if out.loaded is not None or self._phase is not None:
+                raise ProtocolError("a second loading report")
+            out.loaded = channel.loaded(event, self.functions, self.chunks)
+            return
+        if kind == "finished":
+            if self._phase is None or not self._phase_done:
+                raise ProtocolError("finished before its calls")
+            out.finished = True
+            return
+        if self._phase is None or self._phase_done:
+            raise ProtocolError(f"an unexpected {channel.inert(kind, 40)!r} message")
+        phase, ids = self._phase
+        if kind == "phase_done":
+            if event.get("phase") != phase:
+                raise ProtocolError("the end of another phase")
+            self._phase_done = True
+            return
+        call_id = event.get("id")
+        if type(call_id) is not int or call_id not in ids:
+            raise ProtocolError("a call id that was not asked for")
+        if kind == "start":
+            if call_id in out.started:
+                raise ProtocolError("a call started twice")
+            out.started.append(call_id)
+        elif kind in ("done", "raised"):
+            if call_id not in out.started or call_id in out.events:
+                raise ProtocolError("a result for a call that is not running")
+            if kind == "done":
+                out.events[call_id] = {
+                    "event": "done",
+                    "value": channel.decode(event.get("value")),
+                }
+            else:
+                out.events[call_id] = {
+                    "event": "raised",
+                    "error": channel.error(event.get("error")),
+                }
+        else:
+            raise ProtocolError(f"an unknown message {channel.inert(kind, 40)!r}")
+
+    # --- the protocol --------------------------------------------------------------------
 
     def loaded(self) -> dict[str, Any] | None:
         """The child's report after loading the file, or None if it hung or died first."""
-        assert self.proc.stdout is not None
-        buffer = b""
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            while b"\n" not in buffer:
-                remaining = self.deadline - time.monotonic()
-                if remaining <= 0 or not sel.select(remaining):
-                    self._stop(timed_out=True)
-                    return None
-                chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
-                if not chunk:
-                    self._finish()
-                    return None
-                buffer += chunk
-        try:
-            self.outcome.loaded = json.loads(buffer.split(b"\n", 1)[0])
-        except json.JSONDecodeError:
-            self._stop(timed_out=False)
-            return None
-        return self.outcome.loaded
+        if self._pump(lambda: self.outcome.loaded is not None):
+            return self.outcome.loaded
+        self._finish()
+        return None
 
     def run(self, calls: list[dict[str, Any]]) -> Outcome:
-        """Send the calls, wait until the deadline, and collect what the child reported."""
-        data = json.dumps(calls).encode()
+        """Run the calls phase by phase (forward first), until done or the deadline."""
+        phases: dict[int, list[dict[str, Any]]] = {}
+        for call in calls:
+            phases.setdefault(call.get("phase", 0), []).append(call)
+        for number in sorted(phases):
+            batch = [
+                {k: c[k] for k in ("id", "func", "kwargs")} for c in phases[number]
+            ]
+            self._phase = (number, {c["id"] for c in batch})
+            self._phase_done = False
+            self._send({"phase": number, "calls": batch})
+            if not self._pump(lambda: self._phase_done):
+                self._finish()
+                return self.outcome
+        assert self.proc.stdin
         try:
-            self.proc.communicate(
-                data, timeout=max(0.01, self.deadline - time.monotonic())
-            )
-        except subprocess.TimeoutExpired:
-            self._stop(timed_out=True)
-            return self.outcome
-        except (BrokenPipeError, OSError):
+            self.proc.stdin.close()  # no more phases: the child reports "finished" and exits
+        except OSError:
             pass
+        self._pump(lambda: self.outcome.finished)
         self._finish()
         return self.outcome
 
     def close(self) -> None:
-        """Kill the child if it still runs and remove its folder (safe to call twice)."""
+        """Kill the child if it still runs and remove what it left (safe to call twice)."""
         if not self._done:
-            self._stop(timed_out=False, ask_where=False)
+            self._stop(timed_out=False)
 
-    def _stop(self, timed_out: bool, ask_where: bool = True) -> None:
-        """Ask the hung child where it is (SIGUSR1 -> faulthandler), then kill its group."""
-        self.outcome.timed_out = timed_out
-        if ask_where and self.proc.poll() is None:
+    def _stop(self, timed_out: bool) -> None:
+        """Kill the sandbox (bwrap's --die-with-parent takes everything in it along)."""
+        self.outcome.timed_out = self.outcome.timed_out or timed_out
+        if self.proc.poll() is None:
             try:
-                self.proc.send_signal(signal.SIGUSR1)
-            except ProcessLookupError:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
                 pass
-            faults = os.path.join(self.folder, "faults.txt")
-            stop = time.monotonic() + DUMP_GRACE
-            while time.monotonic() < stop and not (
-                os.path.exists(faults) and os.path.getsize(faults)
-            ):
-                time.sleep(0.02)
-            time.sleep(0.05)
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout):
-            if stream is not None:
-                try:
-                    stream.close()
-                except OSError:
-                    pass
         self._finish()
 
     def _finish(self) -> None:
         if self._done:
             return
         self._done = True
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         self.proc.wait()
+        assert self.proc.stderr
+        try:
+            while len(tail := os.read(self.proc.stderr.fileno(), 1 << 16)):
+                self._stderr += tail
+                del self._stderr[:-STDERR_BYTES]
+        except (BlockingIOError, OSError):
+            pass
+        for fd in (self._results,):
+            os.close(fd)
+        for stream in (self.proc.stdin, self.proc.stderr):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
         out = self.outcome
         out.seconds = time.monotonic() - self.start
         code = self.proc.returncode
-        if code and not out.timed_out:
+        if code and not out.timed_out and not out.ended:
             if code < 0:
                 name = _signal_name(-code)
                 reason = {
@@ -230,28 +435,29 @@ class ChildRun:
                 )
             else:
                 out.ended = f"the check process exited with code {code}"
-        results = os.path.join(self.folder, "results.jsonl")
-        if os.path.exists(results):
-            with open(results, encoding="utf-8", errors="replace") as f:
-                for line in f:
-                    try:
-                        event = json.loads(line)
-                    except json.JSONDecodeError:
-                        break  # a line cut short by the kill
-                    kind = event.get("event")
-                    if kind == "start":
-                        out.started.append(event["id"])
-                    elif kind in ("done", "raised"):
-                        out.events[event["id"]] = event
-                    elif kind == "finished":
-                        out.finished = True
-                    elif kind == "runner_error":
-                        out.runner_error = event.get("message", "")
-        faults = os.path.join(self.folder, "faults.txt")
-        if os.path.exists(faults):
-            with open(faults, encoding="utf-8", errors="replace") as f:
-                out.stuck_at = _frame_from_dump(f.read())
-        self._folder.cleanup()
+        elif not out.ended and not out.finished and not out.timed_out:
+            out.ended = "the check process stopped early"
+        out.stuck_at = _frame_from_dump(self._stderr.decode("utf-8", "replace"))
+        if self._folder is not None:
+            shutil.rmtree(self._folder, onerror=_unlock)
+            self._folder = None
+
+
+def _unlock(function: Any, path: str, _exc: Any) -> None:
+    """rmtree's error handler: a folder the child made unwritable is made writable again."""
+    try:
+        os.chmod(os.path.dirname(path), 0o700)
+        os.chmod(path, 0o700)
+        function(path)
+    except OSError:
+        pass
+
+
+def _numpy_site() -> str:
+    """The folder NumPy is installed in, for the unisolated child (which runs with -I -S)."""
+    import numpy
+
+    return str(Path(numpy.__file__).resolve().parents[1])
 
 
 class InProcessRun:
@@ -301,6 +507,11 @@ class InProcessRun:
         def emit(event: dict[str, Any]) -> None:
             if event["event"] == "start":
                 out.started.append(event["id"])
+            elif event["event"] == "done":
+                out.events[event["id"]] = {
+                    "event": "done",
+                    "value": channel.decode(event["value"]),
+                }
             else:
                 out.events[event["id"]] = event
 
