@@ -17,7 +17,7 @@ from ...errors import UserError
 from ...spec import NetworkSpec, default_spec, names, registry
 from .. import diagnoses as dx
 from ..inert import inert
-from . import bind, runner
+from . import bind, runner, view
 from .calls import (
     build_calls,
     info_from_signature,
@@ -121,7 +121,12 @@ def run_check(
         for s in student.statements
     ]
     child = ChildRun(
-        statements, [forward, backward], deadline, mode, len(student.chunks)
+        statements,
+        [forward, backward],
+        deadline,
+        mode,
+        len(student.chunks),
+        view.PACKAGES + _optional_imports(student),
     )
 
     def where(frame: dict[str, Any] | None) -> str:
@@ -148,6 +153,19 @@ def run_check(
     result.report["sandbox"] = mode
     result.seconds = time.monotonic() - start
     return result
+
+
+def _optional_imports(student: StudentFile) -> tuple[str, ...]:
+    """The optional packages (PyTorch) the file imports, to show them in the sandbox."""
+    found = []
+    for name in view.OPTIONAL:
+        for st in student.statements:
+            first = st.source.lstrip().split(None, 2)
+            if first[:1] in (["import"], ["from"]) and len(first) > 1:
+                if first[1].split(".")[0].rstrip(",") == name:
+                    found.append(name)
+                    break
+    return tuple(found)
 
 
 def check_timeout(timeout: float) -> None:

@@ -250,6 +250,7 @@ def main() -> None:
         channel.write(json.dumps(event) + "\n")
         channel.flush()
 
+    emit({"event": "started"})  # the sandbox is up: what follows is the student's
     try:
         faults = os.fdopen(os.dup(2), "w")
         faulthandler.enable(faults, all_threads=True)

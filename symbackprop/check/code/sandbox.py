@@ -45,8 +45,15 @@ SANDBOXES = ("auto", "bwrap", "process")
 INSTALL_BWRAP = "install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap)"
 
 
-def choose_sandbox(requested: str) -> tuple[str, str]:
-    """The sandbox to use and a one-line warning when the submission will not be isolated."""
+class SandboxUnavailable(UserError):
+    """bubblewrap is there but could not build the sandbox (no namespaces in this container)."""
+
+
+def choose_sandbox(requested: str, several: bool = False) -> tuple[str, str]:
+    """The sandbox to use and a one-line warning when the submission will not be isolated.
+
+    `several`: a batch of strangers' files, which never runs unisolated unless asked for.
+    """
     if requested not in SANDBOXES:
         raise UserError(
             f"--sandbox must be one of {', '.join(SANDBOXES)}, not {requested!r}"
@@ -54,6 +61,11 @@ def choose_sandbox(requested: str) -> tuple[str, str]:
     found = view.bwrap_path() is not None
     if requested == "bwrap" and not found:
         raise UserError(f"--sandbox bwrap: bwrap is not on PATH; {INSTALL_BWRAP}")
+    if several and requested == "auto" and not found:
+        raise UserError(
+            f"bwrap is not on PATH, and several submissions are not run unisolated: "
+            f"{INSTALL_BWRAP}, or pass --sandbox process to run them unisolated anyway"
+        )
     if requested == "process" or not found:
         why = "--sandbox process" if requested == "process" else "bwrap is not on PATH"
         return "process", (
@@ -153,6 +165,7 @@ class ChildRun:
         deadline: float,
         sandbox: str,
         chunks: int,
+        packages: tuple[str, ...] = view.PACKAGES,
     ) -> None:
         self.start = time.monotonic()
         self.deadline = deadline
@@ -169,6 +182,8 @@ class ChildRun:
         )
         self._phase_done = False
         self._eof = False
+        self._started = False  # the runner said it is up (so bwrap built the sandbox)
+        self.sandbox = sandbox
         results_r, results_w = os.pipe()
         extra: list[int] = [results_w]
         if sandbox == "bwrap":
@@ -177,7 +192,7 @@ class ChildRun:
             seccomp_fd = _memfd("seccomp", program) if program is not None else None
             extra += [runner_fd] + ([seccomp_fd] if seccomp_fd is not None else [])
             command = view.bwrap_command(
-                view.bwrap_path() or "bwrap", seccomp_fd, runner_fd
+                view.bwrap_path() or "bwrap", seccomp_fd, runner_fd, packages
             )
             cwd, work, site = "/", view.WORK, view.SITE
         else:
@@ -303,6 +318,13 @@ class ChildRun:
     def _handle(self, event: dict[str, Any]) -> None:
         """Check one event against the protocol's state, and record it."""
         out, kind = self.outcome, event["event"]
+        if kind == "started":
+            if self._started:
+                raise ProtocolError("a second start")
+            self._started = True
+            return
+        if not self._started:
+            raise ProtocolError("a message before the runner started")
         if kind == "runner_error":
             out.runner_error = channel.inert(str(event.get("message", "")))
             return
@@ -350,10 +372,21 @@ class ChildRun:
     # --- the protocol --------------------------------------------------------------------
 
     def loaded(self) -> dict[str, Any] | None:
-        """The child's report after loading the file, or None if it hung or died first."""
+        """The child's report after loading the file, or None if it hung or died first.
+
+        SandboxUnavailable when bwrap stopped before the runner started (no student code ran).
+        """
         if self._pump(lambda: self.outcome.loaded is not None):
             return self.outcome.loaded
         self._finish()
+        if not self._started and self.sandbox == "bwrap" and not self.outcome.timed_out:
+            said = self._stderr.decode("utf-8", "replace").strip().splitlines()
+            raise SandboxUnavailable(
+                "the bwrap sandbox could not start"
+                + (f" ({channel.inert(said[-1], 200)})" if said else "")
+                + "; run where unprivileged namespaces are allowed, or pass --sandbox process "
+                "to run the submission unisolated"
+            )
         return None
 
     def run(self, calls: list[dict[str, Any]]) -> Outcome:

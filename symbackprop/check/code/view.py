@@ -23,6 +23,9 @@ WORK = "/sandbox/work"  # the only writable folder (a size-limited tmpfs)
 RUNNER = "/sandbox/runner.py"
 WORK_BYTES = 64 * 1024**2
 PACKAGES = ("numpy",)
+OPTIONAL = (
+    "torch",
+)  # shown (with what it requires) when the student's file imports it
 # top-level folders that are symlinks into /usr on merged-/usr systems, or real folders
 _SYSTEM = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ENVIRONMENT = {
@@ -124,7 +127,12 @@ def mount_args(packages: tuple[str, ...] = PACKAGES) -> tuple[str, ...]:
     return tuple(args)
 
 
-def bwrap_command(bwrap: str, seccomp_fd: int | None, runner_fd: int) -> list[str]:
+def bwrap_command(
+    bwrap: str,
+    seccomp_fd: int | None,
+    runner_fd: int,
+    packages: tuple[str, ...] = PACKAGES,
+) -> list[str]:
     """The whole bubblewrap command line that starts the runner in a fresh sandbox."""
     cmd = [
         bwrap,
@@ -140,7 +148,7 @@ def bwrap_command(bwrap: str, seccomp_fd: int | None, runner_fd: int) -> list[st
     ]
     for name, value in ENVIRONMENT.items():
         cmd += ["--setenv", name, value]
-    cmd += mount_args()
+    cmd += mount_args(packages)
     cmd += ["--ro-bind-data", str(runner_fd), RUNNER]
     if seccomp_fd is not None:
         cmd += ["--add-seccomp-fd", str(seccomp_fd)]
