@@ -1,0 +1,104 @@
+"""What check-code costs per submission, and what its sandbox adds, measured in one run.
+
+    python benchmarks/bench_check_code.py [--rounds R] [--baseline CHECKOUT] [--json out.json]
+
+Times `symbackprop check-code` on the seed notebook (the whole command, as a student runs it) and
+the library call `run_check` in a warm process (the cost per submission in a batch), each with
+`--sandbox bwrap` and `--sandbox process`, alternating so that machine load hits all alike.
+`--baseline` names another checkout of symbackprop (e.g. `git worktree add /tmp/before <commit>`)
+whose command is timed in the same rounds, for a before/after ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "symbackprop" / "data" / "notebook_221_relu.txt"
+WARM = """
+import sys, time, json
+from symbackprop.check.code.core import run_check
+run_check(sys.argv[1], sandbox=sys.argv[2])  # warm: SymPy, the truth, the view
+times = []
+for _ in range(int(sys.argv[3])):
+    start = time.perf_counter()
+    run_check(sys.argv[1], sandbox=sys.argv[2])
+    times.append(time.perf_counter() - start)
+print(json.dumps(times))
+"""
+
+
+def _command(checkout: Path, *args: str) -> float:
+    env = dict(os.environ, PYTHONPATH=str(checkout))
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "symbackprop", "check-code", str(SEED), *args],
+        env=env,
+        cwd=checkout,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
+    return time.perf_counter() - start
+
+
+def _warm(mode: str, count: int) -> list[float]:
+    out = subprocess.run(
+        [sys.executable, "-c", WARM, str(SEED), mode, str(count)],
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout)
+
+
+def main() -> None:
+    """Run the rounds and print medians and ratios (also as JSON with --json)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--baseline", type=Path, help="another symbackprop checkout")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    args = parser.parse_args()
+    modes = ["bwrap", "process"] if shutil.which("bwrap") else ["process"]
+    samples: dict[str, list[float]] = {}
+    for _ in range(args.rounds):
+        for mode in modes:
+            samples.setdefault(f"command, --sandbox {mode}", []).append(
+                _command(ROOT, "--sandbox", mode)
+            )
+        if args.baseline:
+            samples.setdefault("command, baseline", []).append(_command(args.baseline))
+    for mode in modes:
+        samples[f"run_check in a warm process, {mode}"] = _warm(mode, args.rounds)
+    medians = {k: statistics.median(v) for k, v in samples.items()}
+    print(f"check-code on the seed, median of {args.rounds} ({platform.machine()}):")
+    for name, value in medians.items():
+        print(f"  {name:<40} {value * 1000:8.1f} ms")
+    if "command, baseline" in medians:
+        for mode in modes:
+            ratio = medians[f"command, --sandbox {mode}"] / medians["command, baseline"]
+            print(f"  {mode} / baseline: {ratio:.2f}x")
+    if len(modes) == 2:
+        ratio = (
+            medians["run_check in a warm process, bwrap"]
+            / medians["run_check in a warm process, process"]
+        )
+        print(f"  warm bwrap / warm process: {ratio:.2f}x")
+    if args.json:
+        args.json.write_text(
+            json.dumps({"medians_s": medians, "samples_s": samples}, indent=2)
+        )
+
+
+if __name__ == "__main__":
+    main()
