@@ -45,8 +45,11 @@ Closed forms SymPy derived for one sample (Wl_i_j is Wl[i-1, j-1]; the batch gra
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 import numpy as np
 
@@ -252,8 +255,8 @@ def read_csv(path: str, targets: int) -> tuple[np.ndarray, np.ndarray]:
     For softmax cross-entropy a single target column holds integer class labels (0 .. K-1),
     turned into one-hot rows.
     """
-    try:
-        with open(path, encoding="utf-8") as fh:
+    try:  # utf-8-sig: a byte-order mark (as Excel writes) is no part of the first cell
+        with open(path, encoding="utf-8-sig") as fh:
             rows = [line.strip() for line in fh]
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read it ({exc})") from None
@@ -305,25 +308,264 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def load_params(path: str) -> dict[str, np.ndarray]:
-    """Weights saved by --save (an .npz with W1, b1, ...), checked against this network."""
-    try:
-        with np.load(path) as saved:
-            params = {name: saved[name].astype(float) for name in saved.files}
-    except (OSError, ValueError):
+def save_path(path: str, force: bool) -> str:
+    """The .npz file --save writes (".npz" added when missing), checked before training.
+
+    Refused (DataError): a missing or unwritable folder, a folder as the file, anything but a
+    regular file, and unless `force`, a symbolic link or a file this trainer's --save did not
+    write. Called again just before the write, in case the file changed meanwhile.
+    """
+    if not path:
+        raise DataError("--save '' names no file; give one, e.g. --save weights.npz")
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
         raise DataError(
-            f"{path}: cannot read it as weights saved by --save (an .npz file)"
+            f"--save {path} is a folder; give a file name, e.g. --save "
+            f"{os.path.join(path, 'weights.npz')}"
+        )
+    target = path if path.endswith(".npz") else path + ".npz"
+    folder = os.path.dirname(target) or "."
+    if not os.path.isdir(folder):
+        state = "is not a folder" if os.path.lexists(folder) else "does not exist"
+        raise DataError(
+            f"--save {target}: {folder} {state}; create the folder first or save elsewhere"
+        )
+    if os.path.islink(target):
+        if not force:
+            raise DataError(
+                f"--save {target} is a symbolic link, which --save does not follow; save "
+                "elsewhere, or pass --force to replace the link itself"
+            )
+    elif os.path.isdir(target):
+        raise DataError(f"--save {target} is a folder; give another file name")
+    elif os.path.lexists(target):
+        if not os.path.isfile(target):
+            raise DataError(
+                f"--save {target} exists and is not a regular file; save elsewhere"
+            )
+        if not force and not written_by_save(target):
+            raise DataError(
+                f"--save {target} exists and was not written by this trainer's --save; "
+                "save elsewhere, or pass --force to replace it"
+            )
+    try:
+        fd, temp = _create_temp(target)
+    except OSError as exc:
+        raise DataError(
+            f"--save {target}: cannot write in the folder {folder} "
+            f"({exc.strerror or exc}); save elsewhere"
         ) from None
-    for name, value in init_params(0).items():
-        if name not in params:
+    os.close(fd)
+    os.unlink(temp)
+    return target
+
+
+def save_params(path: str, params: dict[str, np.ndarray], force: bool) -> str:
+    """Write the weights to `path` (checked by save_path once more) atomically: into a
+    temporary file in the same folder, then renamed over the target, so the target is either
+    the old file or the complete new one, never half a file. Returns the path written.
+    """
+    target = save_path(path, force)
+    arrays = {FORMAT_KEY: np.array(FORMAT_VERSION)}
+    arrays.update((name, params[name]) for name in PARAM_NAMES)
+    temp = None
+    try:
+        fd, temp = _create_temp(target)
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())  # on disk before the rename makes it the file
+        os.replace(temp, target)
+    except OSError as exc:
+        raise DataError(f"--save {target}: cannot write it ({exc})") from None
+    finally:  # a failed or interrupted write leaves no temporary file behind
+        if temp is not None and os.path.lexists(temp):
+            os.unlink(temp)
+    return target
+
+
+def _create_temp(target: str) -> tuple[int, str]:
+    """A new empty file next to `target` (same folder, so os.replace is a rename), opened
+    for writing; O_EXCL never reuses or follows an existing name. The mode is what open()
+    gives a new file (0o666 less the umask).
+    """
+    folder, name = os.path.split(target)
+    temp = os.path.join(folder, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), temp
+
+
+def written_by_save(path: str) -> bool:
+    """True when `path` is an .npz holding the marker entry (of any format version) that a
+    generated trainer's --save writes: such a file --save may replace without --force.
+    """
+    try:
+        return FORMAT_KEY in _read_arrays(path, {FORMAT_KEY: ()}, "iu", whole=False)
+    except DataError:
+        return False
+
+
+def load_params(path: str) -> dict[str, np.ndarray]:
+    """Weights saved by --save (an .npz with W1, b1, ...), checked against this network.
+
+    An archive without the marker entry (e.g. written with np.savez) is read too, as long as
+    it holds exactly this network's parameters, each with its shape, as plain numbers.
+    """
+    shapes = {name: value.shape for name, value in init_params(0).items()}
+    arrays = _read_arrays(path, {**shapes, FORMAT_KEY: ()}, NUMBER_KINDS, whole=True)
+    marker = arrays.pop(FORMAT_KEY, None)
+    if marker is not None and int(marker) != FORMAT_VERSION:
+        raise DataError(
+            f"{path}: weights format {int(marker)}, but this trainer reads format "
+            f"{FORMAT_VERSION}; save them again with this trainer"
+        )
+    # a fresh, writable C-order float64 copy: training updates the arrays in place
+    return {
+        name: np.array(arrays[name], dtype=float, order="C") for name in PARAM_NAMES
+    }
+
+
+def _read_arrays(
+    path: str, shapes: dict[str, tuple[int, ...]], kinds: str, whole: bool
+) -> dict[str, np.ndarray]:
+    """The arrays `shapes` names that the .npz at `path` holds, each checked to have its
+    shape and a dtype of `kinds`, reading at most the bytes those arrays need.
+
+    `whole`: the archive must hold exactly these arrays (FORMAT_KEY may be missing), and the
+    file be no larger than they need; else the archive may hold other entries, unread.
+    """
+    import zipfile  # imported here, as NumPy does: only --save and --load need it
+    import zlib
+
+    problem = f"{path}: cannot read it as weights saved by --save"
+    try:
+        if not os.path.isfile(path):
+            reason = "no such file" if not os.path.lexists(path) else "not a file"
+            raise DataError(f"{problem} ({reason})")
+        most = sum(_most_bytes(shape) + ZIP_BYTES for shape in shapes.values())
+        if whole and os.path.getsize(path) > most:
+            raise DataError(
+                f"{problem}: at {os.path.getsize(path)} bytes it is larger than this "
+                f"network's weights can be ({most} bytes at most)"
+            )
+        with open(path, "rb") as fh:
+            if fh.read(6) == b"\x93NUMPY":
+                raise DataError(
+                    f"{problem}: it is a single .npy array, not the .npz archive that "
+                    "--save writes"
+                )
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            members = {info.filename: info for info in infos}
+            if len(members) != len(infos):
+                raise DataError(f"{problem}: an entry appears twice in the archive")
+            if whole:
+                _check_entries(path, list(members), shapes)
+            arrays = {}
+            for name, shape in shapes.items():
+                info = members.get(name + ".npy")
+                if info is None:  # the marker, in an archive not written by --save
+                    continue
+                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                    raise DataError(
+                        f"{problem}: {name} is compressed in a way np.savez never uses"
+                    )
+                if info.file_size > _most_bytes(shape):
+                    raise DataError(
+                        f"{path}: {name} takes {info.file_size} bytes, more than a "
+                        f"{shape} array needs"
+                    )
+                with archive.open(info) as member:
+                    # bounded, whatever the archive says about its sizes
+                    raw = member.read(_most_bytes(shape) + 1)
+                arrays[name] = _parse_npy(raw, path, name, shape, kinds)
+            return arrays
+    except (
+        OSError,
+        EOFError,
+        ValueError,
+        RuntimeError,  # e.g. an encrypted member
+        NotImplementedError,
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,
+    ) as exc:
+        raise DataError(f"{problem} (an .npz file): {_first_line(exc)}") from None
+
+
+def _most_bytes(shape: tuple[int, ...]) -> int:
+    """The most bytes a .npy of this shape may take: the longest header, 8-byte numbers."""
+    return HEADER_BYTES + 8 * int(np.prod(shape))
+
+
+def _check_entries(
+    path: str, entries: list[str], shapes: dict[str, tuple[int, ...]]
+) -> None:
+    """The archive's entries are this network's parameters (and the marker), no more, no less."""
+    names = [entry.removesuffix(".npy") for entry in entries]
+    for entry, name in zip(entries, names, strict=True):
+        if name not in shapes or not entry.endswith(".npy"):
+            raise DataError(
+                f"{path}: holds {entry!r}, which is no parameter of this network "
+                f"({', '.join(PARAM_NAMES)}); it was not saved from this network"
+            )
+    for name in PARAM_NAMES:
+        if name not in names:
             raise DataError(
                 f"{path}: has no {name}; it was not saved from this network"
             )
-        if params[name].shape != value.shape:
-            raise DataError(
-                f"{path}: {name} has shape {params[name].shape}, expected {value.shape}"
-            )
-    return {name: params[name] for name in PARAM_NAMES}
+
+
+def _parse_npy(
+    raw: bytes, path: str, name: str, shape: tuple[int, ...], kinds: str
+) -> np.ndarray:
+    """One .npy's bytes as a read-only array, after checking its header: the version, a
+    plain dtype of `kinds` (never an object or record, so nothing is unpickled), the shape,
+    and exactly as much data as the header says.
+    """
+    if len(raw) > _most_bytes(shape):
+        raise DataError(f"{path}: {name} holds more data than a {shape} array needs")
+    stream = io.BytesIO(raw)
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        found, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+    elif version == (2, 0):
+        found, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+    else:
+        raise DataError(
+            f"{path}: {name} is a .npy of version {version}, not 1.0 or 2.0"
+        )
+    if dtype.kind not in kinds or dtype.hasobject or dtype.itemsize > 8:
+        raise DataError(
+            f"{path}: {name} holds {dtype} values, not plain numbers (float or int)"
+        )
+    if found != shape:
+        raise DataError(f"{path}: {name} has shape {found}, expected {shape}")
+    data = raw[stream.tell() :]
+    size = dtype.itemsize * int(np.prod(shape))
+    if len(data) != size:
+        raise DataError(
+            f"{path}: {name} has {len(data)} bytes of data where its header says "
+            f"{size}; the file is damaged"
+        )
+    return np.frombuffer(data, dtype=dtype).reshape(
+        shape, order="F" if fortran else "C"
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception's message, cut to its first line (NumPy's can run to several)."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+# the marker entry every --save archive holds, and its value (the archive's layout)
+FORMAT_KEY = "generated-trainer-weights"
+FORMAT_VERSION = 1
+# the most bytes a .npy header may take (NumPy's own limit for loading safely), and what an
+# archive entry may add to its .npy (the zip headers and its name)
+HEADER_BYTES = 10_000
+ZIP_BYTES = 4_096
+# the dtype kinds a parameter may be stored as: float, signed or unsigned int (<= 8 bytes)
+NUMBER_KINDS = "fiu"
 
 
 def gradcheck(
@@ -332,14 +574,25 @@ def gradcheck(
     """The largest CS231n relative error |a - n| / max(|a|, |n|) between `gradients` and
     central finite differences (float64, h = 1e-6), over up to `entries` entries per parameter,
     not counting the finite difference's own rounding noise.
+
+    NaN or inf anywhere (the loss, a weight, any gradient entry, a difference quotient) is an
+    error of inf, so a check on such values fails rather than comparing NaN as "not larger".
     """
     grads = gradients(params, X, y)
-    rng = np.random.default_rng(0)
+    value = loss(params, X, y)
+    worst = 0.0
+    if not np.isfinite(value):
+        print(f"loss: {value} (not finite)")
+        worst = np.inf
     # the two loss values are rounded to ~1e-16 |L|, so the difference quotient carries noise
     # of ~1e-10 |L|: only what exceeds (ten times) that counts as error
-    noise = 1e-9 * max(1.0, abs(loss(params, X, y)))
-    worst = 0.0
+    noise = 1e-9 * max(1.0, abs(value))
+    rng = np.random.default_rng(0)
     for name in PARAM_NAMES:
+        for what, array in (("weights", params[name]), ("gradient", grads[name])):
+            if not np.isfinite(array).all():
+                print(f"{name}: its {what} hold NaN or inf")
+                worst = np.inf
         flat = params[name].reshape(-1)
         picks = rng.choice(flat.size, size=min(entries, flat.size), replace=False)
         for i in picks:
@@ -351,8 +604,7 @@ def gradcheck(
             flat[i] = old
             numeric = (up - down) / 2e-6
             analytic = grads[name].reshape(-1)[i]
-            scale = max(abs(numeric), abs(analytic), 1e-300)
-            error = max(0.0, abs(numeric - analytic) - noise) / scale
+            error = _relative_error(analytic, numeric, noise)
             print(
                 f"{name}[{i}]: analytic {analytic:.8e}  numeric {numeric:.8e}  rel. error {error:.1e}"
             )
@@ -360,7 +612,28 @@ def gradcheck(
     return worst
 
 
+def _relative_error(analytic: float, numeric: float, noise: float) -> float:
+    """|a - n| less the rounding noise, over max(|a|, |n|); inf when either is not finite."""
+    if not (np.isfinite(analytic) and np.isfinite(numeric) and np.isfinite(noise)):
+        return np.inf
+    scale = max(abs(numeric), abs(analytic), 1e-300)
+    return float(max(0.0, abs(numeric - analytic) - noise) / scale)
+
+
 GRADCHECK_THRESHOLD = 1e-6  # CS231n: below 1e-7 is good, 1e-6 fine near kinks
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line on stderr (no usage block), as every error is."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+EXIT_CODES = (
+    "exit codes: 0 done (--gradcheck: passed), 1 --gradcheck failed, 2 bad input (a flag, "
+    "the CSV, the --load file, the --save target) or the loss diverged, 130 interrupted"
+)
 
 
 def train_minibatch(
@@ -390,7 +663,7 @@ def train_minibatch(
 
 def main(argv: list[str] | None = None) -> int:
     """Train on the spec's data, a CSV, or a random set; or check the gradients (--gradcheck)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = _Parser(description=__doc__.splitlines()[0], epilog=EXIT_CODES)
     parser.add_argument("--data", metavar="CSV", help="numeric CSV, header optional")
     parser.add_argument(
         "--targets",
@@ -406,10 +679,22 @@ def main(argv: list[str] | None = None) -> int:
         "--batch-size", type=int, help="mini-batch size (default: the whole data)"
     )
     parser.add_argument(
-        "--seed", type=int, default=SEED, help="init, data and shuffle seed"
+        "--seed",
+        type=int,
+        default=SEED,
+        help="init, data and shuffle seed, a whole number >= 0 (default %(default)s)",
     )
     parser.add_argument("--log-every", type=int, help="print progress every K epochs")
-    parser.add_argument("--save", metavar="NPZ", help="save the trained weights")
+    parser.add_argument(
+        "--save",
+        metavar="NPZ",
+        help="save the trained weights (atomically; .npz is added if missing)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="let --save replace a file it did not write, or a symbolic link itself",
+    )
     parser.add_argument("--load", metavar="NPZ", help="start from saved weights")
     parser.add_argument(
         "--gradcheck", action="store_true", help="finite-difference self-test"
@@ -420,21 +705,60 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    """Refuse a flag value no run can use, before anything is read or trained."""
+    if args.epochs < 1 or (args.batch_size is not None and args.batch_size < 1):
+        wrong = "--epochs" if args.epochs < 1 else "--batch-size"
+        value = args.epochs if args.epochs < 1 else args.batch_size
+        raise DataError(
+            f"--epochs and --batch-size must be positive; got {wrong} {value}"
+        )
+    if not (np.isfinite(args.lr) and args.lr > 0):
+        raise DataError(f"--lr must be a positive finite number; got --lr {args.lr}")
+    if args.seed < 0:
+        raise DataError(f"--seed must be a whole number >= 0; got --seed {args.seed}")
+    if args.log_every is not None and args.log_every < 1:
+        raise DataError(
+            f"--log-every must be a whole number >= 1; got --log-every {args.log_every}"
+        )
+    if args.gradcheck and args.save is not None:
+        raise DataError("--gradcheck trains nothing for --save to save; drop one")
+    if args.force and args.save is None:
+        raise DataError("--force only applies to --save; drop it or add --save FILE")
+
+
+def _check_finite(params: dict[str, np.ndarray], path: str) -> None:
+    """Refuse to train from loaded weights that hold NaN or inf: every step would be NaN."""
+    for name, value in params.items():
+        if not np.isfinite(value).all():
+            raise DataError(
+                f"{path}: {name} holds NaN or infinite values, which no training can "
+                "start from; load finite weights (or run --gradcheck on these)"
+            )
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.epochs < 1 or (args.batch_size is not None and args.batch_size < 1):
-        raise DataError("--epochs and --batch-size must be positive")
-    if args.data:
+    _check_flags(args)
+    # the --save target is checked before any training, not found wrong after it
+    save = None if args.save is None else save_path(args.save, args.force)
+    if args.data is not None:
         X, y = read_csv(args.data, args.targets)
         params = init_params(args.seed)
     else:
         X, y = DEFAULT_X, DEFAULT_Y
         params = {name: value.copy() for name, value in DEFAULT_PARAMS.items()}
-    if args.load:
+    if args.load is not None:
         params = load_params(args.load)
+        if not args.gradcheck:  # which reports such weights as a failure
+            _check_finite(params, args.load)
     if args.gradcheck:
-        worst = gradcheck(params, X, y)
+        with np.errstate(all="ignore"):  # NaN and inf are reported as a failure
+            worst = gradcheck(params, X, y)
         verdict = "passed" if worst < GRADCHECK_THRESHOLD else "FAILED"
         print(
             f"gradcheck {verdict}: max rel. error {worst:.1e} (threshold {GRADCHECK_THRESHOLD:.0e})"
@@ -447,10 +771,8 @@ def _run(args: argparse.Namespace) -> int:
         else:
             every = args.log_every or max(1, args.epochs // 20)
             train_minibatch(params, X, y, args.lr, args.epochs, batch, args.seed, every)
-    if args.save:
-        path = args.save if args.save.endswith(".npz") else args.save + ".npz"
-        np.savez(path, **params)
-        print(f"saved weights to {path}")
+    if save is not None:
+        print(f"saved weights to {save_params(save, params, args.force)}")
     return 0
 
 

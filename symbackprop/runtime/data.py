@@ -17,8 +17,8 @@ def read_csv(path: str, targets: int) -> tuple[np.ndarray, np.ndarray]:
     For softmax cross-entropy a single target column holds integer class labels (0 .. K-1),
     turned into one-hot rows.
     """
-    try:
-        with open(path, encoding="utf-8") as fh:
+    try:  # utf-8-sig: a byte-order mark (as Excel writes) is no part of the first cell
+        with open(path, encoding="utf-8-sig") as fh:
             rows = [line.strip() for line in fh]
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read it ({exc})") from None

@@ -13,14 +13,25 @@ def gradcheck(
     """The largest CS231n relative error |a - n| / max(|a|, |n|) between `gradients` and
     central finite differences (float64, h = 1e-6), over up to `entries` entries per parameter,
     not counting the finite difference's own rounding noise.
+
+    NaN or inf anywhere (the loss, a weight, any gradient entry, a difference quotient) is an
+    error of inf, so a check on such values fails rather than comparing NaN as "not larger".
     """
     grads = gradients(params, X, y)
-    rng = np.random.default_rng(0)
+    value = loss(params, X, y)
+    worst = 0.0
+    if not np.isfinite(value):
+        print(f"loss: {value} (not finite)")
+        worst = np.inf
     # the two loss values are rounded to ~1e-16 |L|, so the difference quotient carries noise
     # of ~1e-10 |L|: only what exceeds (ten times) that counts as error
-    noise = 1e-9 * max(1.0, abs(loss(params, X, y)))
-    worst = 0.0
+    noise = 1e-9 * max(1.0, abs(value))
+    rng = np.random.default_rng(0)
     for name in PARAM_NAMES:
+        for what, array in (("weights", params[name]), ("gradient", grads[name])):
+            if not np.isfinite(array).all():
+                print(f"{name}: its {what} hold NaN or inf")
+                worst = np.inf
         flat = params[name].reshape(-1)
         picks = rng.choice(flat.size, size=min(entries, flat.size), replace=False)
         for i in picks:
@@ -32,13 +43,20 @@ def gradcheck(
             flat[i] = old
             numeric = (up - down) / 2e-6
             analytic = grads[name].reshape(-1)[i]
-            scale = max(abs(numeric), abs(analytic), 1e-300)
-            error = max(0.0, abs(numeric - analytic) - noise) / scale
+            error = _relative_error(analytic, numeric, noise)
             print(
                 f"{name}[{i}]: analytic {analytic:.8e}  numeric {numeric:.8e}  rel. error {error:.1e}"
             )
             worst = max(worst, error)
     return worst
+
+
+def _relative_error(analytic: float, numeric: float, noise: float) -> float:
+    """|a - n| less the rounding noise, over max(|a|, |n|); inf when either is not finite."""
+    if not (np.isfinite(analytic) and np.isfinite(numeric) and np.isfinite(noise)):
+        return np.inf
+    scale = max(abs(numeric), abs(analytic), 1e-300)
+    return float(max(0.0, abs(numeric - analytic) - noise) / scale)
 
 
 GRADCHECK_THRESHOLD = 1e-6  # CS231n: below 1e-7 is good, 1e-6 fine near kinks

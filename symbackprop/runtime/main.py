@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 import numpy as np
 
@@ -22,7 +23,20 @@ from ._trainer import (
 from .data import DataError, read_csv
 from .format import print_epoch
 from .gradcheck import GRADCHECK_THRESHOLD, gradcheck
-from .weights import load_params
+from .weights import load_params, save_params, save_path
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line on stderr (no usage block), as every error is."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+EXIT_CODES = (
+    "exit codes: 0 done (--gradcheck: passed), 1 --gradcheck failed, 2 bad input (a flag, "
+    "the CSV, the --load file, the --save target) or the loss diverged, 130 interrupted"
+)
 
 
 def train_minibatch(
@@ -52,7 +66,7 @@ def train_minibatch(
 
 def main(argv: list[str] | None = None) -> int:
     """Train on the spec's data, a CSV, or a random set; or check the gradients (--gradcheck)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = _Parser(description=__doc__.splitlines()[0], epilog=EXIT_CODES)
     parser.add_argument("--data", metavar="CSV", help="numeric CSV, header optional")
     parser.add_argument(
         "--targets",
@@ -68,10 +82,22 @@ def main(argv: list[str] | None = None) -> int:
         "--batch-size", type=int, help="mini-batch size (default: the whole data)"
     )
     parser.add_argument(
-        "--seed", type=int, default=SEED, help="init, data and shuffle seed"
+        "--seed",
+        type=int,
+        default=SEED,
+        help="init, data and shuffle seed, a whole number >= 0 (default %(default)s)",
     )
     parser.add_argument("--log-every", type=int, help="print progress every K epochs")
-    parser.add_argument("--save", metavar="NPZ", help="save the trained weights")
+    parser.add_argument(
+        "--save",
+        metavar="NPZ",
+        help="save the trained weights (atomically; .npz is added if missing)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="let --save replace a file it did not write, or a symbolic link itself",
+    )
     parser.add_argument("--load", metavar="NPZ", help="start from saved weights")
     parser.add_argument(
         "--gradcheck", action="store_true", help="finite-difference self-test"
@@ -82,12 +108,48 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    """Refuse a flag value no run can use, before anything is read or trained."""
+    if args.epochs < 1 or (args.batch_size is not None and args.batch_size < 1):
+        wrong = "--epochs" if args.epochs < 1 else "--batch-size"
+        value = args.epochs if args.epochs < 1 else args.batch_size
+        raise DataError(
+            f"--epochs and --batch-size must be positive; got {wrong} {value}"
+        )
+    if not (np.isfinite(args.lr) and args.lr > 0):
+        raise DataError(f"--lr must be a positive finite number; got --lr {args.lr}")
+    if args.seed < 0:
+        raise DataError(f"--seed must be a whole number >= 0; got --seed {args.seed}")
+    if args.log_every is not None and args.log_every < 1:
+        raise DataError(
+            f"--log-every must be a whole number >= 1; got --log-every {args.log_every}"
+        )
+    if args.gradcheck and args.save is not None:
+        raise DataError("--gradcheck trains nothing for --save to save; drop one")
+    if args.force and args.save is None:
+        raise DataError("--force only applies to --save; drop it or add --save FILE")
+
+
+def _check_finite(params: dict[str, np.ndarray], path: str) -> None:
+    """Refuse to train from loaded weights that hold NaN or inf: every step would be NaN."""
+    for name, value in params.items():
+        if not np.isfinite(value).all():
+            raise DataError(
+                f"{path}: {name} holds NaN or infinite values, which no training can "
+                "start from; load finite weights (or run --gradcheck on these)"
+            )
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.epochs < 1 or (args.batch_size is not None and args.batch_size < 1):
-        raise DataError("--epochs and --batch-size must be positive")
-    if args.data:
+    _check_flags(args)
+    # the --save target is checked before any training, not found wrong after it
+    save = None if args.save is None else save_path(args.save, args.force)
+    if args.data is not None:
         X, y = read_csv(args.data, args.targets)
         params = init_params(args.seed)
     # slot default_data: the template puts the spec's own data (if any) in this else branch
@@ -95,10 +157,13 @@ def _run(args: argparse.Namespace) -> int:
         X, y = make_data(seed=args.seed)
         params = init_params(args.seed)
     # end slot default_data
-    if args.load:
+    if args.load is not None:
         params = load_params(args.load)
+        if not args.gradcheck:  # which reports such weights as a failure
+            _check_finite(params, args.load)
     if args.gradcheck:
-        worst = gradcheck(params, X, y)
+        with np.errstate(all="ignore"):  # NaN and inf are reported as a failure
+            worst = gradcheck(params, X, y)
         verdict = "passed" if worst < GRADCHECK_THRESHOLD else "FAILED"
         print(
             f"gradcheck {verdict}: max rel. error {worst:.1e} (threshold {GRADCHECK_THRESHOLD:.0e})"
@@ -111,10 +176,8 @@ def _run(args: argparse.Namespace) -> int:
         else:
             every = args.log_every or max(1, args.epochs // 20)
             train_minibatch(params, X, y, args.lr, args.epochs, batch, args.seed, every)
-    if args.save:
-        path = args.save if args.save.endswith(".npz") else args.save + ".npz"
-        np.savez(path, **params)
-        print(f"saved weights to {path}")
+    if save is not None:
+        print(f"saved weights to {save_params(save, params, args.force)}")
     return 0
 
 
