@@ -441,9 +441,9 @@ def test_read_csv_target_columns_must_match_the_outputs(
 
 def test_weights_round_trip_through_savez(tmp_path: Path, linear: dict) -> None:
     params = {"W1": np.array([[0.25, -1.5]]), "b1": np.array([3.0])}
-    np.savez(tmp_path / "w.npz", b1=params["b1"], W1=params["W1"], extra=np.zeros(2))
+    np.savez(tmp_path / "w.npz", b1=params["b1"], W1=params["W1"])
     loaded = weights.load_params(str(tmp_path / "w.npz"))
-    assert list(loaded) == ["W1", "b1"]  # PARAM_NAMES order; extra arrays ignored
+    assert list(loaded) == ["W1", "b1"]  # PARAM_NAMES order (extra arrays: refused)
     for name, value in params.items():
         np.testing.assert_array_equal(loaded[name], value)
         assert loaded[name].dtype == np.float64
@@ -623,6 +623,9 @@ def test_relative_error_by_hand() -> None:
     assert re(np.zeros(2), np.zeros(2)) == 0.0
     assert re(np.array([1.0, 99.0]), np.array([1.0, np.nan])) == 0.0  # NaN: not checked
     assert np.isnan(re(np.array([1.0]), np.array([np.nan])))
+    # a NaN from backprop is a failure, never "not checked" (inf >= any tolerance)
+    assert re(np.array([np.nan, 1.0]), np.array([np.nan, 1.0])) == np.inf
+    assert re(np.array([np.inf]), np.array([1.0])) == np.inf
 
 
 def test_numerical_gradients_and_kinks(

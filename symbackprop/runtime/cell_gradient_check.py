@@ -69,7 +69,10 @@ def numerical_gradients(
 
 
 def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
-    """|a - n| / max(|a|, |n|) over the checked entries: 0 when both are 0, NaN if none."""
+    """|a - n| / max(|a|, |n|) over the checked entries: 0 when both are 0, NaN if none;
+    inf when backprop gave a NaN or inf anywhere (never "not checked" or "ok")."""
+    if not np.isfinite(analytic).all():
+        return float("inf")
     checked = ~np.isnan(numeric)
     if not checked.any():
         return float("nan")
