@@ -12,8 +12,7 @@ from ...errors import UserError
 from . import bind, channel, runner
 from .layout import Layout
 from .load import FunctionInfo, Param
-from .result import CallOutcome, Namer, Where
-from .sandbox import Outcome
+from .result import CallOutcome, Namer, Outcome, Where
 from .truth import Probe
 
 

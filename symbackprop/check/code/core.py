@@ -29,6 +29,7 @@ from .calls import (
 )
 from .diagnose_forward import diagnose_forward
 from .diagnose_gradient import diagnose_gradient
+from .in_process import InProcessRun
 from .layout import Layout, candidate_layouts
 from .load import (
     FunctionInfo,
@@ -45,7 +46,7 @@ from .result import (
     error_message,
     part,
 )
-from .sandbox import ChildRun, InProcessRun, choose_sandbox
+from .sandbox import ChildRun, choose_sandbox
 from .student_form import StudentForm
 from .truth import Probe, Truth, batch_sizes, make_probes, truth_for
 

@@ -118,3 +118,30 @@ class CheckResult:
     def ok(self) -> bool:
         """True when every part is correct."""
         return bool(self.report["ok"])
+
+
+@dataclass
+class Outcome:
+    """Everything the child reported: per-call events, and how it ended."""
+
+    loaded: dict[str, Any] | None = None  # globals, load errors, missing functions
+    # id -> {"event": "done", "value": decoded} or {"event": "raised", "error": {...}}
+    events: dict[int, dict[str, Any]] = field(default_factory=dict)
+    started: list[int] = field(default_factory=list)
+    finished: bool = False
+    timed_out: bool = False
+    ended: str = (
+        ""  # "killed by SIGSEGV", a malformed message, ... when the child stopped
+    )
+    # the student's frame when it hung or crashed
+    stuck_at: dict[str, Any] | None = None
+    runner_error: str = ""
+    seconds: float = 0.0
+
+    @property
+    def unfinished(self) -> int | None:
+        """The call that was running when the child stopped, if any."""
+        for call_id in reversed(self.started):
+            if call_id not in self.events:
+                return call_id
+        return None

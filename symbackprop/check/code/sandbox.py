@@ -27,13 +27,13 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ...errors import UserError
 from . import channel, runner, seccomp, view
 from .channel import ProtocolError
+from .result import Outcome
 
 MEMORY_LIMIT = 2 * 1024**3  # bytes of address space
 FILE_SIZE_LIMIT = 64 * 1024**2
@@ -73,33 +73,6 @@ def choose_sandbox(requested: str, several: bool = False) -> tuple[str, str]:
             f"your files; {INSTALL_BWRAP}"
         )
     return "bwrap", ""
-
-
-@dataclass
-class Outcome:
-    """Everything the child reported: per-call events, and how it ended."""
-
-    loaded: dict[str, Any] | None = None  # globals, load errors, missing functions
-    # id -> {"event": "done", "value": decoded} or {"event": "raised", "error": {...}}
-    events: dict[int, dict[str, Any]] = field(default_factory=dict)
-    started: list[int] = field(default_factory=list)
-    finished: bool = False
-    timed_out: bool = False
-    ended: str = (
-        ""  # "killed by SIGSEGV", a malformed message, ... when the child stopped
-    )
-    # the student's frame when it hung or crashed
-    stuck_at: dict[str, Any] | None = None
-    runner_error: str = ""
-    seconds: float = 0.0
-
-    @property
-    def unfinished(self) -> int | None:
-        """The call that was running when the child stopped, if any."""
-        for call_id in reversed(self.started):
-            if call_id not in self.events:
-                return call_id
-        return None
 
 
 def _limits(cpu_seconds: int) -> Callable[[], None]:
@@ -491,89 +464,3 @@ def _numpy_site() -> str:
     import numpy
 
     return str(Path(numpy.__file__).resolve().parents[1])
-
-
-class InProcessRun:
-    """The same protocol for callables already imported into this process (autograder use).
-
-    They run here, not in a child: the instructor's test process has imported them already.
-    The timeout is enforced with SIGALRM when called from the main thread.
-    """
-
-    def __init__(
-        self,
-        functions: dict[str, Callable[..., Any] | None],
-        namespace: dict[str, Any],
-        timeout: float,
-    ) -> None:
-        self.functions = functions
-        self.namespace = namespace
-        self.timeout = timeout
-        self.outcome = Outcome()
-
-    def loaded(self) -> dict[str, Any]:
-        """Shapes of the arrays in the callables' module, like the child's report."""
-        self.outcome.loaded = {
-            "globals": runner.global_shapes(self.namespace),
-            "errors": [],
-            "missing": [k for k, v in self.functions.items() if v is None],
-        }
-        return self.outcome.loaded
-
-    def run(self, calls: list[dict[str, Any]]) -> Outcome:
-        """Run the calls here, stopping at the deadline when SIGALRM is available."""
-        import threading
-
-        out = self.outcome
-        start = time.monotonic()
-        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        numpy_dir = os.path.dirname(os.path.abspath(__import__("numpy").__file__))
-
-        def is_student(filename: str) -> bool:
-            path = os.path.abspath(filename)
-            return not (
-                path.startswith(here)
-                or path.startswith(numpy_dir)
-                or filename.startswith("<frozen")
-            )
-
-        def emit(event: dict[str, Any]) -> None:
-            if event["event"] == "start":
-                out.started.append(event["id"])
-            elif event["event"] == "done":
-                out.events[event["id"]] = {
-                    "event": "done",
-                    "value": channel.decode(event["value"]),
-                }
-            else:
-                out.events[event["id"]] = event
-
-        use_alarm = threading.current_thread() is threading.main_thread() and hasattr(
-            signal, "SIGALRM"
-        )
-        previous = None
-        if use_alarm:
-
-            def on_alarm(signum: int, frame: Any) -> None:
-                raise _Deadline
-
-            previous = signal.signal(signal.SIGALRM, on_alarm)
-            signal.setitimer(signal.ITIMER_REAL, self.timeout)
-        try:
-            runner.run_calls(
-                self.functions, calls, emit, is_student, catch=(Exception, SystemExit)
-            )
-            out.finished = True
-        except _Deadline as exc:
-            out.timed_out = True
-            out.stuck_at = runner.student_frame(exc.__traceback__, is_student)
-        finally:
-            if use_alarm:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, previous)
-        out.seconds = time.monotonic() - start
-        return out
-
-
-class _Deadline(BaseException):
-    """Raised by SIGALRM inside an in-process call that ran past the timeout."""
