@@ -1,0 +1,933 @@
+"""Red-team tests of check-code's sandbox: each submission attacks from inside forward or
+backward (tests/fixtures/redteam/, behind _prelude.py), and the test looks from outside the
+child for any effect of it: the grader's folder (hashed before and after), processes left
+alive, connections to a TCP listener the test opened, the checker's time, memory and output,
+and the verdict (an attack that worked makes the submission correct, so "not ok" means it
+did not). Attacks aim only at their own checker and at the test's own temporary files.
+
+Run: python -m pytest tests/test_redteam.py (skipped without /usr/bin/bwrap unless CI is set).
+The checks run as subprocesses, a few at a time, in one module-scoped fixture; with
+REDTEAM_VERBOSE=1 (and -s) it prints one line per check and what was seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+import symbackprop
+
+BWRAP = Path("/usr/bin/bwrap")
+if not BWRAP.exists():
+    if os.environ.get("CI"):
+        pytest.fail(f"{BWRAP} is missing: CI must run the sandbox's red-team tests")
+    pytestmark = pytest.mark.skip(reason=f"{BWRAP} is not installed")
+
+HERE = Path(__file__).resolve().parent
+REDTEAM = HERE / "fixtures" / "redteam"
+OTHER_STUDENT = HERE / "fixtures" / "students" / "correct.py"
+PACKAGE_ROOT = Path(symbackprop.__file__).resolve().parent.parent
+TIMEOUT = 4.0  # --timeout of every check
+MARGIN = 10.0  # the checker's own start and end, beside other checks on two busy cores
+HARD_LIMIT = TIMEOUT + MARGIN + 6.0  # the test kills a checker still running then
+MAX_RSS = 400 * 10**6  # peak bytes of the checker and what it reaped (normally ~80 MB)
+KILL_RSS = 1_300_000_000  # the test kills a checker above this, to protect the machine
+SETTLE = 2.0  # seconds after the checks before looking for escapees and markers
+WORKERS = 5
+SECRET_ENV = "SYMBACKPROP_REDTEAM_SECRET"
+REPORT_KEYS = {"ok", "reduction", "forward", "gradients"}
+OUTPUT_CAP = 1 << 20  # bytes of the checker's stdout and stderr kept
+
+
+@dataclass(frozen=True)
+class Attack:
+    """A submission (prelude + fixture) and how to check it."""
+
+    fixture: str
+    args: tuple[str, ...] = ()
+    human: bool = False  # the human report instead of --json
+    slow: bool = False  # expected to run into the timeout: started first
+    private_tmpdir: bool = True  # TMPDIR=base/tmp for the checker (else the default)
+    kill_after: float = 0.0  # SIGKILL the checker this long after its child started
+
+
+def _attacks() -> dict[str, Attack]:
+    names = (
+        "correct guard_disable spawn_os_system spawn_subprocess spawn_fork_exec "
+        "spawn_fork_setsid network write_absolute write_dir_fd unlink_dir_fd "
+        "write_proc_cwd mkfifo metadata hardlink read_shadow read_environ read_other "
+        "read_secret leak write_by_handle rlimit_memory rlimit_file forward_dict_x "
+        "forward_only_z forward_reads_probes import_symbackprop "
+        "loader_lambda_key loader_function_default loader_class_base "
+        "loader_class_decorator loader_method_decorator loader_method_default "
+        "loader_class_getitem"
+    ).split()
+    slow = (
+        "fork_bomb fifo_results zero_links sigstop_kill sigstop_pidfd flood_fds "
+        "infinite_loop sleep_in_c"
+    ).split()
+    attacks = {name: Attack(f"{name}.py", slow=True) for name in slow}
+    attacks |= {name: Attack(f"{name}.py") for name in names}
+    attacks |= {
+        "sandboxed_default": Attack("sandboxed.py"),
+        "sandboxed_bwrap": Attack("sandboxed.py", ("--sandbox", "bwrap")),
+        "process_option": Attack("correct.py", ("--sandbox", "process")),
+        "fake_report_json": Attack("fake_report.py"),
+        "fake_report_human": Attack("fake_report.py", human=True),
+        "spoof": Attack("spoof.py", human=True),
+        "syntax_last_line": Attack("syntax_last_line.txt"),  # not Python, on purpose
+        "tmp_normal": Attack("correct.py", private_tmpdir=False),
+        "tmp_timed_out": Attack("sleep_in_c.py", slow=True, private_tmpdir=False),
+        "tmp_killed": Attack(
+            "sleep_in_c.py", slow=True, private_tmpdir=False, kill_after=1.5
+        ),
+    }
+    return attacks
+
+
+ATTACKS = _attacks()
+
+
+# ---- processes, seen from outside ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Proc:
+    """One line of the process table: (pid, start) names one process, even after reuse."""
+
+    pid: int
+    ppid: int
+    start: int  # clock ticks after boot
+    state: str
+
+
+def process_table() -> dict[int, Proc]:
+    """Every process on the machine, from /proc/<pid>/stat."""
+    table: dict[int, Proc] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        fields = data[data.rindex(b")") + 2 :].split()
+        table[int(entry)] = Proc(
+            int(entry), int(fields[1]), int(fields[19]), fields[0].decode()
+        )
+    return table
+
+
+def read_proc(pid: int, name: str) -> bytes:
+    """/proc/<pid>/<name>, or b"" when it is gone or unreadable."""
+    try:
+        with open(f"/proc/{pid}/{name}", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def is_alive(pid: int, start: int, table: dict[int, Proc]) -> bool:
+    """True when that very process still runs (a zombie does not)."""
+    p = table.get(pid)
+    return p is not None and p.start == start and p.state not in ("Z", "X")
+
+
+def kill_exactly(processes: Iterable[tuple[int, int]]) -> None:
+    """SIGKILL each (pid, start) that is still that process."""
+    table = process_table()
+    for pid, start in processes:
+        if is_alive(pid, start, table):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+class Watcher:
+    """One thread for all running checks: every 0.1 s it records each checker's
+    descendants (with their command line and cwd), and kills a checker that uses more than
+    KILL_RSS or runs past HARD_LIMIT, so that a working attack cannot hurt the machine."""
+
+    def __init__(self) -> None:
+        self.checks: list[Check] = []
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def add(self, check: Check) -> None:
+        with self.lock:
+            self.checks.append(check)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._loop, daemon=True)
+                self.thread.start()
+
+    def remove(self, check: Check) -> None:
+        with self.lock:
+            if check in self.checks:
+                self.checks.remove(check)
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(0.1)
+            with self.lock:
+                checks = list(self.checks)
+            if not checks:
+                continue
+            table = process_table()
+            children: dict[int, list[Proc]] = {}
+            for p in table.values():
+                children.setdefault(p.ppid, []).append(p)
+            for check in checks:
+                try:
+                    check.observe(table, children)
+                except Exception as exc:  # noted; never stops the watching
+                    check.problems.append(f"watcher error: {exc!r}")
+
+
+WATCHER = Watcher()
+
+
+# ---- files, seen from outside --------------------------------------------------------
+
+
+def snapshot(root: Path) -> dict[str, tuple[Any, ...]]:
+    """Every entry under root (not following links): kind and mode, size, mtime, sha256."""
+    entries: dict[str, tuple[Any, ...]] = {}
+    for folder, dirs, files in os.walk(root):
+        for name in [".", *dirs, *files]:
+            path = os.path.normpath(os.path.join(folder, name))
+            st = os.lstat(path)
+            digest = ""
+            if stat.S_ISREG(st.st_mode):
+                with open(path, "rb") as f:
+                    digest = hashlib.sha256(f.read()).hexdigest()
+            entries[os.path.relpath(path, root)] = (
+                stat.filemode(st.st_mode),
+                st.st_size,
+                st.st_mtime_ns,
+                digest,
+            )
+    return entries
+
+
+def changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """What differs between two snapshots, one line per entry."""
+    out = []
+    for key in sorted(before.keys() | after.keys()):
+        if key not in after:
+            out.append(f"removed {key}")
+        elif key not in before:
+            out.append(f"added {key} {after[key][0]}")
+        elif before[key] != after[key]:
+            out.append(f"changed {key}: {before[key][:3]} -> {after[key][:3]}")
+    return out
+
+
+def mentions_token(path: Path, token: str) -> bool:
+    """True when a name or a file's start under path contains token (50 files at most)."""
+    seen = 0
+    for folder, dirs, files in os.walk(path):
+        for name in [os.path.basename(folder), *dirs, *files]:
+            if token in name:
+                return True
+        for name in files:
+            seen += 1
+            if seen > 50:
+                return False
+            full = os.path.join(folder, name)
+            try:
+                if stat.S_ISREG(os.lstat(full).st_mode):
+                    with open(full, "rb") as f:
+                        if token.encode() in f.read(1 << 18):
+                            return True
+            except OSError:
+                continue
+    return False
+
+
+def drain(stream: IO[bytes], sink: bytearray) -> None:
+    """Read a pipe to its end, keeping the first OUTPUT_CAP bytes."""
+    fd = stream.fileno()
+    while True:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except OSError:
+            return
+        if not chunk:
+            return
+        if len(sink) < OUTPUT_CAP:
+            sink += chunk[: OUTPUT_CAP - len(sink)]
+
+
+# ---- one check ---------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Check:
+    """One run of `check-code` on an attack, in a grader folder made for it: base/grader/
+    {secret.txt, grades.csv, submissions/alice.py (the attack), submissions/bob.py}.
+    Its findings are what the test saw from outside; `problems` lists every effect seen."""
+
+    name: str
+    attack: Attack
+    base: Path
+    token: str = field(default_factory=lambda: secrets.token_hex(12))
+    hidden: tuple[str, ...] = field(  # the secret file, bob.py and the env variable
+        default_factory=lambda: tuple(secrets.token_hex(12) for _ in range(3))
+    )
+    problems: list[str] = field(default_factory=list)
+    descendants: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    returncode: int | None = None
+    seconds: float = 0.0
+    maxrss: int = 0
+    killed_for: str = ""
+    settled: bool = False
+
+    def __post_init__(self) -> None:
+        self.lock = threading.Lock()
+        self.grader = self.base / "grader"
+        self.tmpdir = self.base / "tmp"
+        self.home = self.base / "home"
+        for folder in (self.grader / "submissions", self.tmpdir, self.home):
+            folder.mkdir(parents=True)
+        file_secret, other_secret, env_secret = self.hidden
+        self.env_secret = env_secret
+        self.secret_file = self.grader / "secret.txt"
+        self.secret_file.write_text(f"top secret {file_secret}\n", encoding="utf-8")
+        self.grades = self.grader / "grades.csv"
+        self.grades.write_text("student,grade\nbob,17\n", encoding="utf-8")
+        self.other = self.grader / "submissions" / "bob.py"
+        self.other.write_text(
+            f"# bob {other_secret}\n" + OTHER_STUDENT.read_text(encoding="utf-8"),
+            encoding="utf-8",
+        )
+        self.submission = self.grader / "submissions" / "alice.py"
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self.listener.setblocking(False)
+        values = {
+            "TOKEN": self.token,
+            "GRADER": str(self.grader),
+            "SUBMISSION": str(self.submission),
+            "SECRET_FILE": str(self.secret_file),
+            "OTHER": str(self.other),
+            "GRADES": str(self.grades),
+            "PORT": str(self.listener.getsockname()[1]),
+            "SECRET_ENV": SECRET_ENV,
+            "ESC": "\x1b",
+        }
+        text = (REDTEAM / "_prelude.py").read_text(encoding="utf-8") + "\n\n"
+        text += (REDTEAM / self.attack.fixture).read_text(encoding="utf-8")
+        for key, value in values.items():
+            text = text.replace(f"@{key}@", value)
+        self.text = text
+        self.submission.write_text(text, encoding="utf-8")
+        self.before = snapshot(self.grader)
+        self.out = bytearray()
+        self.err = bytearray()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.readers: list[threading.Thread] = []
+
+    # running
+
+    def command(self) -> list[str]:
+        cmd = [sys.executable, "-m", "symbackprop", "check-code", str(self.submission)]
+        cmd += ["--timeout", f"{TIMEOUT:g}", *self.attack.args]
+        return cmd if self.attack.human else [*cmd, "--json"]
+
+    def environment(self) -> dict[str, str]:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.home),
+            "LC_ALL": "C.UTF-8",
+            "PYTHONPATH": str(PACKAGE_ROOT),
+            SECRET_ENV: self.env_secret,
+        }
+        if self.attack.private_tmpdir:
+            env["TMPDIR"] = str(self.tmpdir)
+        return env
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            self.command(),
+            cwd=self.grader,
+            env=self.environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # a stray signal to its group cannot reach pytest
+        )
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        for stream, sink in (
+            (self.proc.stdout, self.out),
+            (self.proc.stderr, self.err),
+        ):
+            reader = threading.Thread(target=drain, args=(stream, sink), daemon=True)
+            reader.start()
+            self.readers.append(reader)
+        WATCHER.add(self)
+
+    def wait(self) -> None:
+        """Reap the checker with wait4, which gives its peak memory (and its children's)."""
+        assert self.proc is not None
+        _, status, usage = os.wait4(self.proc.pid, 0)
+        self.seconds = time.monotonic() - self.started
+        self.returncode = self.proc.returncode = os.waitstatus_to_exitcode(status)
+        self.maxrss = usage.ru_maxrss * 1024
+        for reader in self.readers:
+            reader.join(timeout=2)
+
+    def run(self) -> None:
+        self.start()
+        if self.attack.kill_after:
+            stop = time.monotonic() + HARD_LIMIT
+            while not self.known() and time.monotonic() < stop:
+                time.sleep(0.05)
+            time.sleep(self.attack.kill_after)  # inside backward's sleep by now
+            assert self.proc is not None
+            os.kill(self.proc.pid, signal.SIGKILL)  # the checker only
+        self.wait()
+
+    def observe(self, table: dict[int, Proc], children: dict[int, list[Proc]]) -> None:
+        """The watcher's tick: record new descendants; kill a checker out of bounds."""
+        assert self.proc is not None
+        running = self.returncode is None
+        roots = [self.proc.pid] if running else []
+        roots += [pid for pid, start in self.known() if is_alive(pid, start, table)]
+        stack = list(roots)
+        while stack:
+            for child in children.get(stack.pop(), []):
+                key = (child.pid, child.start)
+                if key not in self.descendants:
+                    try:
+                        cwd = os.readlink(f"/proc/{child.pid}/cwd").encode()
+                    except OSError:
+                        cwd = b"?"
+                    info = read_proc(child.pid, "cmdline") + b" cwd=" + cwd
+                    with self.lock:
+                        self.descendants[key] = info
+                    stack.append(child.pid)
+        if not running:
+            return
+        pages = read_proc(self.proc.pid, "statm").split()
+        rss = int(pages[1]) * os.sysconf("SC_PAGE_SIZE") if len(pages) > 1 else 0
+        if rss > KILL_RSS:
+            self.kill(f"its memory reached {rss / 1e9:.1f} GB")
+        elif time.monotonic() - self.started > HARD_LIMIT:
+            self.kill(f"it still ran after {HARD_LIMIT:g} s")
+
+    def known(self) -> dict[tuple[int, int], bytes]:
+        """A copy of the descendants recorded so far (the watcher adds to them)."""
+        with self.lock:
+            return dict(self.descendants)
+
+    def kill(self, why: str) -> None:
+        assert self.proc is not None
+        if not self.killed_for:
+            self.killed_for = why
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        kill_exactly(self.known())
+
+    # after the run
+
+    def settle(self, tmp_before: set[str]) -> None:
+        """Look for every effect, SETTLE seconds after the checker returned."""
+        try:
+            self._settle(tmp_before)
+        except Exception as exc:  # a failure of the test itself is a problem too
+            self.problems.append(f"looking for effects failed: {exc!r}")
+        self.settled = True
+
+    def _settle(self, tmp_before: set[str]) -> None:
+        p = self.problems
+        if self.killed_for:
+            p.append(f"the test killed the checker: {self.killed_for}")
+        if self.seconds > TIMEOUT + MARGIN:
+            p.append(f"the check took {self.seconds:.1f} s (timeout {TIMEOUT:g} s)")
+        if self.maxrss > MAX_RSS:
+            p.append(f"the checker's peak memory was {self.maxrss / 1e9:.2f} GB")
+        p += [
+            f"grader folder: {c}" for c in changes(self.before, snapshot(self.grader))
+        ]
+        tops = sorted(os.listdir(self.base))
+        if tops != ["grader", "home", "tmp"]:
+            p.append(f"new entries next to the grader folder: {tops}")
+        if os.listdir(self.tmpdir):
+            p.append(f"left in TMPDIR: {sorted(os.listdir(self.tmpdir))}")
+        p += [f"left in /tmp: {name}" for name in self.tmp_leftovers(tmp_before)]
+        connections = self.connections()
+        if connections:
+            p.append(f"{len(connections)} connection(s) to the test's listener")
+        table = process_table()
+        known = self.known()
+        alive = [k for k in known if is_alive(*k, table)]
+        for key in alive[:3]:
+            p.append(f"process {key[0]} still alive: {known[key][:120]!r}")
+        if len(alive) > 3:
+            p.append(f"and {len(alive) - 3} more processes of the check still alive")
+        for pid in self.token_processes(table):
+            if not any(pid == k[0] for k in alive):
+                p.append(f"process {pid} carries the attack's token: still alive")
+
+    def tmp_leftovers(self, before: set[str]) -> list[str]:
+        """New /tmp entries of this check: the token in them, or named by its processes."""
+        named = b" ".join(self.known().values())
+        out = []
+        for name in sorted(set(os.listdir("/tmp")) - before):
+            path = Path("/tmp", name)
+            if f"/tmp/{name}".encode() in named or mentions_token(path, self.token):
+                out.append(name)
+        return out
+
+    def connections(self) -> list[bytes]:
+        got = []
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except (BlockingIOError, OSError):
+                return got
+            with conn:
+                conn.settimeout(0.2)
+                try:
+                    got.append(conn.recv(64))
+                except OSError:
+                    got.append(b"")
+
+    def token_processes(self, table: dict[int, Proc]) -> list[int]:
+        return [
+            pid
+            for pid, p in table.items()
+            if p.state not in ("Z", "X")
+            and self.token.encode() in read_proc(pid, "cmdline")
+        ]
+
+    def cleanup(self, tmp_before: set[str] | None = None) -> None:
+        """Kill what the attack left running, close the listener, remove its /tmp entries."""
+        WATCHER.remove(self)
+        if self.proc is not None and self.returncode is None:
+            self.kill("cleanup")
+            self.wait()
+        table = process_table()
+        kill_exactly(self.known())
+        kill_exactly((pid, table[pid].start) for pid in self.token_processes(table))
+        self.listener.close()
+        if tmp_before is not None:
+            for name in self.tmp_leftovers(tmp_before):
+                shutil.rmtree(Path("/tmp", name), ignore_errors=True)
+        for reader in self.readers:
+            reader.join(timeout=2)
+        if self.proc is not None:
+            for stream in (self.proc.stdout, self.proc.stderr):
+                if stream is not None:
+                    stream.close()
+
+    # what the checker said
+
+    @property
+    def stdout(self) -> str:
+        return self.out.decode("utf-8", "replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.err.decode("utf-8", "replace")
+
+    def report(self) -> dict[str, Any]:
+        """The JSON report: stdout must be exactly one such object."""
+        try:
+            report = json.loads(self.stdout)
+        except ValueError:
+            pytest.fail(self.describe(["stdout is not exactly one JSON object"]))
+        if not isinstance(report, dict) or not REPORT_KEYS <= set(report):
+            pytest.fail(self.describe(["stdout is not check-code's JSON report"]))
+        return report
+
+    def describe(self, problems: list[str]) -> str:
+        lines = [
+            f"attack {self.name} ({self.attack.fixture}): exit code {self.returncode}, "
+            f"{self.seconds:.1f} s, peak {self.maxrss / 1e6:.0f} MB",
+            *[f"  - {p}" for p in problems],
+            f"  stdout: {self.stdout[:600]!r}",
+            f"  stderr: {self.stderr[-600:]!r}",
+        ]
+        return "\n".join(lines)
+
+
+def selected(session: pytest.Session) -> list[str]:
+    """The attacks of the tests pytest is about to run here (so -k runs only those)."""
+    names = set()
+    for item in session.items:
+        callspec = getattr(item, "callspec", None)
+        if (
+            Path(item.path).resolve() == Path(__file__).resolve()
+            and callspec
+            and "attack" in callspec.params
+        ):
+            names.add(callspec.params["attack"])
+    return sorted(names, key=lambda n: (not ATTACKS[n].slow, n))
+
+
+@pytest.fixture(scope="module")
+def checks(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Check]]:
+    """Every selected attack, run WORKERS at a time, then looked at SETTLE s later."""
+    tmp_before = set(os.listdir("/tmp"))
+    runs = {
+        name: Check(name, ATTACKS[name], tmp_path_factory.mktemp(name))
+        for name in selected(request.session)
+    }
+    settling: list[threading.Timer] = []
+
+    def run(check: Check) -> None:
+        check.run()
+        timer = threading.Timer(SETTLE, check.settle, args=(tmp_before,))
+        timer.start()
+        settling.append(timer)
+
+    try:
+        with ThreadPoolExecutor(WORKERS) as pool:
+            list(pool.map(run, runs.values()))
+        for timer in settling:
+            timer.join()
+        if os.environ.get("REDTEAM_VERBOSE"):
+            for check in runs.values():
+                print(check.describe(check.problems).split("\n  stdout")[0])
+        yield runs
+    finally:
+        for check in runs.values():
+            check.cleanup(tmp_before)
+
+
+def contained(check: Check, codes: tuple[int, ...] = (0, 1)) -> dict[str, Any] | None:
+    """Assert the effects no attack may have; the JSON report (None for a human one)."""
+    assert check.settled, f"{check.name} was not looked at after its run"
+    problems = list(check.problems)
+    if check.returncode not in codes:
+        problems.append(f"exit code {check.returncode}, not one of {codes}")
+    if "Traceback" in check.stderr or "Traceback" in check.stdout:
+        problems.append("a Python traceback in the checker's output")
+    for secret in check.hidden:
+        if secret in check.stdout + check.stderr:
+            problems.append(f"the secret {secret} is in the checker's output")
+    assert not problems, check.describe(problems)
+    if check.attack.human or check.returncode not in (0, 1):
+        return None
+    return check.report()
+
+
+def not_ok(check: Check, report: dict[str, Any] | None) -> None:
+    """The verdict is not "everything is correct" (the attack's oracle did not fire)."""
+    assert report is not None
+    assert report["ok"] is False and check.returncode == 1, check.describe(
+        ["judged ok: the attack worked"]
+    )
+
+
+# ---- sanity --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attack", ["correct"])
+def test_correct_submission_is_ok_in_the_sandbox(
+    attack: str, checks: dict[str, Check]
+) -> None:
+    """No attack: the prelude's correct forward/backward is judged ok, so "not ok" below
+    comes from the attack failing, not from the harness."""
+    report = contained(checks[attack], codes=(0,))
+    assert report is not None and report["ok"] is True
+
+
+@pytest.mark.parametrize("attack", ["sandboxed_default", "sandboxed_bwrap"])
+def test_bwrap_is_the_default_sandbox(attack: str, checks: dict[str, Check]) -> None:
+    """The submission is correct only if the grader's folder and itself are invisible from
+    the child: true under bubblewrap, by default (bwrap on PATH) and with --sandbox bwrap."""
+    report = contained(checks[attack], codes=(0,))
+    assert report is not None and report["ok"] is True
+
+
+@pytest.mark.parametrize("attack", ["process_option"])
+def test_process_sandbox_is_still_an_option(
+    attack: str, checks: dict[str, Check]
+) -> None:
+    """--sandbox process is accepted and judges the correct submission ok."""
+    report = contained(checks[attack], codes=(0,))
+    assert report is not None and report["ok"] is True
+
+
+# ---- 1. the in-process guard -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("attack", ["guard_disable"])
+def test_disabling_the_audit_hook_does_not_free_the_child(
+    attack: str, checks: dict[str, Check]
+) -> None:
+    """`__main__._BLOCKED_EVENTS = frozenset()` empties the hook's table, then os.system
+    touches a marker in the grader's folder: the OS sandbox (read-only view without the
+    grader's folder) must stop it; no marker, nothing changed."""
+    contained(checks[attack])
+
+
+# ---- 2. processes ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "attack",
+    ["spawn_os_system", "spawn_subprocess", "spawn_fork_exec", "spawn_fork_setsid"],
+)
+def test_started_processes_do_not_outlive_the_check(
+    attack: str, checks: dict[str, Check]
+) -> None:
+    """os.system, subprocess.Popen(start_new_session), _posixsubprocess.fork_exec with
+    setsid, and fork+setsid+fork start an escapee that, for 60 s, touches a marker in the
+    grader's folder and connects to the test's listener. Seen 2 s after the check: no
+    marker, no connection, no process with the attack's token, no descendant left (PID
+    namespace and --die-with-parent; the grader's folder is not in the view)."""
+    contained(checks[attack])
+
+
+# ---- 3. network --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attack", ["network"])
+def test_no_network(attack: str, checks: dict[str, Check]) -> None:
+    """A connection to the test's listener on 127.0.0.1 (guard disabled): none arrives
+    (network namespace), and the oracle (correct only if connected) is not ok."""
+    check = checks[attack]
+    not_ok(check, contained(check))
+
+
+# ---- 4. writes ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "write_absolute",
+        "write_dir_fd",
+        "unlink_dir_fd",
+        "write_proc_cwd",
+        "mkfifo",
+        "metadata",
+        "hardlink",
+        "write_by_handle",
+    ],
+)
+def test_no_writes_outside_the_work_folder(
+    attack: str, checks: dict[str, Check]
+) -> None:
+    """Writes by absolute path, os.open/rename/remove with dir_fd, /proc/<checker>/cwd,
+    /proc/self/cwd/.., /proc/self/root, mkfifo/mknod, chmod/utime/truncate of the
+    submission, the secret and the grades (by path, by descriptor, by dir_fd), a hard link
+    to the secret, open_by_handle_at from the runtime's file system ("shocker", stopped
+    only by dropped capabilities): every file of the grader's folder keeps its hash, mode
+    and mtime, and nothing appears next to it or stays in TMPDIR."""
+    contained(checks[attack])
+
+
+# ---- 5. reads ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "attack",
+    ["read_shadow", "read_environ", "read_other", "read_secret"],
+)
+def test_secrets_cannot_be_read(attack: str, checks: dict[str, Check]) -> None:
+    """/etc/shadow, the checker's /proc/<pid>/environ (holding SYMBACKPROP_REDTEAM_SECRET),
+    the other student's submission, the grader's secret file: the oracle returns the
+    correct gradients only if it could read them: not ok."""
+    check = checks[attack]
+    not_ok(check, contained(check))
+
+
+@pytest.mark.parametrize("attack", ["leak"])
+def test_secrets_do_not_reach_the_output(attack: str, checks: dict[str, Check]) -> None:
+    """backward raises an exception carrying whatever secrets it read: none of the three
+    (secret file, other student's first line, the checker's environment variable) is in
+    the checker's stdout or stderr."""
+    check = checks[attack]
+    contained(check)
+    leaked = [s for s in check.hidden if s in check.stdout + check.stderr]
+    assert not leaked, check.describe([f"secret {s} in the output" for s in leaked])
+
+
+# ---- 6. limits ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attack", ["rlimit_memory", "rlimit_file", "fork_bomb"])
+def test_resource_limits_cannot_be_raised(
+    attack: str, checks: dict[str, Check]
+) -> None:
+    """setrlimit back up (soft and hard) then map 3 GiB / write 200 MiB; a fork bomb
+    (bounded at 400 sleeping children in their own sessions). The oracle is correct only if
+    the attack succeeded: not ok; the checker returns in time and nothing is left running
+    (hard limits, a size-limited tmpfs, a process limit and a PID namespace)."""
+    check = checks[attack]
+    not_ok(check, contained(check))
+
+
+# ---- 7. hanging and flooding the parent ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "fifo_results",
+        "zero_links",
+        "sigstop_kill",
+        "sigstop_pidfd",
+        "flood_fds",
+        "infinite_loop",
+        "sleep_in_c",
+    ],
+)
+def test_the_checker_cannot_be_hung_or_flooded(
+    attack: str, checks: dict[str, Check]
+) -> None:
+    """Work-folder files replaced by FIFOs or links to /dev/zero, SIGSTOP to the checker
+    (os.kill, pidfd_send_signal), GBs without a newline to every open descriptor, a busy
+    loop, a 1000 s sleep with every signal blocked: the checker returns within the timeout
+    and a margin, peaks under 400 MB, exits 0 or 1 without a traceback, prints its report."""
+    check = checks[attack]
+    report = contained(check)
+    if attack in ("flood_fds", "infinite_loop", "sleep_in_c"):
+        not_ok(check, report)
+
+
+# ---- 8. forging the verdict ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "attack",
+    ["forward_dict_x", "forward_only_z", "forward_reads_probes", "import_symbackprop"],
+)
+def test_the_verdict_cannot_be_forged(attack: str, checks: dict[str, Check]) -> None:
+    """forward returning {"X": X} or only Z (it must return what backward needs); forward
+    finding the backward probes' true H, Z, y_pred in frames or gc (they must not exist in
+    the child yet); backward importing symbackprop for the reference (not in the view)."""
+    check = checks[attack]
+    report = contained(check)
+    not_ok(check, report)
+    if attack.startswith("forward_"):
+        assert report is not None and report["forward"]["status"] != "ok", (
+            check.describe(["forward judged ok"])
+        )
+
+
+@pytest.mark.parametrize("attack", ["fake_report_json", "fake_report_human"])
+def test_the_checkers_output_cannot_be_forged(
+    attack: str, checks: dict[str, Check]
+) -> None:
+    """A wrong submission writes a forged report (JSON and a "verdict: everything
+    matches" line with its token) to /proc/<checker>/fd/1 and fd/2: the token is in neither
+    stream, --json's stdout is exactly the real (not ok) report, the human one ends with
+    the real verdict."""
+    check = checks[attack]
+    report = contained(check, codes=(1,))
+    forged = check.token in check.stdout + check.stderr
+    assert not forged, check.describe(["the forged report reached the output"])
+    if report is not None:
+        not_ok(check, report)
+    else:
+        last = check.stdout.rstrip().splitlines()[-1]
+        assert last.startswith("verdict: ") and "everything matches" not in last
+
+
+# ---- 9. the loader -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attack", ["syntax_last_line"])
+def test_a_syntax_error_on_the_last_line_is_refused(
+    attack: str, checks: dict[str, Check]
+) -> None:
+    """A .py whose last line does not parse: exit 2 naming that line, not a verdict on the
+    lines before it."""
+    check = checks[attack]
+    contained(check, codes=(2,))
+    line = check.text.splitlines().index("lr = = 0.05") + 1
+    assert f"alice.py:{line}" in check.stderr and check.stdout == "", check.describe(
+        [f"the message does not name alice.py:{line}"]
+    )
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "loader_lambda_key",
+        "loader_function_default",
+        "loader_class_base",
+        "loader_class_decorator",
+        "loader_method_decorator",
+        "loader_method_default",
+        "loader_class_getitem",
+    ],
+)
+def test_top_level_code_never_runs(attack: str, checks: dict[str, Check]) -> None:
+    """max(key=lambda: os._exit(3)) in an assignment, a default, a class base; a class or
+    method decorator; a method default; A[0] calling __class_getitem__: none runs, so the
+    otherwise correct submission is judged ok."""
+    report = contained(checks[attack], codes=(0,))
+    assert report is not None and report["ok"] is True
+
+
+# ---- 10. spoofing the human report ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("attack", ["spoof"])
+def test_student_text_is_inert_in_the_human_report(
+    attack: str, checks: dict[str, Check]
+) -> None:
+    """An exception with a forged type name and a message of newlines, a carriage return,
+    a vertical tab and ANSI escapes, raised on a line with ESC bytes: the report has no ESC
+    byte, and no line of it starts with the student's FORGED text."""
+    check = checks[attack]
+    contained(check, codes=(1,))
+    problems = []
+    if b"\x1b" in check.out or b"\x1b" in check.err:
+        problems.append("an ESC byte in the output")
+    lines = re.split(r"[\n\r\x0b\x0c]", check.stdout)
+    forged = [line for line in lines if line.lstrip().startswith("FORGED")]
+    problems += [f"a forged line: {line!r}" for line in forged]
+    verdicts = [line for line in lines if line.startswith("verdict:")]
+    if len(verdicts) != 1 or "everything matches" in verdicts[0]:
+        problems.append(f"verdict lines: {verdicts}")
+    assert not problems, check.describe(problems)
+
+
+# ---- 11. nothing left behind --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attack", ["tmp_normal", "tmp_timed_out", "tmp_killed"])
+def test_nothing_is_left_in_tmp(attack: str, checks: dict[str, Check]) -> None:
+    """With the default TMPDIR: a normal check, one that times out (sleep_in_c) and one
+    whose checker the test SIGKILLs while the child sleeps in backward. 2 s later, no new
+    /tmp entry of the check (its token inside, or named by its processes) and no process
+    of it alive (a tmpfs work folder, --die-with-parent)."""
+    check = checks[attack]
+    if attack == "tmp_killed":
+        problems = list(check.problems)
+        if check.returncode != -signal.SIGKILL:
+            problems.append(f"exit code {check.returncode}, not -9: it was not killed")
+        assert not problems, check.describe(problems)
+    else:
+        contained(check, codes=(0,) if attack == "tmp_normal" else (1,))
