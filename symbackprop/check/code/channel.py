@@ -20,7 +20,7 @@ import numpy as np
 from ..inert import inert
 from .runner import MAX_ENTRIES, STUDENT_FILE_PREFIX
 
-MAX_LINE_BYTES = 64 * 1024**2
+MAX_LINE_BYTES = 16 * 1024**2
 MAX_TOTAL_BYTES = 256 * 1024**2
 MAX_ITEMS = 64  # entries of a returned tuple or dict
 MAX_DEPTH = 6  # nesting of returned tuples and dicts
