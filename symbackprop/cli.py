@@ -196,7 +196,7 @@ def cmd_emit(args: argparse.Namespace) -> int:
     """Write one artefact (trainer, latex or notebook) for the spec to -o."""
     from .emit import render
 
-    spec = spec_from_args(args)
+    spec = spec_from_args(args, document=args.artefact != "trainer")
     render.check_writable(args.output, args.force)
     style = f" --style {args.style}" if args.style != "matrix" else ""
     command = " ".join(
@@ -230,7 +230,7 @@ def cmd_pdf(args: argparse.Namespace) -> int:
     from .emit import document as documents
     from .emit import render
 
-    spec = spec_from_args(args)
+    spec = spec_from_args(args, document=True)
     render.check_writable(args.output, args.force)
     command = "symbackprop pdf"
     built = _build(spec, command)

@@ -7,8 +7,9 @@ import shlex
 from pathlib import Path
 
 from . import registry
+from .limits import MAX_DEPTH, MAX_DOCUMENT_PARAMETERS, MAX_PARAMETERS, MAX_WIDTH
 from .load import resolve
-from .model import NetworkSpec
+from .model import NetworkSpec, check_document_size, parse_real, parse_whole
 
 
 def add_spec_options(p: argparse.ArgumentParser, training: bool = True) -> None:
@@ -20,7 +21,11 @@ def add_spec_options(p: argparse.ArgumentParser, training: bool = True) -> None:
         "--spec", type=Path, metavar="FILE", help="TOML spec file (see README)"
     )
     g.add_argument(
-        "--layers", metavar="SIZES", help="comma-separated sizes, input first: 3,5,2"
+        "--layers",
+        metavar="SIZES",
+        help=f"comma-separated sizes, input first: 3,5,2 (at most {MAX_WIDTH:,} units a "
+        f"layer, {MAX_DEPTH} weight layers, {MAX_PARAMETERS:,} parameters; a document "
+        f"{MAX_DOCUMENT_PARAMETERS:,})",
     )
     g.add_argument(
         "--activations",
@@ -34,15 +39,14 @@ def add_spec_options(p: argparse.ArgumentParser, training: bool = True) -> None:
     g.add_argument(
         "--reduction", choices=registry.REDUCTIONS, help="over samples (default sum)"
     )
-    g.add_argument(
-        "--alpha", type=float, help="leaky_relu slope for z <= 0 (default 0.01)"
-    )
+    # numbers are read as text and converted by the spec, so a bad one is one spec line
+    g.add_argument("--alpha", help="leaky_relu slope for z <= 0 (default 0.01)")
     if training:
-        g.add_argument("--lr", type=float, help="learning rate (default 0.05)")
+        g.add_argument("--lr", help="learning rate (default 0.05)")
         g.add_argument(
-            "--epochs", type=int, help="epochs of the trainer's __main__ (default 100)"
+            "--epochs", help="epochs of the trainer's __main__ (default 100)"
         )
-        g.add_argument("--seed", type=int, help="seed for random init/data (default 0)")
+        g.add_argument("--seed", help="seed for random init/data (default 0)")
         g.add_argument(
             "--name", help="spec name, a Python identifier (default net_<sizes>)"
         )
@@ -63,15 +67,36 @@ def flag_text(args: argparse.Namespace) -> list[str]:
     ]
 
 
-def spec_from_args(args: argparse.Namespace) -> NetworkSpec:
-    """The NetworkSpec named by --spec and the flags."""
-    optional = {k: getattr(args, k, None) for k in TRAINING_FLAGS}
-    return resolve(
+def _numbers(args: argparse.Namespace) -> dict[str, float | int | None]:
+    """The numeric spec flags converted, each refused in one line when it is not a number."""
+    out: dict[str, float | int | None] = {}
+    for flag, parse, example in (
+        ("alpha", parse_real, "--alpha 0.01"),
+        ("lr", parse_real, "--lr 0.05"),
+        ("epochs", parse_whole, "--epochs 100"),
+        ("seed", parse_whole, "--seed 0"),
+    ):
+        text = getattr(args, flag, None)
+        out[flag] = None if text is None else parse(f"--{flag}", text, example)
+    return out
+
+
+def spec_from_args(args: argparse.Namespace, document: bool = False) -> NetworkSpec:
+    """The NetworkSpec named by --spec and the flags, validated (once, for every command).
+
+    `document=True` (latex, pdf, notebook) also applies the smaller size limit of a document.
+    """
+    numbers = _numbers(args)
+    text = {k: getattr(args, k, None) for k in TRAINING_FLAGS if k not in numbers}
+    spec = resolve(
         args.spec,
         layers=args.layers,
         activations_flag=args.activations,
         loss=args.loss,
         reduction=args.reduction,
-        alpha=args.alpha,
-        **optional,
+        **numbers,
+        **text,
     )
+    if document:
+        check_document_size(spec)
+    return spec

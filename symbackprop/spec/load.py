@@ -7,40 +7,87 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from .limits import MAX_NESTING, MAX_SPEC_BYTES, MAX_SPEC_MIB, shown
 from .model import DEFAULT, NetworkSpec, make_spec
 
 SPEC_KEYS = "name title layers activations loss reduction lr epochs seed alpha data params".split()
 
 
 def _freeze(value: Any) -> Any:
+    """Lists become tuples and ints floats (an int beyond floats stays, for validate to name)."""
     if isinstance(value, list | tuple):
         return tuple(_freeze(v) for v in value)
     if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            return value
     return value
 
 
-def load_toml(path: Path) -> dict[str, Any]:
-    """Read a spec file into make_spec keyword arguments (validated later, all at once)."""
+def _nesting(value: Any) -> int:
+    """How many tables and arrays deep a parsed TOML value goes (the file itself is 1)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in item)
+    return deepest
+
+
+def _read(path: Path) -> str:
+    """The spec file's text, read no further than the size limit (a FIFO or /dev/zero too)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as fh:
+            data = fh.read(MAX_SPEC_BYTES + 1)
     except FileNotFoundError:
         raise UserError(
             f"{path}: no such spec file; check the path given to --spec"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise UserError(f"{path}: cannot read the spec file ({exc})") from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise UserError(
+            f"{path}: the spec file is larger than the limit of {MAX_SPEC_MIB} MiB; a spec "
+            "holds a network and a small example, give large data to the trainer's --data"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: cannot read the spec file ({exc})") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # as read_text would
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """Read a spec file into make_spec keyword arguments (validated later, all at once)."""
+    text = _read(path)
+    too_deep = UserError(
+        f"{path}: tables and arrays nested more than {MAX_NESTING} levels deep (the file, a "
+        "table such as [data], a matrix, its rows); see the README for an example spec"
+    )
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(
             f"{path}: not valid TOML ({exc}); see the README for an example spec"
         ) from None
+    except RecursionError:  # tomllib recurses once per level
+        raise too_deep from None
+    except ValueError:  # Python refuses to convert an int of more than ~4300 digits
+        raise UserError(
+            f"{path}: a whole number in it has too many digits to read, far above every "
+            "limit; see the README's limits"
+        ) from None
+    if _nesting(raw) > MAX_NESTING:
+        raise too_deep
     out: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in SPEC_KEYS:
             raise UserError(
-                f"{path}: unknown key {key!r}; known keys are {', '.join(SPEC_KEYS)}"
+                f"{path}: unknown key {shown(key)}; known keys are {', '.join(SPEC_KEYS)}"
             )
         if key == "data":
             if not isinstance(value, dict) or set(value) - {"X", "y"}:

@@ -9,10 +9,22 @@ import keyword
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NoReturn
 
 from ..errors import UserError
 from . import names, registry
+from .limits import (
+    DOCUMENT_ARTEFACTS,
+    MAX_DEPTH,
+    MAX_DOCUMENT_PARAMETERS,
+    MAX_EPOCHS,
+    MAX_NUMBER_CHARS,
+    MAX_PARAMETERS,
+    MAX_SEED,
+    MAX_TEXT_CHARS,
+    MAX_WIDTH,
+    shown,
+)
 
 Matrix = tuple[tuple[float, ...], ...]
 Vector = tuple[float, ...]
@@ -66,7 +78,7 @@ class NetworkSpec:
     @property
     def param_count(self) -> int:
         """Total number of scalar parameters."""
-        return sum(math.prod(self.param_shape(n)) for n in self.param_names)
+        return parameter_count(self.layers)
 
     def describe(self) -> str:
         """One line naming everything that determines the generated code."""
@@ -116,8 +128,12 @@ def default_spec() -> NetworkSpec:
 
 
 def make_spec(**fields: Any) -> NetworkSpec:
-    """Build and validate a spec; unknown or missing activations get the usual defaults."""
+    """Build and validate a spec; unknown or missing activations get the usual defaults.
+
+    The layer sizes are bounded first, before any name, title or count is made from them.
+    """
     layers = _layers(fields.pop("layers"))
+    check_layers(layers)
     acts = fields.pop("activations", None)
     if acts is None:
         acts = ["relu"] * (len(layers) - 2) + ["identity"]
@@ -130,59 +146,149 @@ def make_spec(**fields: Any) -> NetworkSpec:
     return spec
 
 
+def _short_text(where: str, text: str, example: str) -> str:
+    """The stripped text of a typed number, refused when too long for any number we accept."""
+    s = text.strip()
+    if len(s) > MAX_NUMBER_CHARS:
+        raise UserError(
+            f"{where}: {shown(s)} has {len(s):,} characters, too long for a number "
+            f"(at most {MAX_NUMBER_CHARS}); e.g. {example}"
+        )
+    return s
+
+
+def parse_whole(where: str, text: str, example: str) -> int:
+    """A whole number typed as text; too long a text is refused before Python converts it."""
+    s = _short_text(where, text, example)
+    try:
+        return int(s)
+    except ValueError:
+        raise UserError(
+            f"{where}: {shown(s)} is not a whole number; e.g. {example}"
+        ) from None
+
+
+def parse_real(where: str, text: str, example: str) -> float:
+    """A finite real number typed as text (its range is checked later, with the TOML's)."""
+    s = _short_text(where, text, example)
+    try:
+        value = float(s)
+    except ValueError:
+        raise UserError(
+            f"{where}: {shown(s)} is not a number; e.g. {example}"
+        ) from None
+    if not math.isfinite(value):  # nan, inf, or beyond floats such as 1e400
+        raise UserError(f"{where}: {shown(s)} is not a finite number; e.g. {example}")
+    return value
+
+
 def _layers(value: object) -> tuple[int, ...]:
     if isinstance(value, str):
-        try:
-            value = [int(p) for p in value.split(",")]
-        except ValueError:
-            raise UserError(
-                f"layers: {value!r} is not a comma-separated list of whole numbers; "
-                "write e.g. --layers 2,2,1 (inputs, hidden..., outputs)"
-            ) from None
+        parts = [p.strip() for p in value.split(",")]
+        if len(parts) > MAX_DEPTH + 1:
+            _too_deep(len(parts))
+        sizes = []
+        for i, p in enumerate(parts):
+            if len(p) > MAX_NUMBER_CHARS and p.isdigit():  # before Python converts it
+                raise UserError(
+                    f"layers: size {i + 1} is a {len(p):,}-digit number, above the limit of "
+                    f"{MAX_WIDTH:,} units per layer; give each layer at most {MAX_WIDTH:,}"
+                )
+            try:
+                if len(p) > MAX_NUMBER_CHARS:
+                    raise ValueError(p)
+                sizes.append(int(p))
+            except ValueError:
+                raise UserError(
+                    f"layers: {shown(value)} is not a comma-separated list of whole numbers "
+                    f"(size {i + 1} is {shown(p)}); write e.g. --layers 2,2,1 (inputs, "
+                    "hidden..., outputs)"
+                ) from None
+        value = sizes
     if not isinstance(value, Sequence) or not all(
         isinstance(n, int) and not isinstance(n, bool) for n in value
     ):
         raise UserError(
-            f"layers: {value!r} is not a list of whole numbers; write e.g. layers = [2, 2, 1]"
+            f"layers: {shown(value)} is not a list of whole numbers; write e.g. layers = [2, 2, 1]"
         )
     return tuple(value)
+
+
+def _too_deep(sizes: int) -> NoReturn:
+    raise UserError(
+        f"layers: {sizes:,} sizes make {sizes - 1:,} weight layers, above the limit of "
+        f"{MAX_DEPTH}; give at most {MAX_DEPTH + 1} sizes (inputs, hidden..., outputs)"
+    )
+
+
+def _layer_name(i: int, count: int) -> str:
+    return "input" if i == 0 else "output" if i == count - 1 else f"hidden layer {i}"
+
+
+def check_layers(n: tuple[int, ...]) -> None:
+    """Refuse too few or too many layers, a layer too narrow or too wide, too many parameters."""
+    if len(n) < 3:
+        raise UserError(
+            f"layers: {shown(list(n))} has only {len(n)} size{'s' if len(n) != 1 else ''}; "
+            "give at least 3 (inputs, one or more hidden layers, outputs), e.g. 2,2,1"
+        )
+    if len(n) > MAX_DEPTH + 1:
+        _too_deep(len(n))
+    for i, size in enumerate(n):
+        if size < 1:
+            raise UserError(
+                f"layers: the {_layer_name(i, len(n))} has width {shown(size)}; every layer "
+                "needs at least 1 unit"
+            )
+        if size > MAX_WIDTH:
+            raise UserError(
+                f"layers: the {_layer_name(i, len(n))} has {shown(size)} units, above the "
+                f"limit of {MAX_WIDTH:,} per layer; give each layer at most {MAX_WIDTH:,}"
+            )
+    count = parameter_count(n)
+    if count > MAX_PARAMETERS:
+        raise UserError(
+            f"layers: {'-'.join(map(str, n))} has {count:,} parameters, above the limit of "
+            f"{MAX_PARAMETERS:,}; use narrower or fewer layers"
+        )
+
+
+def parameter_count(layers: Sequence[int]) -> int:
+    """Weights and biases of a network with these sizes: sum of (fan_in + 1) * units."""
+    return sum((a + 1) * b for a, b in zip(layers, layers[1:], strict=False))
+
+
+def check_document_size(spec: NetworkSpec) -> None:
+    """Refuse a document (latex, pdf, notebook) too large to work out at full size."""
+    count = spec.param_count
+    if count > MAX_DOCUMENT_PARAMETERS:
+        raise UserError(
+            f"layers: {'-'.join(map(str, spec.layers))} has {count:,} parameters, above the "
+            f"limit of {MAX_DOCUMENT_PARAMETERS:,} for a document ({DOCUMENT_ARTEFACTS} work "
+            f"their example out at full size); emit the trainer instead (limit "
+            f"{MAX_PARAMETERS:,}) or use a narrower network"
+        )
 
 
 def validate(spec: NetworkSpec) -> None:
     """Refuse, with one line naming the problem and the fix, a spec that makes no sense."""
     n = spec.layers
-    if len(n) < 3:
-        raise UserError(
-            f"layers: {list(n)} has only {len(n)} size{'s' if len(n) != 1 else ''}; give at least 3 (inputs, one or more "
-            "hidden layers, outputs), e.g. 2,2,1"
-        )
-    for i, size in enumerate(n):
-        if size < 1:
-            what = (
-                "input"
-                if i == 0
-                else "output"
-                if i == len(n) - 1
-                else f"hidden layer {i}"
-            )
-            raise UserError(
-                f"layers: the {what} has width {size}; every layer needs at least 1 unit"
-            )
+    check_layers(n)
     if len(spec.activations) != len(n) - 1:
         raise UserError(
-            f"activations: {len(spec.activations)} given ({', '.join(spec.activations)}) but "
+            f"activations: {len(spec.activations):,} given ({shown(spec.activations)}) but "
             f"layers {'-'.join(map(str, n))} has {len(n) - 1} non-input layers; give one each, "
             f"e.g. {','.join(['relu'] * (len(n) - 2) + ['identity'])}"
         )
     for a in spec.activations:
         if a not in registry.ACTIVATIONS:
             raise UserError(
-                f"activations: unknown activation {a!r}; choose from "
+                f"activations: unknown activation {shown(a)}; choose from "
                 f"{', '.join(sorted(registry.ACTIVATIONS))}"
             )
     if spec.loss not in registry.LOSSES:
         raise UserError(
-            f"loss: unknown loss {spec.loss!r}; choose from {', '.join(sorted(registry.LOSSES))}"
+            f"loss: unknown loss {shown(spec.loss)}; choose from {', '.join(sorted(registry.LOSSES))}"
         )
     loss = registry.loss(spec.loss)
     if (
@@ -199,31 +305,46 @@ def validate(spec: NetworkSpec) -> None:
             "loss softmax_cross_entropy needs at least 2 outputs (one per class); "
             "for one output use bce_with_logits"
         )
-    if not (isinstance(spec.alpha, int | float) and math.isfinite(spec.alpha)):
-        raise UserError(f"alpha: {spec.alpha!r} is not a number; e.g. alpha = 0.01")
+    if _finite(spec.alpha) is None:
+        raise UserError(
+            f"alpha: {shown(spec.alpha)} is not a finite number; e.g. alpha = 0.01"
+        )
     if spec.reduction not in registry.REDUCTIONS:
         raise UserError(
-            f"reduction: {spec.reduction!r} is not one of {', '.join(registry.REDUCTIONS)}"
+            f"reduction: {shown(spec.reduction)} is not one of {', '.join(registry.REDUCTIONS)}"
         )
+    for key in ("name", "title"):
+        text = getattr(spec, key)
+        if not isinstance(text, str):
+            raise UserError(f"{key}: {shown(text)} is not a string")
+        if len(text) > MAX_TEXT_CHARS:
+            raise UserError(
+                f"{key}: {len(text):,} characters, above the limit of {MAX_TEXT_CHARS:,}; "
+                "use a shorter one"
+            )
     if not spec.title.isprintable():
         raise UserError(
             "title: use one line of printable text (no newlines or control characters)"
         )
     if not spec.name.isidentifier() or keyword.iskeyword(spec.name):
         raise UserError(
-            f"name: {spec.name!r} is not a valid Python identifier; use letters, digits and "
-            "underscores, not starting with a digit, e.g. net_2_2_1"
+            f"name: {shown(spec.name)} is not a valid Python identifier; use letters, digits "
+            "and underscores, not starting with a digit, e.g. net_2_2_1"
         )
-    if not (
-        isinstance(spec.lr, int | float) and math.isfinite(spec.lr) and spec.lr > 0
-    ):
-        raise UserError(f"lr: {spec.lr!r} is not a positive number; e.g. lr = 0.05")
-    if not (isinstance(spec.epochs, int) and spec.epochs >= 1):
+    lr = _finite(spec.lr)
+    if lr is None or lr <= 0:
         raise UserError(
-            f"epochs: {spec.epochs!r} is not a positive whole number; e.g. 100"
+            f"lr: {shown(spec.lr)} is not a positive number; give a finite one, e.g. lr = 0.05"
         )
-    if not isinstance(spec.seed, int):
-        raise UserError(f"seed: {spec.seed!r} is not a whole number")
+    if not (_whole(spec.epochs) and 1 <= spec.epochs <= MAX_EPOCHS):
+        raise UserError(
+            f"epochs: {shown(spec.epochs)} is not a whole number from 1 to {MAX_EPOCHS:,}; "
+            "e.g. 100"
+        )
+    if not (_whole(spec.seed) and 0 <= spec.seed <= MAX_SEED):
+        raise UserError(
+            f"seed: {shown(spec.seed)} is not a whole number from 0 to {MAX_SEED:,}; e.g. 0"
+        )
     if (spec.X is None) != (spec.y is None):
         raise UserError("data: give both X and y, or neither")
     if spec.X is not None and spec.y is not None:
@@ -234,7 +355,7 @@ def validate(spec: NetworkSpec) -> None:
         for key in spec.params:
             if key not in spec.param_names:
                 raise UserError(
-                    f"params: unknown parameter {key!r}; this network has "
+                    f"params: unknown parameter {shown(key)}; this network has "
                     f"{', '.join(spec.param_names)}"
                 )
         for key in spec.param_names:
@@ -254,17 +375,33 @@ def validate(spec: NetworkSpec) -> None:
                 _check_vector(f"params.{key}", spec.params[key], shape[0], what)
 
 
+def _whole(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _finite(v: object) -> float | None:
+    """v as a float when it is a finite real number (not a bool, not an int beyond floats)."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
+
+
 def _check_targets(y: Matrix, kind: str, loss: str) -> None:
     for i, row in enumerate(y):
         if kind == "binary" and any(v not in (0.0, 1.0) for v in row):
             raise UserError(
-                f"data.y[{i}]: {loss} needs binary targets (0 or 1), got {list(row)}"
+                f"data.y[{i}]: {loss} needs binary targets (0 or 1), got {shown(list(row))}"
             )
         if kind == "one_hot" and (
             any(v not in (0.0, 1.0) for v in row) or sum(row) != 1.0
         ):
             raise UserError(
-                f"data.y[{i}]: {loss} needs one-hot targets (a single 1 per row), got {list(row)}"
+                f"data.y[{i}]: {loss} needs one-hot targets (a single 1 per row), got "
+                f"{shown(list(row))}"
             )
 
 
@@ -276,9 +413,10 @@ def _shape_of(value: object) -> str:
 
 
 def _number(where: str, v: object) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        raise UserError(f"{where}: {v!r} is not a finite number")
-    return float(v)
+    f = _finite(v)
+    if f is None:
+        raise UserError(f"{where}: {shown(v)} is not a finite number")
+    return f
 
 
 def _check_matrix(
@@ -319,7 +457,7 @@ def _check_vector(where: str, value: object, size: int, what: str) -> None:
     ):
         raise UserError(
             f"{where}: shape {_shape_of(value)} does not match the layers; expected ({size},) "
-            f"({what}), e.g. [{', '.join(['0.0'] * size)}]"
+            f"({what}), e.g. {shown([0.0] * min(size, 9))}"
         )
     for i, v in enumerate(value):
         _number(f"{where}[{i}]", v)
