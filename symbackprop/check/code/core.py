@@ -48,7 +48,14 @@ from .result import (
 )
 from .sandbox import ChildRun, choose_sandbox
 from .student_form import StudentForm
-from .truth import Probe, Truth, batch_sizes, make_probes, truth_for
+from .truth import (
+    Probe,
+    Truth,
+    batch_sizes,
+    check_size,
+    make_probes,
+    truth_for,
+)
 
 DEFAULT_TIMEOUT = 10.0
 MAX_TIMEOUT = 3600.0
@@ -99,6 +106,7 @@ def run_check(
     mode, warning = choose_sandbox(sandbox)
     deadline = start + timeout
     spec = resolve_spec(spec, reduction)
+    check_size(spec)
     student = read_student_file(Path(path))
     if time.monotonic() > deadline:
         raise UserError(
@@ -226,6 +234,7 @@ def check_callables(
     start = time.monotonic()
     check_timeout(timeout)
     spec = resolve_spec(spec, reduction)
+    check_size(spec)
     fns = {"forward": forward_fn, "backward": backward_fn}
     infos: dict[str, FunctionInfo] = {}
     for role, fn in fns.items():

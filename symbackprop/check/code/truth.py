@@ -12,14 +12,17 @@ per-sample bias is the Program's forward steps with those biases added as (h, 1)
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ...derive import Derivation, DerivationError, derive, evaluate, proof
 from ...derive import program as P
+from ...errors import UserError
 from ...spec import NetworkSpec, make_spec, names, registry
 from .layout import is_weight
+from .runner import MAX_ENTRIES
 
 POINTS_PER_BATCH = 2
 GENERIC_BATCHES = (3, 5, 7)
@@ -106,6 +109,24 @@ class Probe:
     no_mask: dict[tuple[int, ...], Arrays] = field(default_factory=dict)
     # layers whose bias is added per sample -> that forward pass, None where NumPy raises
     per_sample_bias: dict[tuple[int, ...], Arrays | None] = field(default_factory=dict)
+
+
+def check_size(spec: NetworkSpec) -> None:
+    """Refuse, before deriving, a network whose arrays the sandbox would not transfer: every
+    parameter, and every probe's batch of every layer, has at most runner.MAX_ENTRIES entries."""
+    arrays = [(f"{n}", math.prod(spec.param_shape(n))) for n in spec.param_names]
+    n = max(batch_sizes(spec.layers))
+    arrays += [
+        (f"a batch of {n} samples of layer {k}", n * w)
+        for k, w in enumerate(spec.layers)
+    ]
+    name, size = max(arrays, key=lambda a: a[1])
+    if size > MAX_ENTRIES:
+        raise UserError(
+            f"check-code compares arrays of at most {MAX_ENTRIES:,} entries, and {name} of "
+            f"{'-'.join(map(str, spec.layers))} has {size:,}; check the same code on a "
+            "narrower network (--layers): its rules do not depend on the width"
+        )
 
 
 def batch_sizes(layers: tuple[int, ...]) -> list[int]:
