@@ -63,7 +63,13 @@ def test_hand_written_correct_formulas_pass(name: str) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     report = json.loads(r.stdout)
     assert report["ok"] is True
-    assert report["summary"] == {"total": 9, "ok": 9, "wrong": 0, "missing": 0}
+    assert report["summary"] == {
+        "total": 9,
+        "ok": 9,
+        "wrong": 0,
+        "unproven": 0,
+        "missing": 0,
+    }
     assert report["regions"] == {"units": ["z1_1", "z1_2"], "checked": 4, "possible": 4}
     assert {e["method"] for e in report["entries"].values()} == {"symbolic"}
 
@@ -111,7 +117,13 @@ def test_wrong_formulas_get_their_diagnosis_and_a_true_counterexample() -> None:
     assert r.returncode == 1, r.stderr
     report = json.loads(r.stdout)
     assert report["ok"] is False
-    assert report["summary"] == {"total": 9, "ok": 1, "wrong": 6, "missing": 2}
+    assert report["summary"] == {
+        "total": 9,
+        "ok": 1,
+        "wrong": 6,
+        "unproven": 0,
+        "missing": 2,
+    }
     for entry, (status, codes) in EXPECTED.items():
         got = report["entries"][entry]
         assert (got["status"], got["diagnoses"]) == (status, codes), entry

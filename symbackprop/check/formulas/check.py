@@ -72,9 +72,8 @@ def check_formulas(
             )
             continue
         verdict = judge.judge(entry, answer.expr)
-        status = "ok" if verdict.ok else "wrong"
         results.append(
-            EntryResult(entry.name, status, answer.line, answer.text, verdict)
+            EntryResult(entry.name, verdict.status, answer.line, answer.text, verdict)
         )
     return FormulaReport(
         source=source,

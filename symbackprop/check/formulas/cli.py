@@ -8,6 +8,12 @@ from pathlib import Path
 
 from ...errors import EXIT_USAGE, UserError
 
+# what each exit code means, for --help and the template
+EXIT_CODES = (
+    "0 every formula correct; 1 a formula is wrong, not proven or missing; "
+    "2 the file cannot be read or a formula is refused"
+)
+
 
 def add_check_formulas_arguments(p: argparse.ArgumentParser) -> None:
     """Define check-formulas' arguments (no heavy imports here)."""
@@ -16,10 +22,7 @@ def add_check_formulas_arguments(p: argparse.ArgumentParser) -> None:
         "(`dL/dW1_1_2 = (yhat - y)*W2_1_1*step(z1_1)*x_2`, plain text or LaTeX), against "
         "SymPy's derivation. Start from `--template`."
     )
-    p.epilog = (
-        "exit codes: 0 every formula correct, 1 a formula is wrong or missing, "
-        "2 the file cannot be read or a formula is refused"
-    )
+    p.epilog = f"exit codes: {EXIT_CODES}"
     p.add_argument("file", nargs="?", type=Path, help="the answer file")
     p.add_argument(
         "--template",

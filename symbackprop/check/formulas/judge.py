@@ -9,6 +9,7 @@ act'(Z) left out, `MaskModels`), the transposed entry's gradient.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -20,23 +21,53 @@ from ...derive.closed_forms import readable_forms
 from ...derive.program import Derivative, walk
 from ...spec import names
 from .. import diagnoses as dx
-from .regions import GRID, Point, Region, RegionSet, Value, evaluate, same
+from .regions import (
+    DIGITS,
+    GATE_POINTS,
+    GRID,
+    HUGE,
+    MAX_CASES,
+    MAX_REGIONS,
+    MP,
+    TINY,
+    Budget,
+    Inexact,
+    Point,
+    Region,
+    RegionSet,
+    Value,
+    evaluate,
+    same,
+    telling,
+)
 from .vocab import PIECEWISE, Vocabulary
+
+# the method (and the status) of a formula neither shown right nor shown wrong
+UNPROVEN = "unproven"
 
 
 @dataclass
 class Verdict:
-    """The outcome for one entry: ok or wrong, with the evidence."""
+    """The outcome for one entry: ok, wrong, or not proven, with the evidence."""
 
     ok: bool
     diagnoses: list[str] = field(default_factory=list)
     message: str = ""
     # "symbolic": proven equal in every region; "numeric": equal at every sample point (where
-    # SymPy could not decide); "counterexample": wrong, shown by exact evaluation at a point
+    # SymPy could not decide); "counterexample": wrong, shown by exact evaluation at a point;
+    # "unproven": neither shown right nor wrong (a case of the formula's own conditions that
+    # SymPy cannot decide and no point was found in)
     method: str = "symbolic"
     factor: str | None = None  # for `scaled`: the constant, e.g. "2" or "1/2"
     counterexample: dict | None = None
     regions_right: int = 0  # regions where the formula is right
+
+    @property
+    def status(self) -> str:
+        """The entry's status in the report: ok, wrong or unproven."""
+        if self.ok:
+            return "ok"
+        return "unproven" if self.method == UNPROVEN else "wrong"
 
 
 @dataclass
@@ -82,13 +113,17 @@ class Judge:
             self.definitions,
             target_kind,
             seed,
+            movers=unit_movers(vocab),
         )
+        # the gate: the first points of the first MAX_REGIONS regions, for a quick "wrong"
         self.samples = [
-            _Sample(r, p, gate=k < len(region.gate))
+            _Sample(r, p, gate=k < len(region.gate) and r < MAX_REGIONS)
             for r, region in enumerate(self.regions.regions)
             for k, p in enumerate(region.points)
         ]
-        self._truth_values: dict[sp.Symbol, list[Value]] = {}
+        self._truth_values: dict[sp.Symbol, dict[int, Value]] = {}
+        # sample indices inside a case of a region, by (region, extra conditions)
+        self._cases: dict[tuple[int, tuple], list[int]] = {}
         self.masks = masks  # the "missing activation mask" mistake models
         self._unmasked: dict[frozenset[int], dict[sp.Symbol, sp.Expr]] = {}
 
@@ -103,45 +138,137 @@ class Judge:
         return expr
 
     def judge(self, entry: sp.Symbol, student: sp.Expr) -> Verdict:
-        """Compare a student's formula (any notation) with the true gradient of one entry."""
+        """Compare a student's formula (any notation) with the true gradient of one entry.
+
+        Each sign region is cut further at the formula's own conditions (`RegionSet.split`);
+        a case SymPy does not prove equal is tested at points inside it, and a case with no
+        point found in it leaves the formula "not proven".
+        """
         s = self.expand_intermediates(student)
         t = self.truth[entry]
         gate = [k for k, sample in enumerate(self.samples) if sample.gate]
         if not all(map(same, self._values(s, gate), self._truth(entry, gate))):
             return self._diagnose(entry, s)
         method = "symbolic"
+        own: list[sp.Expr] = []  # the formula's own conditions that cut a region
+        # a "not proven" is kept while a later region may still show "wrong"
+        unproven: Verdict | None = None
+        budget = Budget()
         for r, region in enumerate(self.regions.regions):
-            verdict = self.regions.differ(s, t, region)
-            if verdict is False:
-                continue
-            points = [k for k, sample in enumerate(self.samples) if sample.region == r]
-            agree = all(map(same, self._values(s, points), self._truth(entry, points)))
-            if not agree:
-                return self._diagnose(entry, s)
-            if verdict is True:  # SymPy says different, yet no point shows it
-                return Verdict(
-                    ok=False,
-                    diagnoses=[dx.WRONG],
-                    message="SymPy finds that your formula differs from the gradient in the "
-                    f"region {self.describe_region(region)}, although it agrees at the "
-                    f"sample points; {dx.EXPLANATIONS[dx.WRONG]}",
+            cases = self.regions.split(s, t, region)
+            if cases is None:
+                unproven = unproven or self._unproven(
+                    f"your formula's own conditions cut the region "
+                    f"{self.describe_region(region)} into more than {MAX_CASES} cases"
                 )
-            method = "numeric"
+                continue
+            for case, verdict in cases:
+                own += [c for c, _ in case.extra if c not in own]
+                if verdict is False:
+                    continue
+                points = self._case_points(r, case, budget)
+                if not points:
+                    doubt = (
+                        "SymPy finds it differs from the gradient there"
+                        if verdict
+                        else "SymPy cannot decide it there"
+                    )
+                    unproven = unproven or self._unproven(
+                        f"no point was found where {self.describe_region(case)} to test "
+                        f"your formula, and {doubt}"
+                    )
+                    continue
+                sv, tv = self._values(s, points), self._truth(entry, points)
+                if not all(map(same, sv, tv)):
+                    return self._diagnose(entry, s)
+                if verdict is None and not any(map(telling, sv, tv)):
+                    unproven = unproven or self._unproven(
+                        f"where {self.describe_region(case)} SymPy cannot decide it, and "
+                        "at the points found there both values are too small to compare "
+                        f"(below {MP.nstr(TINY, 1)})"
+                    )
+                    continue
+                if verdict is True:  # SymPy says different, yet no point shows it
+                    return Verdict(
+                        ok=False,
+                        diagnoses=[dx.WRONG],
+                        message="SymPy finds that your formula differs from the gradient "
+                        f"where {self.describe_region(case)}, although it agrees at the "
+                        f"sample points; {dx.EXPLANATIONS[dx.WRONG]}",
+                    )
+                method = "numeric"
+        if unproven is not None:
+            return unproven
         n = len(self.regions.regions)
         how = (
-            "proven with SymPy" if method == "symbolic" else "checked at sample points"
+            "proven with SymPy"
+            if method == "symbolic"
+            else f"checked at sample points, to {DIGITS} significant digits"
         )
-        where = f" in all {n} sign regions" if self.regions.units else ""
         return Verdict(
-            ok=True, message=f"correct ({how}{where})", method=method, regions_right=n
+            ok=True,
+            message=f"correct ({how}{self._where(own)})",
+            method=method,
+            regions_right=n,
         )
 
     def describe_region(self, region: Region) -> str:
-        """`z1_1 > 0, z1_2 < 0`."""
-        return ", ".join(
+        """`z1_1 > 0, z1_2 < 0`, then a case's own conditions (`x_1 + 1000 < 0`)."""
+        parts = [
             f"{u} {'>' if on else '<'} 0"
             for u, on in zip(self.regions.units, region.pattern, strict=True)
+        ]
+        parts += [
+            f"{_short(c)} {'>' if sign > 0 else '<'} 0" for c, sign in region.extra
+        ]
+        return ", ".join(parts)
+
+    def _where(self, own: Sequence[sp.Expr]) -> str:
+        """Where an ok formula was shown right: how many sign regions, of how many."""
+        n, possible = len(self.regions.regions), self.regions.possible
+        if not self.regions.units:
+            where = ""
+        elif self.regions.complete:
+            where = f" in all {n} sign regions"
+        else:
+            where = (
+                f" in the {n} sign regions sampled, of the {possible} that exist; the "
+                "others were not checked"
+            )
+        if own:
+            shown = ", ".join(f"{_short(c)} = 0" for c in own[:3]) + (
+                ", ..." if own[3:] else ""
+            )
+            where += f", and on both sides of your formula's own breakpoints ({shown})"
+        return where
+
+    def _unproven(self, why: str) -> Verdict:
+        """Neither shown right nor wrong: say why, and how to make it checkable."""
+        return Verdict(
+            ok=False,
+            method=UNPROVEN,
+            message=f"not proven: {why}; write the conditions with the z's "
+            "(step(z1_1), where(z1_1 > 0, ...)) or simplify the formula",
         )
+
+    def _case_points(self, r: int, case: Region, budget: Budget) -> list[int]:
+        """Sample indices inside a case of region r: its own samples there, else witnesses
+        moved there from them (added to the samples; cached per case once found)."""
+        own = [k for k, sample in enumerate(self.samples) if sample.region == r]
+        if not case.extra:
+            return own
+        key = (r, case.extra)
+        if key in self._cases:
+            return self._cases[key]
+        inside = [k for k in own if self.regions.inside(case, self.samples[k].point)]
+        if not inside:
+            bases = [self.samples[k].point for k in own]
+            for p in self.regions.witnesses(case, bases, GATE_POINTS, budget):
+                self.samples.append(_Sample(r, p))
+                inside.append(len(self.samples) - 1)
+        if inside:  # none found may be the budget: a later entry searches again
+            self._cases[key] = inside
+        return inside
 
     # -- evaluation ----------------------------------------------------------------------
     def _values(self, expr: sp.Expr, which: Sequence[int]) -> list[Value]:
@@ -152,9 +279,9 @@ class Judge:
 
     def _truth(self, entry: sp.Symbol, which: Sequence[int]) -> list[Value]:
         """The true gradient's values at the given samples (cached)."""
-        cached = self._truth_values.setdefault(entry, [None] * len(self.samples))
+        cached = self._truth_values.setdefault(entry, {})
         for k in which:
-            if cached[k] is None:
+            if k not in cached:
                 cached[k] = evaluate(
                     self.truth[entry], self.samples[k].point, self.samples[k].memo
                 )
@@ -170,12 +297,24 @@ class Judge:
         wrong_in = {self.samples[k].region for k in bad}
         n = len(self.regions.regions)
         codes, extra, factor = self._classify(entry, sv, tv)
+        sentence = "; ".join(dx.EXPLANATIONS[c] for c in codes)
         if not codes:
             codes = [dx.WRONG]
-            extra = "your formula differs from the gradient"
+            extra = "your formula differs from the gradient at sample points"
             if self.regions.units:
-                extra += f" in {len(wrong_in)} of {n} sign regions"
-        sentence = "; ".join(dx.EXPLANATIONS[c] for c in codes)
+                sampled = "" if self.regions.complete else " sampled"
+                extra += f" in {len(wrong_in)} of the {n} sign regions{sampled}"
+            sentence = dx.EXPLANATIONS[dx.WRONG]
+            if bad and all(sv[k] is None for k in bad):
+                where = (
+                    "everywhere, once z, h and yhat are written out in x and the parameters"
+                    if s.is_Atom
+                    else "at points where the gradient is defined"
+                )
+                sentence = (
+                    f"it is undefined {where} (it divides by zero, or takes the log or "
+                    "square root of a number <= 0 there)"
+                )
         best = min(bad, key=lambda k: _niceness(self.samples[k].point)) if bad else None
         return Verdict(
             ok=False,
@@ -191,7 +330,7 @@ class Judge:
 
     def _classify(
         self, entry: sp.Symbol, sv: list[Value], tv: list[Value]
-    ) -> tuple[list[str], str, Fraction | float | None]:
+    ) -> tuple[list[str], str, Fraction | Inexact | None]:
         """(codes, what the formula is, factor) for a known mistake, or ([], "", None)."""
         every = range(len(self.samples))
         other = self._transposed(entry)
@@ -305,11 +444,11 @@ class MaskModels:
         }
 
 
-def _common_ratio(sv: list[Value], tv: list[Value]) -> Fraction | float | None:
+def _common_ratio(sv: list[Value], tv: list[Value]) -> Fraction | Inexact | None:
     """c with s = c * t at every point (t = 0 needs s = 0), or None."""
-    ratio: Fraction | float | None = None
+    ratio: Fraction | Inexact | None = None
     for s, t in zip(sv, tv, strict=True):
-        if s is None or t is None:
+        if s is None or t is None or s is HUGE or t is HUGE:
             return None
         if t == 0:
             if not same(s, 0 * t):
@@ -323,22 +462,45 @@ def _common_ratio(sv: list[Value], tv: list[Value]) -> Fraction | float | None:
     return ratio
 
 
-def _fmt(value: Fraction | float) -> str:
+def _short(expr: sp.Expr, limit: int = 60) -> str:
+    """An expression for a message, cut after `limit` characters."""
+    text = str(expr)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _fmt(value: Fraction | Inexact) -> str:
     """A factor as written: `2`, `-1/2`, or 6 significant digits."""
     if isinstance(value, Fraction):
         return str(value)
-    return f"{value:.6g}"
+    return MP.nstr(value, 6)
 
 
-def _num(value: Value) -> float | None:
-    """A JSON number (None when undefined)."""
-    return None if value is None else float(value)
+def _num(value: Value) -> float | str | None:
+    """A JSON number; None when undefined, and text (`3.03322e+434294`) past a float's range."""
+    if value is None:
+        return None
+    if value is HUGE:
+        return repr(HUGE)
+    f = float(value)
+    if math.isfinite(f) and (f != 0 or value == 0):
+        return f
+    return MP.nstr(value, 6)
 
 
 def _niceness(point: Point) -> tuple[int, float]:
     """Fewer non-grid values, then smaller values: the counterexample a student can check."""
     values = [float(v) for v in point.values()]
     return (sum(v not in GRID for v in values), sum(abs(v) for v in values))
+
+
+def unit_movers(vocab: Vocabulary) -> dict[sp.Symbol, tuple[sp.Symbol, ...]]:
+    """Each unit's own bias and weights (its row of W): its pre-activation is affine in them."""
+    movers = {}
+    for layer, units in enumerate(vocab.z, start=1):
+        W, b = vocab.params[names.weight(layer)], vocab.params[names.bias(layer)]
+        for i, unit in enumerate(units):
+            movers[unit] = (b[i], *W.row(i))
+    return movers
 
 
 def piecewise_units(

@@ -1,18 +1,25 @@
 """Where a piecewise network is smooth: sign regions, points inside them, exact evaluation.
 
 A ReLU network is a different polynomial in every region where each piecewise unit's
-pre-activation keeps its sign. `RegionSet` finds the regions that are not empty (by sampling
-points, so every counted region has a concrete witness), and `resolve` rewrites an expression
-for one region: Max(z, 0) becomes z or 0, Heaviside(z) becomes 1 or 0, Piecewise picks a branch.
+pre-activation keeps its sign. `RegionSet` holds those regions, each with concrete witness
+points: the ones sampling finds, and, for a pattern sampling misses, points built by moving
+each unit's own bias or weights (every pattern is reachable, since each unit has its own bias).
+`resolve` rewrites an expression for one region: Max(z, 0) becomes z or 0, Heaviside(z) becomes
+1 or 0, Piecewise picks a branch. `split` cuts a region further at the conditions a student's
+formula has of its own (step(x_1 + 1000)), so each case is decided on its own, and `witnesses`
+finds points inside such a case.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
+import mpmath
 import numpy as np
 import sympy as sp
 from sympy.polys.domains import QQ
@@ -20,11 +27,36 @@ from sympy.polys.rings import PolyElement, ring
 
 from .vocab import PIECEWISE
 
+# Values past exp/log/tanh and fractional powers: 40 significant digits and an unbounded
+# exponent (exp(10**6) is a number, not an overflow); a private context leaves mpmath's global
+# precision alone.
+MP = mpmath.MPContext()
+MP.dps = 40
+Inexact = MP.mpf
+DIGITS = 25  # inexact values agree to this many significant digits ...
+REL_TOL = MP.mpf(10) ** -DIGITS
+ABS_TOL = MP.mpf(10) ** -30  # ... or to this absolute error
+# inexact values both smaller than this prove nothing by agreeing
+TINY = MP.mpf(10) ** -20
+
+MAX_BITS = 10**7  # a value above 2**MAX_BITS (about 10**3_000_000) is "too large"
+
+
+class _Huge:
+    """The value of an expression too large to evaluate at a point (exp(exp(exp(10))))."""
+
+    def __repr__(self) -> str:
+        """For messages."""
+        return "too large to evaluate"
+
+
+HUGE = _Huge()
 Point = dict[sp.Symbol, Fraction]
-Value = Fraction | float | None  # None: undefined there (division by zero, log of <= 0)
+# None: undefined there (division by zero, log of <= 0); HUGE: too large to evaluate
+Value = Fraction | Inexact | _Huge | None
 
 GRID = (-2.0, -1.5, -1.0, -0.5, 0.5, 1.0, 1.5, 2.0)  # nice values for counterexamples
-# Up to 2**8 sign patterns are searched for; with more units, the ones sampling finds.
+# Up to 2**8 sign patterns are all checked; with more units, the MAX_REGIONS sampling finds.
 MAX_ENUMERATED_UNITS = 8
 MAX_REGIONS = 64
 POINTS_PER_REGION = 12  # the first GATE_POINTS are checked for every entry
@@ -34,6 +66,35 @@ MARGIN = 1e-6  # a sample is inside a region when every |z| exceeds this
 # points instead of symbolically.
 EXPANSION_LIMIT = 20_000
 PRODUCT_LIMIT = 1_000_000
+# Cases a formula's own conditions may cut one sign region into before it is "not proven".
+MAX_CASES = 64
+WITNESS_BASES = 12  # starting points tried when looking for a point inside a case
+SEARCH_BUDGET = 5000  # candidate points one entry's witness searches may test in all
+# Values tried for one variable when moving a point across a condition (besides its roots).
+_FAR = (1, 10, 100, 1000, 10**4, 10**6)
+# offsets from a root, nicest first: a counterexample far enough from the breakpoint to read
+_NEAR = (
+    Fraction(1, 2),
+    1,
+    2,
+    10,
+    Fraction(1, 100),
+    Fraction(1, 1000),
+    Fraction(1, 10**6),
+)
+_DECIMALS = (2, 6)  # candidates are rounded to these many decimals (nicest first)
+
+
+@dataclass
+class Budget:
+    """How many more candidate points witness searches may test (one entry's, together)."""
+
+    left: int = SEARCH_BUDGET
+
+    def spend(self) -> bool:
+        """Use up one try; False when none is left."""
+        self.left -= 1
+        return self.left >= 0
 
 
 class _Undefined(Exception):
@@ -49,14 +110,23 @@ class _NotPolynomial(Exception):
 
 
 def evaluate(expr: sp.Expr, point: Point, memo: dict | None = None) -> Value:
-    """The exact value (Fraction) of an expression at a point; float past exp/log/tanh."""
+    """The exact value (Fraction) of an expression at a point; 40 digits past exp/log/tanh."""
     try:
         return _value(expr, point, {} if memo is None else memo)
-    except (_Undefined, ZeroDivisionError, OverflowError, ValueError):
+    except (_Undefined, ZeroDivisionError, ValueError):
         return None
+    except OverflowError:
+        return HUGE
 
 
-def _value(e: sp.Basic, point: Point, memo: dict) -> Fraction | float:
+def inexact(v: Fraction | Inexact) -> Inexact:
+    """A value as a 40-digit number."""
+    if isinstance(v, Fraction):
+        return MP.mpf(v.numerator) / v.denominator
+    return v
+
+
+def _value(e: sp.Basic, point: Point, memo: dict) -> Fraction | Inexact:
     """The recursive evaluator behind `evaluate` (memoized per point).
 
     The memo is keyed by object identity (structural == on big trees is slow) and keeps the
@@ -66,11 +136,13 @@ def _value(e: sp.Basic, point: Point, memo: dict) -> Fraction | float:
     if hit is not None:
         return hit[1]
     if e.is_Symbol:
-        v: Fraction | float = point[e]
+        v: Fraction | Inexact = point[e]
     elif e.is_Rational:
         v = Fraction(int(e.p), int(e.q))
-    elif e.is_Number or e.is_NumberSymbol:
-        v = float(e)
+    elif e.is_Float or e.is_NumberSymbol:
+        v = MP.mpf(e.evalf(MP.dps + 5)._mpf_)
+    elif e.is_Atom:  # zoo, nan, oo, I: what 1/0, log(0) and sqrt(-1) become
+        raise _Undefined
     elif e.is_Add:
         v = sum((_value(a, point, memo) for a in e.args), Fraction(0))
     elif e.is_Mul:
@@ -80,14 +152,14 @@ def _value(e: sp.Basic, point: Point, memo: dict) -> Fraction | float:
     elif e.is_Pow:
         v = _power(_value(e.base, point, memo), e.exp, point, memo)
     elif isinstance(e, sp.exp):
-        v = math.exp(float(_value(e.args[0], point, memo)))
+        v = MP.exp(inexact(_value(e.args[0], point, memo)))
     elif isinstance(e, sp.log):
         a = _value(e.args[0], point, memo)
         if a <= 0:
             raise _Undefined
-        v = math.log(a)
+        v = MP.log(inexact(a))
     elif isinstance(e, sp.tanh):
-        v = math.tanh(float(_value(e.args[0], point, memo)))
+        v = MP.tanh(inexact(_value(e.args[0], point, memo)))
     elif isinstance(e, sp.Heaviside):
         a = _value(e.args[0], point, memo)
         at_zero = _value(e.args[1], point, memo) if len(e.args) > 1 else Fraction(1, 2)
@@ -102,28 +174,28 @@ def _value(e: sp.Basic, point: Point, memo: dict) -> Fraction | float:
         v = _piecewise(e, point, memo)
     else:
         raise TypeError(f"cannot evaluate {type(e).__name__}")
-    if isinstance(v, float) and not math.isfinite(v):
-        raise _Undefined
+    if isinstance(v, Inexact):
+        if not MP.isfinite(v):
+            raise _Undefined
+        if MP.mag(v) > MAX_BITS:
+            raise OverflowError
     memo[id(e)] = (e, v)
     return v
 
 
 def _power(
-    base: Fraction | float, exponent: sp.Expr, point: Point, memo: dict
-) -> Fraction | float:
-    """base ** exponent: exact for whole exponents, float otherwise."""
+    base: Fraction | Inexact, exponent: sp.Expr, point: Point, memo: dict
+) -> Fraction | Inexact:
+    """base ** exponent: exact for whole exponents, 40 digits otherwise."""
     if exponent.is_Integer:
-        n = int(exponent)
-        if isinstance(base, Fraction):
-            return base**n
-        return float(base) ** n
-    x = float(_value(exponent, point, memo))
+        return base ** int(exponent)
+    x = _value(exponent, point, memo)
     if base < 0 or (base == 0 and x < 0):
         raise _Undefined
-    return float(base) ** x
+    return inexact(base) ** inexact(x)
 
 
-def _piecewise(e: sp.Piecewise, point: Point, memo: dict) -> Fraction | float:
+def _piecewise(e: sp.Piecewise, point: Point, memo: dict) -> Fraction | Inexact:
     """The value of the first branch whose condition holds."""
     for expr, cond in e.args:
         if _truth(cond, point, memo):
@@ -155,12 +227,35 @@ def _truth(cond: sp.Basic, point: Point, memo: dict) -> bool:
 
 
 def same(a: Value, b: Value) -> bool:
-    """Equal values: exactly for fractions, to 1e-9 relative for floats; undefined != defined."""
+    """Equal values: exactly for fractions, to DIGITS digits otherwise; undefined != defined.
+
+    A value too large to evaluate equals nothing (the true gradients are never that large).
+    """
+    if a is HUGE or b is HUGE:
+        return False
     if a is None or b is None:
         return a is None and b is None
     if isinstance(a, Fraction) and isinstance(b, Fraction):
         return a == b
-    return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    x, y = inexact(a), inexact(b)
+    return abs(x - y) <= max(REL_TOL * max(abs(x), abs(y)), ABS_TOL)
+
+
+def telling(a: Value, b: Value) -> bool:
+    """True when finding a == b says something: both exact, exactly equal, or one of them
+    above TINY in size (sigmoid'(-1000) and 0 agree to any tolerance, and prove nothing)."""
+    if a is None or b is None or a is HUGE or b is HUGE:
+        return True  # `same` decides these exactly
+    if isinstance(a, Fraction) and isinstance(b, Fraction) or a == b:
+        return True
+    return max(abs(inexact(a)), abs(inexact(b))) > TINY
+
+
+def strict_sign(v: Value) -> int | None:
+    """+1 or -1 for a nonzero value, None for 0, undefined or too large (no use as a witness)."""
+    if v is None or v is HUGE or v == 0:
+        return None
+    return 1 if v > 0 else -1
 
 
 def evaluate_array(
@@ -219,43 +314,75 @@ def _piecewise_array(e: sp.Piecewise, arrays: dict, memo: dict) -> np.ndarray:
     return np.select(conds, values, default=np.nan)
 
 
+Condition = tuple[sp.Expr, int]  # an expression and its sign (+1 or -1) in a case
+
+
 @dataclass
 class Region:
-    """One sign pattern of the piecewise units, with sample points inside it."""
+    """One sign pattern of the piecewise units, with sample points inside it.
+
+    A case of a region (`RegionSet.split`) is a Region too: the same pattern, plus `extra`
+    conditions of the student's own (x_1 + 1000 < 0) that hold throughout it.
+    """
 
     pattern: tuple[bool, ...]  # unit is active (z > 0), per piecewise unit
     points: list[Point]
     signs: dict[sp.Expr, int] = field(default_factory=dict)  # normal form -> sign
     cache: dict[sp.Basic, sp.Basic] = field(default_factory=dict)  # resolved
-    polys: dict[sp.Basic, PolyElement] = field(default_factory=dict)  # as polynomials
+    # piecewise-free expressions as polynomials (shared by all regions of a RegionSet)
+    polys: dict[sp.Basic, PolyElement] = field(default_factory=dict)
     ready: bool = False
+    extra: tuple[Condition, ...] = ()
 
     @property
     def gate(self) -> list[Point]:
         """The points every entry is evaluated at."""
         return self.points[:GATE_POINTS]
 
+    def case(self, condition: sp.Expr, sign: int) -> Region:
+        """The part of this region (already prepared) where `condition` has this sign."""
+        key_lead = _sign_key(condition)
+        assert key_lead is not None, condition
+        key, lead = key_lead
+        return replace(
+            self,
+            points=[],
+            signs={**self.signs, key: lead * sign},
+            cache={},
+            extra=(*self.extra, (condition, sign)),
+        )
+
 
 @dataclass
 class RegionSet:
-    """The non-empty sign regions of a network's piecewise units (one region if there are none).
+    """The sign regions of a network's piecewise units (one region if there are none).
 
     `units` are the pre-activations z of the piecewise units, by layer; `definitions` map z and
     h symbols to expressions in x and the params; `variables` are x, y and the parameters;
-    `constraints` hold what the targets satisfy (one-hot targets sum to 1).
+    `constraints` hold what the targets satisfy (one-hot targets sum to 1), `fixed` the
+    variables a witness may not move (0/1 targets); `movers` are each unit's own bias and
+    weights, in which its pre-activation is affine.
     """
 
     units: tuple[sp.Symbol, ...]
     definitions: dict[sp.Symbol, sp.Expr]
     regions: list[Region]
-    possible: int  # 2 ** len(units)
+    # 2 ** len(units): every pattern occurs, as each unit has its own bias
+    possible: int
     variables: tuple[sp.Symbol, ...] = ()
     constraints: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)
+    fixed: frozenset[sp.Symbol] = frozenset()
+    movers: dict[sp.Symbol, tuple[sp.Symbol, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """The polynomial ring over the variables, for fast exact comparisons."""
         self._ring = ring(list(self.variables), QQ)[0] if self.variables else None
         self._index = {v: k for k, v in enumerate(self.variables)}
+
+    @property
+    def complete(self) -> bool:
+        """True when every sign pattern is one of the regions."""
+        return len(self.regions) == self.possible
 
     @classmethod
     def sample(
@@ -266,12 +393,19 @@ class RegionSet:
         definitions: dict[sp.Symbol, sp.Expr],
         target_kind: str = "real",
         seed: int = 0,
+        movers: dict[sp.Symbol, tuple[sp.Symbol, ...]] | None = None,
     ) -> RegionSet:
-        """Sample points (nice grid values first), group them by sign pattern, keep witnesses."""
+        """Sample points (nice grid values first) and group them by sign pattern.
+
+        With up to MAX_ENUMERATED_UNITS units every pattern becomes a region: one that
+        sampling misses gets witnesses built with `place`. With more, the MAX_REGIONS
+        patterns sampling finds most often are the regions.
+        """
         rng = np.random.default_rng(seed)
         n = len(units)
         possible = 2**n
-        wanted = possible if n <= MAX_ENUMERATED_UNITS else MAX_REGIONS
+        enumerate_all = n <= MAX_ENUMERATED_UNITS
+        wanted = min(possible, MAX_REGIONS)
         found: dict[tuple[bool, ...], list[Point]] = {}
         counts: dict[tuple[bool, ...], int] = {}
         rounds = [
@@ -281,7 +415,7 @@ class RegionSet:
             ("decimal", 32768),
         ]
         for number, (kind, size) in enumerate(rounds):
-            if number >= 2 and len(found) >= min(wanted, MAX_REGIONS):
+            if number >= 2 and len(found) >= wanted:
                 break
             arrays = _draw(rng, kind, size, variables, targets, target_kind)
             memo: dict = {}
@@ -302,14 +436,191 @@ class RegionSet:
                 bucket = found.setdefault(key, [])
                 if len(bucket) < limit:
                     bucket.append(_point(arrays, variables, k))
-        chosen = sorted(found, key=lambda p: (-counts[p], p))[:MAX_REGIONS]
-        regions = [Region(p, found[p]) for p in sorted(chosen, reverse=True)]
         constraints = {}
         if target_kind == "one_hot" and targets:  # targets sum to 1
             constraints[targets[-1]] = 1 - sp.Add(*targets[:-1])
-        return cls(
-            tuple(units), definitions, regions, possible, tuple(variables), constraints
+        fixed = frozenset(targets) if target_kind != "real" else frozenset()
+        out = cls(
+            tuple(units),
+            definitions,
+            [],
+            possible,
+            tuple(variables),
+            constraints,
+            fixed,
+            dict(movers or {}),
         )
+        if enumerate_all:
+            bases = [ps[0] for ps in found.values()] or [_point(arrays, variables, 0)]
+            for pattern in itertools.product((True, False), repeat=n):
+                if pattern not in found:
+                    built = (out.place(b, pattern) for b in bases[:POINTS_PER_REGION])
+                    found[pattern] = [q for q in built if q is not None][:GATE_POINTS]
+            chosen = [p for p in found if found[p]]
+        else:
+            chosen = sorted(found, key=lambda p: (-counts[p], p))[:MAX_REGIONS]
+        # an expression's polynomial is the same in every region: one cache for all
+        polys: dict[sp.Basic, PolyElement] = {}
+        out.regions = [
+            Region(p, found[p], polys=polys) for p in sorted(chosen, reverse=True)
+        ]
+        return out
+
+    # -- points -----------------------------------------------------------------------
+    def inside(self, region: Region, point: Point) -> bool:
+        """True when the point lies strictly inside the region (and its extra conditions)."""
+        memo: dict = {}
+        for unit, active in zip(self.units, region.pattern, strict=True):
+            if strict_sign(evaluate(self.definitions[unit], point, memo)) != (
+                1 if active else -1
+            ):
+                return False
+        return all(
+            strict_sign(evaluate(c, point, memo)) == sign for c, sign in region.extra
+        )
+
+    def place(
+        self,
+        point: Point,
+        pattern: tuple[bool, ...],
+        frozen: Iterable[sp.Symbol] = (),
+    ) -> Point | None:
+        """The point moved into a sign pattern, or None.
+
+        Unit by unit (by layer), a unit of the wrong sign gets one of its movers (its bias,
+        else a weight; not a frozen one) set to the nearest half-integer on the wanted side
+        of the value where its pre-activation is 0: z is affine in its own layer's bias and
+        weights, and later layers are fixed after earlier ones.
+        """
+        p = dict(point)
+        frozen = set(frozen)
+        for unit, active in zip(self.units, pattern, strict=True):
+            z = self.definitions[unit]
+            want = 1 if active else -1
+            if strict_sign(evaluate(z, p)) == want:
+                continue
+            for w in self.movers.get(unit, ()):
+                if w in frozen:
+                    continue
+                at0, at1 = (
+                    evaluate(z, {**p, w: Fraction(0)}),
+                    evaluate(z, {**p, w: Fraction(1)}),
+                )
+                if at0 is None or at1 is None or at1 == at0:
+                    continue
+                slope = at1 - at0
+                p[w] = _half_beyond(-at0 / slope, above=(slope > 0) == active)
+                break
+            else:
+                return None
+        return p if self.inside(Region(pattern, []), p) else None
+
+    def witnesses(
+        self, region: Region, bases: Sequence[Point], want: int, budget: Budget
+    ) -> list[Point]:
+        """Up to `want` points inside a case of a region, moved there from the bases."""
+        found: list[Point] = []
+        for base in bases[:WITNESS_BASES]:
+            p = self._satisfy(base, region, budget)
+            if p is not None and p not in found:
+                found.append(p)
+                if len(found) >= want:
+                    break
+        return found
+
+    def _satisfy(self, base: Point, region: Region, budget: Budget) -> Point | None:
+        """The base point moved to satisfy each extra condition in turn, or None."""
+        frozen = set().union(*(c.free_symbols for c, _ in region.extra))
+        p: Point | None = base
+        for n, (condition, sign) in enumerate(region.extra):
+            if p is None:
+                return None
+            held = Region(region.pattern, [], extra=region.extra[: n + 1])
+            if self.inside(held, p):
+                continue
+            p = next(
+                (
+                    q
+                    for q in self._moves(p, (condition, sign), region, frozen, budget)
+                    if self.inside(held, q)
+                ),
+                None,
+            )
+        return p if p is not None and self.inside(region, p) else None
+
+    def _moves(
+        self,
+        p: Point,
+        want: Condition,
+        region: Region,
+        frozen: set[sp.Symbol],
+        budget: Budget,
+    ) -> Iterable[Point]:
+        """Points that differ from p in one variable of the condition, on its wanted side.
+
+        The values tried are the variable's roots of the condition (the others fixed) moved a
+        little either way, and far values; each is then placed back in the sign pattern.
+        """
+        condition, sign = want
+        movable = [
+            v
+            for v in self.variables
+            if v in condition.free_symbols and v not in self.fixed
+        ]
+        for v in movable:
+            for value in _tries(condition, v, p):
+                if not budget.spend():
+                    return
+                q = {**p, v: value}
+                if strict_sign(evaluate(condition, q)) != sign:
+                    continue
+                placed = self.place(q, region.pattern, frozen) or self.place(
+                    q, region.pattern, {v}
+                )
+                if placed is not None:
+                    yield placed
+
+    def split(
+        self, a: sp.Expr, b: sp.Expr, region: Region
+    ) -> list[tuple[Region, bool | None]] | None:
+        """Decide a == b in each case of the region (see `differ`); None past MAX_CASES.
+
+        Where the region leaves a piecewise part of either side open (step(x_1 + 1000): the
+        sign of x_1 + 1000 is not fixed by the z's), the region is cut at that condition and
+        each side decided on its own, innermost conditions first.
+        """
+        self.prepare(region)
+        cases: list[tuple[Region, bool | None]] = []
+        # a case, and both sides as resolved in the case it was cut from
+        todo = [(region, a, b)]
+        while todo:
+            case, x, y = todo.pop()
+            rx, ry = self.resolve(x, case), self.resolve(y, case)
+            condition = self._open_condition((rx, ry), case)
+            if condition is None:
+                cases.append((case, self.differ(x, y, case)))
+            else:
+                todo += [(case.case(condition, s), rx, ry) for s in (-1, 1)]
+            if len(cases) + len(todo) > MAX_CASES:
+                return None
+        return cases
+
+    def _open_condition(
+        self, exprs: Iterable[sp.Basic], region: Region
+    ) -> sp.Expr | None:
+        """A condition of a piecewise part the region leaves open, innermost first."""
+        for e in exprs:
+            if not e.has(*PIECEWISE):
+                continue
+            for node in sp.postorder_traversal(e):
+                for condition in _conditions(node, region, self.resolve):
+                    if (
+                        not condition.has(*PIECEWISE)
+                        and _sign_key(condition) is not None
+                        and self.sign(condition, region) is None
+                    ):
+                        return condition
+        return None
 
     # -- symbolic resolution ----------------------------------------------------------
     def prepare(self, region: Region) -> None:
@@ -367,7 +678,7 @@ class RegionSet:
         return None if known is None else known * lead
 
     def _poly(self, e: sp.Basic, region: Region) -> PolyElement:
-        """e as an exact polynomial over the variables (cached per region)."""
+        """e as an exact polynomial over the variables (cached in `region.polys`)."""
         cached = region.polys.get(e)
         if cached is not None:
             return cached
@@ -526,6 +837,69 @@ def _normal_form(e: sp.Expr) -> tuple[sp.Expr, int]:
     return form, (1 if coeff > 0 else -1)
 
 
+def _sign_key(e: sp.Expr) -> tuple[sp.Expr, int] | None:
+    """The normal form a sign of e is recorded under, or None (a number, piecewise, too big)."""
+    try:
+        _expansion_bound(e, {})
+    except _TooBig:
+        return None
+    x = sp.expand(e)
+    if x.is_number or x.has(*PIECEWISE):
+        return None
+    return _normal_form(x)
+
+
+def _conditions(
+    node: sp.Basic, region: Region, resolve: Callable[[sp.Basic, Region], sp.Basic]
+) -> list[sp.Expr]:
+    """The expressions whose signs decide a piecewise node: Heaviside(a) and |a| need a's,
+    Max and Min the pairwise differences, a Piecewise its comparisons' (resolved) sides."""
+    if isinstance(node, sp.Heaviside | sp.Abs):
+        return [node.args[0]]
+    if isinstance(node, sp.Max | sp.Min):
+        return [b - a for a, b in itertools.combinations(node.args, 2)]
+    if isinstance(node, sp.Piecewise):
+        return [
+            resolve(c.lhs - c.rhs, region)
+            for _, c in node.args
+            if isinstance(c, sp.core.relational.Relational)
+        ]
+    return []
+
+
+def _half_beyond(root: Fraction | Inexact, above: bool) -> Fraction:
+    """The nearest multiple of 1/2 strictly above (or below) root."""
+    twice = 2 * root
+    if above:
+        n = math.floor(twice) if isinstance(twice, Fraction) else int(MP.floor(twice))
+        return Fraction(n + 1, 2)
+    n = math.ceil(twice) if isinstance(twice, Fraction) else int(MP.ceil(twice))
+    return Fraction(n - 1, 2)
+
+
+def _tries(condition: sp.Expr, v: sp.Symbol, p: Point) -> list[Fraction]:
+    """Values of v to try to move the condition's sign: near its real roots, then far away."""
+    rest = {
+        u: sp.Rational(x.numerator, x.denominator)
+        for u, x in p.items()
+        if u != v and u in condition.free_symbols
+    }
+    f = condition.xreplace(rest)
+    near: list[float] = []
+    if f.is_polynomial(v):
+        try:
+            coeffs = [float(c) for c in sp.Poly(f, v).all_coeffs()]
+            roots = np.roots(coeffs) if len(coeffs) > 1 else []
+        except (OverflowError, TypeError, ValueError, np.linalg.LinAlgError):
+            roots = []
+        for r in roots:
+            if np.isfinite(r) and abs(r.imag) <= 1e-9 * max(1.0, abs(r.real)):
+                near += [float(r.real) + s * float(d) for d in _NEAR for s in (1, -1)]
+    far = [float(s * x) for x in _FAR for s in (1, -1)]
+    tries = [Fraction(repr(round(x, k))) for x in near for k in _DECIMALS]
+    return list(dict.fromkeys(tries + [Fraction(int(x)) for x in far]))
+
+
 def _expansion_bound(e: sp.Basic, memo: dict) -> int:
     """An upper bound on the number of terms `expand` produces; raise _TooBig past the limit."""
     if e in memo:
@@ -575,5 +949,11 @@ def _draw(
 def _point(
     arrays: dict[sp.Symbol, np.ndarray], variables: Iterable[sp.Symbol], k: int
 ) -> Point:
-    """Sample k as exact decimal fractions."""
-    return {v: Fraction(repr(float(arrays[v][k]))) for v in variables}
+    """Sample k as exact decimal fractions (`_draw`'s values are whole hundredths)."""
+    return {v: _hundredths(round(float(arrays[v][k]) * 100)) for v in variables}
+
+
+@functools.lru_cache(maxsize=1024)
+def _hundredths(n: int) -> Fraction:
+    """n / 100, made once per value (a few hundred occur among thousands of samples)."""
+    return Fraction(n, 100)

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from ...errors import EXIT_FAILED, EXIT_OK
 from ...spec import NetworkSpec
 from .judge import Verdict
+from .regions import HUGE
+
+TOO_LARGE = repr(HUGE)  # a counterexample's value too large to evaluate
 
 
 @dataclass
@@ -17,7 +20,9 @@ class EntryResult:
     """The verdict for one parameter entry."""
 
     name: str
-    status: str  # "ok", "wrong" or "missing"
+    status: (
+        str  # "ok", "wrong", "unproven" (neither shown right nor wrong) or "missing"
+    )
     line: int | None = None
     formula: str | None = None
     verdict: Verdict | None = None
@@ -63,12 +68,18 @@ class FormulaReport:
 
     @property
     def exit_code(self) -> int:
-        """0 all correct, 1 a wrong or missing formula."""
+        """0 all correct, 1 a wrong, not proven or missing formula."""
         return EXIT_OK if self.ok else EXIT_FAILED
 
     def counts(self) -> dict[str, int]:
-        """How many entries are ok, wrong and missing."""
-        out = {"total": len(self.entries), "ok": 0, "wrong": 0, "missing": 0}
+        """How many entries are ok, wrong, not proven and missing."""
+        out = {
+            "total": len(self.entries),
+            "ok": 0,
+            "wrong": 0,
+            "unproven": 0,
+            "missing": 0,
+        }
         for e in self.entries:
             out[e.status] += 1
         return out
@@ -99,9 +110,9 @@ class FormulaReport:
     def human(self, unicode: bool = True) -> str:
         """One line per entry (with a counterexample under a wrong one), then a summary."""
         mark = (
-            {"ok": "✓", "wrong": "✗", "missing": "?"}
+            {"ok": "✓", "wrong": "✗", "unproven": "!", "missing": "?"}
             if unicode
-            else {"ok": "ok", "wrong": "XX", "missing": "??"}
+            else {"ok": "ok", "wrong": "XX", "unproven": "!!", "missing": "??"}
         )
         width = max(len(f"dL/d{e.name}") for e in self.entries)
         lines = [f"{self.source}: {network_line(self.spec)}"]
@@ -124,9 +135,10 @@ class FormulaReport:
             if self.units
             else ""
         )
+        unproven = f", {c['unproven']} not proven" if c["unproven"] else ""
         lines.append(
-            f"{c['ok']} of {c['total']} correct, {c['wrong']} wrong, {c['missing']} missing "
-            f"(formulas per sample{region_note})"
+            f"{c['ok']} of {c['total']} correct, {c['wrong']} wrong{unproven}, "
+            f"{c['missing']} missing (formulas per sample{region_note})"
         )
         return "\n".join(lines)
 
@@ -139,8 +151,10 @@ def network_line(spec: NetworkSpec) -> str:
     )
 
 
-def _fmt(value: float | None) -> str:
-    """A value for people: 6 significant digits, or 'undefined'."""
+def _fmt(value: float | str | None) -> str:
+    """A value for people: 6 significant digits, or 'undefined'; text is shown as it is."""
+    if isinstance(value, str):
+        return value  # past a float's range, already written out (`3.03322e+434294`)
     return "undefined" if value is None else f"{value:.6g}"
 
 
@@ -148,7 +162,11 @@ def _counterexample_lines(cx: dict) -> list[str]:
     """The counterexample under a wrong entry: the point, then both values."""
     values = ", ".join(f"{k} = {_fmt(v)}" for k, v in cx["values"].items())
     pre = ", ".join(f"{k} = {_fmt(v)}" for k, v in cx.get("intermediates", {}).items())
-    got = "is undefined there" if cx["got"] is None else f"gives {_fmt(cx['got'])}"
+    got = cx["got"]
+    if got is None or got == TOO_LARGE:
+        got = f"is {'undefined' if got is None else got} there"
+    else:
+        got = f"gives {_fmt(got)}"
     out = [f"counterexample: {values}"]
     out.append(
         (f"(there {pre}) " if pre else "")

@@ -13,6 +13,7 @@ import sympy as sp
 from ...printing.plain import forward_math
 from ...spec import NetworkSpec, names, registry
 from .check import scalar_derivation, vocabulary
+from .cli import EXIT_CODES
 from .report import network_line
 from .vocab import MATH_FUNCTIONS
 
@@ -80,8 +81,7 @@ def template(
         "#   " + "  ".join(f"{a.latex}(z)" for a in activations),
         "# A line is `dL/dW1_1_2 = formula`, `dW1_1_2 = formula` or `W1_1_2: formula`;"
         " # starts a comment.",
-        f"# Check it:  {check_command} FILE   (exit 0: all correct; 1: a formula is wrong or"
-        " missing; 2: the file cannot be read or a formula is refused)",
+        f"# Check it:  {check_command} FILE   (exit codes: {EXIT_CODES})",
     ]
     for n in range(1, spec.depth + 1):
         W, b = vocab.params[names.weight(n)], vocab.params[names.bias(n)]

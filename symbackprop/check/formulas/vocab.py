@@ -94,8 +94,11 @@ def number(value: int | float | Fraction) -> sp.Rational:
     if isinstance(value, float) and not math.isfinite(value):
         raise ParseError(f"{value!r} is not a finite number")
     if abs(value) > MAX_CONSTANT:
+        written = repr(value)
+        if len(written) > 30:  # a 1999-digit literal is named, not printed
+            written = f"{written[:12]}...{written[-6:]} ({len(written)} characters)"
         raise ParseError(
-            f"the number {value!r} is too large (the limit is {MAX_CONSTANT:.0e})"
+            f"the number {written} is too large (the limit is {MAX_CONSTANT:.0e})"
         )
     exact = Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
     return sp.Rational(exact.numerator, exact.denominator)
@@ -187,8 +190,17 @@ def apply_function(name: str, args: Sequence[sp.Expr], alpha: sp.Expr) -> sp.Exp
         return sp.exp(a) - 1
     if name == "log1p":
         return sp.log(1 + a)
-    # where(condition, a, b); the parser built the condition's indicator
-    return a * args[1] + (1 - a) * args[2]
+    return _where(*args)
+
+
+def _where(indicator: sp.Expr, a: sp.Expr, b: sp.Expr) -> sp.Expr:
+    """where(condition, a, b) from the condition's indicator (the parser built it): a Piecewise,
+    so the branch not taken may be undefined there (where(h1_1 > 0, x_1/h1_1, 0))."""
+    if isinstance(indicator, sp.Heaviside):
+        arg, at_zero = indicator.args
+        condition = sp.Ge(arg, 0) if at_zero == 1 else sp.Gt(arg, 0)
+        return sp.Piecewise((a, condition), (b, True))
+    return indicator * a + (1 - indicator) * b  # SymPy decided it: 1 or 0
 
 
 def _check_arity(name: str, args: Sequence[sp.Expr], low: int, high: int) -> None:
@@ -228,6 +240,8 @@ def degree(expr: sp.Expr, _memo: dict | None = None) -> int:
         out = sum(degree(a, memo) for a in expr.args)
     elif isinstance(expr, sp.Heaviside):
         out = 0
+    elif isinstance(expr, sp.Piecewise):
+        out = max(degree(branch, memo) for branch, _ in expr.args)
     else:
         out = max(
             (degree(a, memo) for a in expr.args if isinstance(a, sp.Expr)), default=0
