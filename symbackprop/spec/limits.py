@@ -13,22 +13,18 @@ import math
 import reprlib
 
 MAX_WIDTH = 1_000_000  # units in any one layer, the input included
-MAX_DEPTH = (
-    100  # weight layers (hidden layers + the output layer); sizes given: one more
-)
-MAX_PARAMETERS = (
-    10_000_000  # weights + biases: a trainer's proof peaks near 0.7 GB here
-)
+# weight layers (hidden layers + the output layer); sizes given: one more
+MAX_DEPTH = 100
+# weights + biases: a trainer's proof peaks near 0.7 GB here
+MAX_PARAMETERS = 10_000_000
 MAX_DOCUMENT_PARAMETERS = 1_000_000  # latex, pdf, notebook: about 1 GB, a few minutes
 MAX_EPOCHS = 1_000_000  # epochs of the generated trainer's __main__
 MAX_SEED = 2**32 - 1  # seeds run from 0 to this (what every NumPy seeding API accepts)
-MAX_TEXT_CHARS = (
-    1_000  # a name or a title (a default name at the limits stays below it)
-)
+# a name or a title (a default name at the limits stays below it)
+MAX_TEXT_CHARS = 1_000
 MAX_NUMBER_CHARS = 40  # a number typed on the command line (repr of a float needs 24)
-MAX_SPEC_MIB = (
-    4  # a TOML spec file: a network, its weights and a small example data set
-)
+# a TOML spec file: a network, its weights and a small example data set
+MAX_SPEC_MIB = 4
 MAX_SPEC_BYTES = MAX_SPEC_MIB * 2**20
 MAX_NESTING = 4  # TOML levels: the file, a table ([data], [params]), a matrix, its rows
 
