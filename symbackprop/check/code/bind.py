@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import UserError
-from .load import FunctionInfo
+from .student_file import FunctionInfo
 
 INPUTS = {
     "X",

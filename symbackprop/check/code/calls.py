@@ -11,7 +11,7 @@ from typing import Any
 from ...errors import UserError
 from . import bind, channel, runner
 from .layout import Layout
-from .load import FunctionInfo, Param
+from .student_file import FunctionInfo, Param
 from .result import CallOutcome, Namer, Outcome, Where
 from .truth import Probe
 
