@@ -11,8 +11,8 @@ from typing import Any
 from ...errors import UserError
 from . import bind, channel, runner
 from .layout import Layout
-from .student_file import FunctionInfo, Param
 from .result import CallOutcome, Namer, Outcome, Where
+from .student_file import FunctionInfo, Param
 from .truth import Probe
 
 
