@@ -2,8 +2,9 @@
 backward (tests/fixtures/redteam/, behind _prelude.py), and the test looks from outside the
 child for any effect of it: the grader's folder (hashed before and after), processes left
 alive, connections to a TCP listener the test opened, the checker's time, memory and output,
-and the verdict (an attack that worked makes the submission correct, so "not ok" means it
-did not). Attacks aim only at their own checker and at the test's own temporary files.
+the sandbox's memory-backed file systems (statvfs through /proc/<pid>/root), and the
+verdict (an attack that worked makes the submission correct, so "not ok" means it did
+not). Attacks aim only at their own checker and at the test's own temporary files.
 
 Run: python -m pytest tests/test_redteam.py (skipped without /usr/bin/bwrap unless CI is set).
 The checks run as subprocesses, a few at a time, in one module-scoped fixture; with
@@ -12,6 +13,7 @@ REDTEAM_VERBOSE=1 (and -s) it prints one line per check and what was seen.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+import unicodedata
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -67,6 +70,9 @@ class Attack:
     slow: bool = False  # expected to run into the timeout: started first
     private_tmpdir: bool = True  # TMPDIR=base/tmp for the checker (else the default)
     kill_after: float = 0.0  # SIGKILL the checker this long after its child started
+    filename: str = "alice.py"  # the submission's name in the grader's folder
+    notebook: bool = False  # a .ipynb: a new cell at each "# %% execution_count: JSON"
+    watch_tmpfs: bool = False  # measure the sandbox's tmpfs mounts while it runs
 
 
 def _attacks() -> dict[str, Attack]:
@@ -78,11 +84,12 @@ def _attacks() -> dict[str, Attack]:
         "forward_only_z forward_reads_probes import_symbackprop "
         "loader_lambda_key loader_function_default loader_class_base "
         "loader_class_decorator loader_method_decorator loader_method_default "
-        "loader_class_getitem"
+        "loader_class_getitem spawn_raw_syscall read_sandbox_proc verdict_overflow "
+        "fixed_probes phase_steal stderr_digits long_name"
     ).split()
     slow = (
         "fork_bomb fifo_results zero_links sigstop_kill sigstop_pidfd flood_fds "
-        "infinite_loop sleep_in_c"
+        "infinite_loop sleep_in_c threads_burn json_bomb"
     ).split()
     attacks = {name: Attack(f"{name}.py", slow=True) for name in slow}
     attacks |= {name: Attack(f"{name}.py") for name in names}
@@ -99,8 +106,21 @@ def _attacks() -> dict[str, Attack]:
         "tmp_killed": Attack(
             "sleep_in_c.py", slow=True, private_tmpdir=False, kill_after=1.5
         ),
+        "fill_tmpfs": Attack("fill_tmpfs.py", slow=True, watch_tmpfs=True),
+        "spoof_filename": Attack("spoof_where.py", human=True, filename=SPOOF_NAME),
+        "spoof_notebook": Attack(
+            "spoof_notebook.py", human=True, notebook=True, filename="alice.ipynb"
+        ),
+        "spoof_names": Attack("spoof_names.py", human=True),
     }
     return attacks
+
+
+# a file name that is a forged report: ESC, CR, LF and a bidi override (U+202E)
+SPOOF_NAME = (
+    "alice\x1b[2J\x1b[H\rFORGED verdict: everything matches the derivation\n"
+    "\u202eFORGED\u2028FORGED.py"
+)
 
 
 ATTACKS = _attacks()
@@ -278,6 +298,79 @@ def drain(stream: IO[bytes], sink: bytearray) -> None:
             sink += chunk[: OUTPUT_CAP - len(sink)]
 
 
+# ---- building submissions ------------------------------------------------------------
+
+
+@functools.cache
+def probe_table() -> str:
+    """What a student gets by running symbackprop once at home: a literal dict from the
+    bytes of each probe's X (hex) to the true W1, W2, b1, b2 gradients there."""
+    from symbackprop.check.code.truth import make_probes, truth_for
+    from symbackprop.spec import default_spec
+
+    table = {
+        p.X.tobytes().hex(): [p.grads[k].tolist() for k in ("W1", "W2", "b1", "b2")]
+        for p in make_probes(truth_for(default_spec()))
+    }
+    return repr(table)
+
+
+def notebook(text: str) -> str:
+    """A .ipynb of the text's code cells: each "# %% execution_count: JSON" line starts a
+    cell whose execution count is that JSON value (the first cell's is 1)."""
+    marker = "# %% execution_count: "
+    cells: list[tuple[Any, list[str]]] = [(1, [])]
+    for line in text.splitlines(keepends=True):
+        if line.startswith(marker):
+            cells.append((json.loads(line[len(marker) :]), []))
+        else:
+            cells[-1][1].append(line)
+    return json.dumps(
+        {
+            "nbformat": 4,
+            "nbformat_minor": 5,
+            "metadata": {},
+            "cells": [
+                {
+                    "cell_type": "code",
+                    "execution_count": count,
+                    "metadata": {},
+                    "outputs": [],
+                    "source": lines,
+                }
+                for count, lines in cells
+            ],
+        }
+    )
+
+
+def tmpfs_usage(pid: int) -> int | None:
+    """Bytes used in the tmpfs mounts of a process in another mount namespace (seen from
+    outside through /proc/<pid>/root), each file system once, the work folder left out;
+    None for a process in this namespace (bwrap itself) or one that is gone."""
+    try:
+        if os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt"):
+            return None
+        with open(f"/proc/{pid}/mountinfo", encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    used: dict[str, int] = {}
+    for line in lines:
+        fields = line.split()
+        if "-" not in fields or fields[fields.index("-") + 1] != "tmpfs":
+            continue
+        device, point = fields[2], fields[4].encode().decode("unicode_escape")
+        if point == "/sandbox/work" or device in used:
+            continue
+        try:
+            st = os.statvfs(f"/proc/{pid}/root{point}")
+        except OSError:
+            continue
+        used[device] = (st.f_blocks - st.f_bfree) * st.f_frsize
+    return sum(used.values())
+
+
 # ---- one check ---------------------------------------------------------------------------
 
 
@@ -301,6 +394,8 @@ class Check:
     maxrss: int = 0
     killed_for: str = ""
     settled: bool = False
+    tmpfs_peak: int = 0  # bytes in the sandbox's tmpfs mounts but its work folder
+    tmpfs_seen: int = 0  # times the watcher measured them
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
@@ -320,25 +415,30 @@ class Check:
             f"# bob {other_secret}\n" + OTHER_STUDENT.read_text(encoding="utf-8"),
             encoding="utf-8",
         )
-        self.submission = self.grader / "submissions" / "alice.py"
+        self.submission = self.grader / "submissions" / self.attack.filename
         self.listener = socket.create_server(("127.0.0.1", 0), backlog=128)
         self.listener.setblocking(False)
         values = {
             "TOKEN": self.token,
             "GRADER": str(self.grader),
-            "SUBMISSION": str(self.submission),
+            "SUBMISSION": json.dumps(str(self.submission))[1:-1],  # in a "..." literal
             "SECRET_FILE": str(self.secret_file),
             "OTHER": str(self.other),
             "GRADES": str(self.grades),
             "PORT": str(self.listener.getsockname()[1]),
             "SECRET_ENV": SECRET_ENV,
             "ESC": "\x1b",
+            "ZEROS": "0" * 5000,
         }
         text = (REDTEAM / "_prelude.py").read_text(encoding="utf-8") + "\n\n"
         text += (REDTEAM / self.attack.fixture).read_text(encoding="utf-8")
+        if "@PROBE_TABLE@" in text:
+            values["PROBE_TABLE"] = probe_table()
         for key, value in values.items():
             text = text.replace(f"@{key}@", value)
         self.text = text
+        if self.attack.notebook:
+            text = notebook(text)
         self.submission.write_text(text, encoding="utf-8")
         self.before = snapshot(self.grader)
         self.out = bytearray()
@@ -426,6 +526,12 @@ class Check:
                     with self.lock:
                         self.descendants[key] = info
                     stack.append(child.pid)
+        if self.attack.watch_tmpfs:
+            for pid, start in self.known():
+                used = tmpfs_usage(pid) if is_alive(pid, start, table) else None
+                if used is not None:
+                    self.tmpfs_seen += 1
+                    self.tmpfs_peak = max(self.tmpfs_peak, used)
         if not running:
             return
         pages = read_proc(self.proc.pid, "statm").split()
@@ -693,17 +799,29 @@ def test_disabling_the_audit_hook_does_not_free_the_child(
 
 @pytest.mark.parametrize(
     "attack",
-    ["spawn_os_system", "spawn_subprocess", "spawn_fork_exec", "spawn_fork_setsid"],
+    [
+        "spawn_os_system",
+        "spawn_subprocess",
+        "spawn_fork_exec",
+        "spawn_fork_setsid",
+        "spawn_raw_syscall",
+    ],
 )
 def test_started_processes_do_not_outlive_the_check(
     attack: str, checks: dict[str, Check]
 ) -> None:
     """os.system, subprocess.Popen(start_new_session), _posixsubprocess.fork_exec with
-    setsid, and fork+setsid+fork start an escapee that, for 60 s, touches a marker in the
+    setsid, fork+setsid+fork, and raw system calls by ctypes (clone as fork, with
+    CLONE_VFORK, with CLONE_THREAD but no CLONE_VM, with bits above 32; clone3, fork,
+    vfork, x32 fork and clone) start an escapee that, for 60 s, touches a marker in the
     grader's folder and connects to the test's listener. Seen 2 s after the check: no
     marker, no connection, no process with the attack's token, no descendant left (PID
-    namespace and --die-with-parent; the grader's folder is not in the view)."""
-    contained(checks[attack])
+    namespace and --die-with-parent; the seccomp filter; the grader's folder is not in
+    the view)."""
+    check = checks[attack]
+    report = contained(check)
+    if attack == "spawn_raw_syscall":
+        not_ok(check, report)
 
 
 # ---- 3. network --------------------------------------------------------------------------
@@ -750,12 +868,14 @@ def test_no_writes_outside_the_work_folder(
 
 @pytest.mark.parametrize(
     "attack",
-    ["read_shadow", "read_environ", "read_other", "read_secret"],
+    ["read_shadow", "read_environ", "read_other", "read_secret", "read_sandbox_proc"],
 )
 def test_secrets_cannot_be_read(attack: str, checks: dict[str, Check]) -> None:
     """/etc/shadow, the checker's /proc/<pid>/environ (holding SYMBACKPROP_REDTEAM_SECRET),
-    the other student's submission, the grader's secret file: the oracle returns the
-    correct gradients only if it could read them: not ok."""
+    the other student's submission, the grader's secret file; the sandbox's own /proc (pid
+    1 is the runner: its environ, cmdline, mountinfo) searched for that variable's name
+    and the grader's folder: the oracle returns the correct gradients only if it could
+    read them: not ok (--clearenv, the view shows no folder of the grader's)."""
     check = checks[attack]
     not_ok(check, contained(check))
 
@@ -799,6 +919,7 @@ def test_resource_limits_cannot_be_raised(
         "flood_fds",
         "infinite_loop",
         "sleep_in_c",
+        "threads_burn",
     ],
 )
 def test_the_checker_cannot_be_hung_or_flooded(
@@ -806,11 +927,12 @@ def test_the_checker_cannot_be_hung_or_flooded(
 ) -> None:
     """Work-folder files replaced by FIFOs or links to /dev/zero, SIGSTOP to the checker
     (os.kill, pidfd_send_signal), GBs without a newline to every open descriptor, a busy
-    loop, a 1000 s sleep with every signal blocked: the checker returns within the timeout
-    and a margin, peaks under 400 MB, exits 0 or 1 without a traceback, prints its report."""
+    loop, a 1000 s sleep with every signal blocked, forward starting up to 200 spinning
+    threads: the checker returns within the timeout and a margin, peaks under 400 MB,
+    exits 0 or 1 without a traceback, prints its report."""
     check = checks[attack]
     report = contained(check)
-    if attack in ("flood_fds", "infinite_loop", "sleep_in_c"):
+    if attack in ("flood_fds", "infinite_loop", "sleep_in_c", "threads_burn"):
         not_ok(check, report)
 
 
@@ -893,21 +1015,49 @@ def test_top_level_code_never_runs(attack: str, checks: dict[str, Check]) -> Non
 # ---- 10. spoofing the human report ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("attack", ["spoof"])
+# every line of the human report is one of its own kinds
+REPORT_LINE = re.compile(
+    r"(check-code |your layout: |probed at |note: |verdict: |    )"
+    r"|(forward|\w+ gradient) +(ok|WRONG|ERROR|not checked)(  \[[\w, ]+\])?$|$"
+)
+LINE_BREAKS = r"[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]"
+
+
+@pytest.mark.parametrize(
+    "attack", ["spoof", "spoof_filename", "spoof_notebook", "spoof_names"]
+)
 def test_student_text_is_inert_in_the_human_report(
     attack: str, checks: dict[str, Check]
 ) -> None:
-    """An exception with a forged type name and a message of newlines, a carriage return,
-    a vertical tab and ANSI escapes, raised on a line with ESC bytes: the report has no ESC
-    byte, and no line of it starts with the student's FORGED text."""
+    """Forged text from the student: an exception with a forged type name and a message
+    of newlines, a carriage return, a vertical tab and ANSI escapes, raised on a line with
+    ESC bytes; the submission's file name (ESC, CR, LF, U+202E, U+2028), shown where a
+    dropped statement or a raising line is; a notebook whose cells' execution counts are
+    such text (cell labels name them); gradient names from returned dict keys ending in a
+    newline ("dW2\n" matches a pattern ending in `$`). The report has no control or format
+    character but its newlines, every line is one of the report's own kinds, none starts
+    with the student's FORGED text, and there is one verdict line."""
     check = checks[attack]
     contained(check, codes=(1,))
     problems = []
     if b"\x1b" in check.out or b"\x1b" in check.err:
         problems.append("an ESC byte in the output")
-    lines = re.split(r"[\n\r\x0b\x0c]", check.stdout)
-    forged = [line for line in lines if line.lstrip().startswith("FORGED")]
-    problems += [f"a forged line: {line!r}" for line in forged]
+    odd = {
+        f"U+{ord(c):04X}"
+        for c in check.stdout
+        if c != "\n" and unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")
+    }
+    if odd:
+        problems.append(f"control or format characters: {sorted(odd)}")
+    lines = re.split(LINE_BREAKS, check.stdout)
+    strange = [line for line in lines if not REPORT_LINE.match(line)]
+    problems += [f"not a line of the report: {line[:100]!r}" for line in strange[:3]]
+    forged = [
+        line
+        for line in lines
+        if line.lstrip(" \u202a\u202b\u202c\u202d\u202e").startswith("FORGED")
+    ]
+    problems += [f"a forged line: {line[:100]!r}" for line in forged[:3]]
     verdicts = [line for line in lines if line.startswith("verdict:")]
     if len(verdicts) != 1 or "everything matches" in verdicts[0]:
         problems.append(f"verdict lines: {verdicts}")
@@ -931,3 +1081,99 @@ def test_nothing_is_left_in_tmp(attack: str, checks: dict[str, Check]) -> None:
         assert not problems, check.describe(problems)
     else:
         contained(check, codes=(0,) if attack == "tmp_normal" else (1,))
+
+
+# ---- 12. the matcher -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attack", ["verdict_overflow"])
+def test_huge_values_are_not_judged_correct(
+    attack: str, checks: dict[str, Check]
+) -> None:
+    """forward's Z and backward's b2 gradient filled with the largest float, whatever the
+    inputs: the least-squares factor s.c / c.c overflows to inf, and an infinite factor
+    must not pass for "equal up to a factor of 1": forward and b2 are not ok."""
+    check = checks[attack]
+    report = contained(check)
+    not_ok(check, report)
+    assert report is not None
+    judged = {
+        "forward": report["forward"]["status"],
+        "b2": report["gradients"]["b2"]["status"],
+    }
+    assert "ok" not in judged.values(), check.describe([f"judged ok: {judged}"])
+
+
+# ---- 13. the probe points ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attack", ["fixed_probes"])
+def test_precomputed_gradients_do_not_pass(
+    attack: str, checks: dict[str, Check]
+) -> None:
+    """backward returns the true gradients only at the X of the probes a run at home
+    showed (a table from symbackprop itself, as a student could make it), zeros elsewhere:
+    the probes must not be known before the check (not ok)."""
+    check = checks[attack]
+    not_ok(check, contained(check))
+
+
+# ---- 14. the phase protocol ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attack", ["phase_steal"])
+def test_the_phase_protocol_cannot_be_abused(
+    attack: str, checks: dict[str, Check]
+) -> None:
+    """forward (wrong) says "phase_done" early, reads the backward calls (the true H, Z,
+    y_pred) from the runner's stdin, sends forged results with them for every forward call,
+    replays "loaded", runs the backward calls with the runner's own functions and says
+    "finished": results after the end of their phase are refused, so forward is not ok."""
+    check = checks[attack]
+    report = contained(check)
+    not_ok(check, report)
+    assert report is not None and report["forward"]["status"] != "ok", check.describe(
+        ["forward judged ok: the stolen true values were accepted"]
+    )
+
+
+# ---- 15. the parent's parsers --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attack", ["stderr_digits", "long_name", "json_bomb"])
+def test_the_parent_parses_the_child_safely(
+    attack: str, checks: dict[str, Check]
+) -> None:
+    """A forged faulthandler frame on stderr whose line number has 5000 digits; a forward
+    parameter named W1 with 5000 leading zeros (int() refuses more than 4300 digits); two
+    16 MiB messages of 5.6 million empty JSON objects each (~70 bytes apiece once parsed):
+    a verdict (not ok) or a refusal, never an internal error (exit 4), and the checker
+    peaks under 400 MB."""
+    check = checks[attack]
+    report = contained(check, codes=(1, 2) if attack == "long_name" else (1,))
+    assert "internal error" not in check.stderr, check.describe(["an internal error"])
+    if report is not None:
+        not_ok(check, report)
+
+
+# ---- 16. memory-backed file systems --------------------------------------------------------
+
+
+@pytest.mark.parametrize("attack", ["fill_tmpfs"])
+def test_only_the_work_folder_takes_memory(
+    attack: str, checks: dict[str, Check]
+) -> None:
+    """32 MiB written into each of /, /dev/shm and a hidden site-packages folder of the
+    sandbox (tmpfs mounts without a size, in the machine's memory), held until the
+    timeout. Measured from outside every 0.1 s (statvfs through /proc/<pid>/root): the
+    sandbox's tmpfs mounts other than the 64 MiB work folder never hold more than 4 MiB."""
+    check = checks[attack]
+    contained(check)
+    problems = []
+    if not check.tmpfs_seen:
+        problems.append("the watcher never saw the sandbox's mounts")
+    if check.tmpfs_peak > 4 * 1024**2:
+        problems.append(
+            f"{check.tmpfs_peak / 1024**2:.0f} MiB in tmpfs mounts outside the work folder"
+        )
+    assert not problems, check.describe(problems)
