@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .check.inert import inert
 from .errors import EXIT_USAGE, UserError
 from .spec import flags
 from .spec.flags import spec_from_args
@@ -245,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except UserError as exc:
-        print(f"symbackprop: error: {exc.message}", file=sys.stderr)
+        # one line, whatever a file name or a student's text in it holds
+        print(f"symbackprop: error: {inert(exc.message, 4000)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("symbackprop: interrupted", file=sys.stderr)

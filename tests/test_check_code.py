@@ -334,7 +334,14 @@ def test_cli_json_and_exit_codes() -> None:
     seed = cli(str(SEED), "--json")
     assert seed.returncode == 1, seed.stderr
     report = json.loads(seed.stdout)
-    assert set(report) == {"ok", "reduction", "forward", "gradients", "sandbox"}
+    assert set(report) == {
+        "ok",
+        "reduction",
+        "forward",
+        "gradients",
+        "sandbox",
+        "probe_seed",
+    }
     assert list(report["gradients"]) == ["W1", "b1", "W2", "b2"]
     for part in [report["forward"], *report["gradients"].values()]:
         assert set(part) == {"status", "diagnoses", "message", "max_rel_error"}

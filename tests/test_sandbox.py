@@ -221,3 +221,19 @@ def test_a_forward_that_returns_less_than_the_backward_takes_is_not_ok(
         report = json.loads(out.stdout)
         assert report["forward"]["status"] != "ok", returned
         assert out.returncode == 1
+
+
+def test_probe_points_are_new_at_every_run_and_repeatable_on_request() -> None:
+    wrong = str(STUDENTS / "scaled_by_two.py")
+    first = json.loads(_cli("check-code", wrong, "--json").stdout)
+    second = json.loads(_cli("check-code", wrong, "--json").stdout)
+    assert first["probe_seed"] != second["probe_seed"]  # a table of answers cannot pass
+    again = json.loads(
+        _cli(
+            "check-code", wrong, "--json", "--probe-seed", str(first["probe_seed"])
+        ).stdout
+    )
+    assert again["probe_seed"] == first["probe_seed"]
+    assert (
+        again["gradients"] == first["gradients"]
+    )  # the same points, the same messages

@@ -38,11 +38,11 @@ PREDICTIONS = {
 PARAMS = {"params", "parameters", "param", "weights", "theta", "model"}
 BATCH = {"N", "n", "m", "batch_size", "n_samples", "num_samples"}
 LAYER_NAME = re.compile(
-    r"^(?P<kind>[WwBbZzHhAa]|weights?|bias(?:es)?)_?(?P<index>\d*)$"
+    r"^(?P<kind>[WwBbZzHhAa]|weights?|bias(?:es)?)_?(?P<index>\d{0,6})\Z"
 )
 GRADIENT_NAME = re.compile(
     r"^(?:d|g|grad_?|gradient_?|d[LlJE](?:oss)?_?d|delta_?|nabla_?)?"
-    r"(?P<kind>[WwBb])_?(?P<index>\d+)(?:_?(?:grad|gradient|g|d))?$"
+    r"(?P<kind>[WwBb])_?(?P<index>\d{1,6})(?:_?(?:grad|gradient|g|d))?\Z"
 )
 
 FORWARD_INPUTS = ("X", "y", "N", "params")  # plus every W and b

@@ -26,6 +26,7 @@ MAX_ITEMS = 64  # entries of a returned tuple or dict
 MAX_DEPTH = 6  # nesting of returned tuples and dicts
 MAX_DIMS = 8
 MAX_ERRORS = 50  # loading errors kept
+MAX_BRACKETS = 20_000  # objects and lists in one message (a real one has a few hundred)
 
 
 class ProtocolError(Exception):
@@ -141,8 +142,16 @@ def decode(obj: Any, depth: int = 0) -> Any:
     raise ProtocolError("a returned value has an unknown form")
 
 
+def text(value: Any, what: str) -> str:
+    """A message string from the child, inert."""
+    return _str(value, what)
+
+
 def parse_line(line: bytes) -> dict[str, Any]:
-    """One JSON object from a line (its event name checked later)."""
+    """One JSON object from a line (its event name checked later). A line with more brackets
+    than any real message has is refused before parsing (a JSON bomb costs memory)."""
+    if line.count(b"{") + line.count(b"[") > MAX_BRACKETS:
+        raise ProtocolError("a message with too many nested values")
     try:
         obj = json.loads(line)
     except (ValueError, RecursionError):

@@ -26,6 +26,13 @@ def add_check_code_arguments(p: argparse.ArgumentParser) -> None:
         "at most 3600)",
     )
     p.add_argument(
+        "--probe-seed",
+        type=int,
+        metavar="N",
+        help="repeat a run's random probe points (the report's probe_seed; default: new "
+        "points at every run)",
+    )
+    p.add_argument(
         "--sandbox",
         choices=("auto", "bwrap", "process"),
         default="auto",
@@ -89,6 +96,7 @@ def run_check_code(args: argparse.Namespace) -> int:
         forward_returns=args.forward_returns,
         backward_args=args.backward_args,
         sandbox=args.sandbox,
+        probe_seed=args.probe_seed,
     )
     if result.warning:
         print(result.warning, file=sys.stderr, flush=True)

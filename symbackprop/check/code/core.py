@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -94,15 +95,18 @@ def run_check(
     backward_args: str | Sequence[str] | None = None,
     derivation: Derivation | None = None,
     sandbox: str = "auto",
+    probe_seed: int | None = None,
 ) -> CheckResult:
     """Check a student's file in a sandboxed child process; the report and its context.
 
     `derivation`: the spec's, when the caller has derived it already (`build` has).
     `sandbox`: "bwrap" (isolated), "process" (not isolated) or "auto" (bwrap when on PATH).
-    The time limit covers reading the file as well as running it.
+    The time limit covers reading the file as well as running it. The probe points are new at
+    every run (a table of answers cannot pass); `probe_seed` repeats a run's points.
     """
     start = time.monotonic()
     check_timeout(timeout)
+    seed = probe_seed_or_new(probe_seed)
     mode, warning = choose_sandbox(sandbox)
     deadline = start + timeout
     spec = resolve_spec(spec, reduction)
@@ -149,7 +153,7 @@ def run_check(
 
     try:
         truth = truth_for(spec, derivation)
-        probes = make_probes(truth)
+        probes = make_probes(truth, seed)
         notes = _file_notes(student)
         result = _check(
             spec, truth, probes, child, bindings, infos, where, timeout, notes
@@ -160,6 +164,7 @@ def run_check(
     result.sandbox = mode
     result.warning = warning
     result.report["sandbox"] = mode
+    result.report["probe_seed"] = seed
     result.seconds = time.monotonic() - start
     return result
 
@@ -177,6 +182,17 @@ def _optional_imports(student: StudentFile) -> tuple[str, ...]:
     return tuple(found)
 
 
+def probe_seed_or_new(seed: int | None) -> int:
+    """The seed of this run's probe points: the one given (to repeat a run), else a new one."""
+    if seed is None:
+        return secrets.randbits(32)
+    if not 0 <= seed < 2**32:
+        raise UserError(
+            f"--probe-seed must be a whole number from 0 to {2**32 - 1}, not {seed}"
+        )
+    return seed
+
+
 def check_timeout(timeout: float) -> None:
     """A time limit is a positive, finite number of seconds up to MAX_TIMEOUT."""
     if not 0 < timeout <= MAX_TIMEOUT:
@@ -191,9 +207,7 @@ def _find(student: StudentFile, name: str, role: str) -> FunctionInfo:
     if info is not None:
         return info
     if name in student.skipped_defs:
-        raise UserError(
-            f"{student.path}: {student.skipped_defs[name]}; use plain defaults"
-        )
+        raise UserError(f"{student.path}: {student.skipped_defs[name]}")
     defined = ", ".join(sorted(student.functions)) or "none"
     hint = f"--{role} NAME" if role else ""
     extra = ""
@@ -229,10 +243,12 @@ def check_callables(
     forward_args: str | Sequence[str] | None = None,
     forward_returns: str | Sequence[str] | None = None,
     backward_args: str | Sequence[str] | None = None,
+    probe_seed: int | None = None,
 ) -> CheckResult:
     """The same check for functions already imported here: they run in this process."""
     start = time.monotonic()
     check_timeout(timeout)
+    seed = probe_seed_or_new(probe_seed)
     spec = resolve_spec(spec, reduction)
     check_size(spec)
     fns = {"forward": forward_fn, "backward": backward_fn}
@@ -265,7 +281,7 @@ def check_callables(
     functions = {role: fns[role] for role in bindings}
     run = InProcessRun(functions, namespace, timeout)
     truth = truth_for(spec)
-    probes = make_probes(truth)
+    probes = make_probes(truth, seed)
 
     def where(frame: dict[str, Any] | None) -> str:
         return f"{frame['file']}:{frame['line']}" if frame else ""
@@ -274,6 +290,7 @@ def check_callables(
     module = getattr(backward_fn, "__module__", None)
     name = getattr(backward_fn, "__qualname__", "backward")
     result.source = f"{module}.{name}" if module else name
+    result.report["probe_seed"] = seed
     result.seconds = time.monotonic() - start
     return result
 

@@ -179,9 +179,9 @@ def _def_problem(fn: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> st
     """Why defining `fn` would run code ('' when it would not): defaults and annotations are
     evaluated by `def` itself."""
     if not all(is_safe(d, WHOLE, scope) for d in defaults_of(fn.args)):
-        return "its default values call code when it is defined"
+        return "its default values call code when it is defined; use plain values as defaults"
     if not all(is_safe(a, ANNOTATION, scope) for a in annotations_of(fn)):
-        return "its annotations call code when it is defined"
+        return "its annotations call code when it is defined; write them as names or strings"
     return ""
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import UserError
+from ..inert import inert
 from .keep import Filter
 from .student_file import (
     Chunk,
@@ -103,7 +104,7 @@ def read_student_file(path: Path) -> StudentFile:
     elif suffix != ".py" and any(PROMPT.match(x) for x in _split_lines(text)):
         kind, cells = "text", _text_cells(path, text)
     else:
-        kind, cells = "py", [_Cell(path.name, True, 1, _split_lines(text))]
+        kind, cells = "py", [_Cell(_label(path), True, 1, _split_lines(text))]
     student = StudentFile(path=path, kind=kind, chunks=[])
     with _gc_paused():  # a large file makes millions of AST nodes, and no cycles
         parsed = [
@@ -118,6 +119,11 @@ def read_student_file(path: Path) -> StudentFile:
             f"{path}: no Python code found (no imports, functions or assignments)"
         )
     return student
+
+
+def _label(path: Path) -> str:
+    """The file's name as shown in messages: inert (a name may hold escapes or new lines)."""
+    return inert(path.name, 200)
 
 
 def _split_lines(text: str) -> list[str]:
@@ -167,7 +173,9 @@ def _ipynb_cells(path: Path, text: str) -> list[_Cell]:
         count = cell.get("execution_count", cell.get("prompt_number"))
         if not isinstance(count, int | str) or isinstance(count, bool):
             count = None
-        label = f"{path.name}, cell {i}" + (
+        if type(count) is not int:
+            count = None  # the file says anything here: only a number is shown
+        label = f"{_label(path)}, cell {i}" + (
             f" (In [{str(count)[:20]}])" if count is not None else ""
         )
         cells.append(_Cell(label, False, 1, _split_lines(source)))
@@ -181,7 +189,9 @@ def _text_cells(path: Path, text: str) -> list[_Cell]:
         m = PROMPT.match(line)
         if m:
             rest = m.group("rest")
-            current = _Cell(path.name, True, number if rest.strip() else number + 1, [])
+            current = _Cell(
+                _label(path), True, number if rest.strip() else number + 1, []
+            )
             if rest.strip():
                 current.lines.append(rest)
             cells.append(current)

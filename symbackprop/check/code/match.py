@@ -9,6 +9,7 @@ student's values, and `classify` names the factor (1, -1, a constant, k/N, k*N),
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -70,14 +71,20 @@ def ratio(s: np.ndarray, c: np.ndarray) -> float | None:
     s_max = float(np.max(np.abs(s))) if s.size else 0.0
     if c_max == 0.0:
         return 1.0 if s_max <= ATOL else None
-    f = float(np.vdot(s, c) / np.vdot(c, c))
+    if s_max == 0.0:
+        return 0.0  # all zeros: a factor of 0
+    # on arrays scaled to at most 1, so that huge values cannot overflow to an inf factor
+    sn, cn = s / s_max, c / c_max
+    f = float(np.vdot(sn, cn) / np.vdot(cn, cn)) * (s_max / c_max)
+    if not np.isfinite(f):
+        return None
     if float(np.max(np.abs(s - f * c))) <= RTOL * max(s_max, abs(f) * c_max) + ATOL:
         return f
     return None
 
 
 def _same(a: float, b: float) -> bool:
-    return abs(a - b) <= 1e-5 * max(1.0, abs(a), abs(b))
+    return math.isfinite(a) and abs(a - b) <= 1e-5 * max(1.0, abs(a), abs(b))
 
 
 def _fraction(x: float) -> str:

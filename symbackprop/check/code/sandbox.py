@@ -96,7 +96,9 @@ def _limits(cpu_seconds: int) -> Callable[[], None]:
     return apply
 
 
-_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<function>\S+)')
+_FRAME = re.compile(
+    r'File "(?P<file>[^"]{1,200})", line (?P<line>\d{1,9}) in (?P<function>\S{1,200})'
+)
 
 
 def _frame_from_dump(text: str) -> dict[str, Any] | None:
@@ -147,7 +149,8 @@ class ChildRun:
         self.outcome = Outcome()
         self._done = False
         self._folder: str | None = None
-        self._buffer = b""
+        self._pending: list[bytes] = []  # the start of a line not yet complete
+        self._pending_bytes = 0
         self._received = 0
         self._stderr = bytearray()
         self._phase: tuple[int, set[int]] | None = (
@@ -279,13 +282,24 @@ class ChildRun:
             raise ProtocolError(
                 f"more than {channel.MAX_TOTAL_BYTES >> 20} MiB of results"
             )
-        self._buffer += chunk
-        *lines, self._buffer = self._buffer.split(b"\n")
-        if len(self._buffer) > channel.MAX_LINE_BYTES:
-            raise ProtocolError(
-                f"a message longer than {channel.MAX_LINE_BYTES >> 20} MiB"
-            )
-        for line in lines:
+        if b"\n" not in chunk:  # most of a long line: no search of what came before
+            self._pending.append(chunk)
+            self._pending_bytes += len(chunk)
+            if self._pending_bytes > channel.MAX_LINE_BYTES:
+                raise ProtocolError(
+                    f"a message longer than {channel.MAX_LINE_BYTES >> 20} MiB"
+                )
+            return
+        head, *lines = chunk.split(b"\n")
+        lines[-1:], rest = [], lines[-1]
+        self._pending.append(head)
+        complete = [b"".join(self._pending), *lines]
+        self._pending, self._pending_bytes = [rest], len(rest)
+        for line in complete:
+            if len(line) > channel.MAX_LINE_BYTES:
+                raise ProtocolError(
+                    f"a message longer than {channel.MAX_LINE_BYTES >> 20} MiB"
+                )
             self._handle(channel.parse_line(line))
 
     def _handle(self, event: dict[str, Any]) -> None:
@@ -299,7 +313,7 @@ class ChildRun:
         if not self._started:
             raise ProtocolError("a message before the runner started")
         if kind == "runner_error":
-            out.runner_error = channel.inert(str(event.get("message", "")))
+            out.runner_error = channel.text(event.get("message"), "a runner error")
             return
         if kind == "loaded":
             if out.loaded is not None or self._phase is not None:

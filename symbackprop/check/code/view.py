@@ -117,12 +117,12 @@ def mount_args(packages: tuple[str, ...] = PACKAGES) -> tuple[str, ...]:
             args += ["--ro-bind", path, path]
             shown.append(path)
     for path in _hidden(shown):
-        args += ["--tmpfs", path]
+        args += ["--tmpfs", path, "--remount-ro", path]
     seen: set[str] = set()
     for package in packages:
         for host, name in _distribution_paths(package, seen):
             args += ["--ro-bind", host, f"{SITE}/{name}"]
-    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev"]
     args += ["--size", str(WORK_BYTES), "--tmpfs", WORK, "--chdir", WORK]
     return tuple(args)
 
@@ -150,6 +150,10 @@ def bwrap_command(
         cmd += ["--setenv", name, value]
     cmd += mount_args(packages)
     cmd += ["--ro-bind-data", str(runner_fd), RUNNER]
+    cmd += [
+        "--remount-ro",
+        "/",
+    ]  # bwrap's root tmpfs: only WORK is writable (and limited)
     if seccomp_fd is not None:
         cmd += ["--add-seccomp-fd", str(seccomp_fd)]
     return [*cmd, "--", interpreter(), "-I", "-S", "-B", RUNNER]
