@@ -12,11 +12,11 @@ import math
 import os
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import peak as peak_memory
 import pytest
 
 from symbackprop.errors import EXIT_USAGE, UserError
@@ -43,35 +43,29 @@ class Run:
 
 
 def run(*args: str, cwd: Path, timeout: float = 120) -> Run:
-    """The CLI in a child process, with that child's own wall time and peak RSS (wait4)."""
+    """The CLI in a child process, with that child's own wall time and peak RSS (VmHWM)."""
+    peak = cwd / "peak_kib.txt"
     env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
-    }  # this checkout, not an installed copy
+        "PYTHONPATH": str(ROOT),  # this checkout, not an installed copy
+        "PEAK_FILE": str(peak),
+    }
     out, err = cwd / "stdout.txt", cwd / "stderr.txt"
     start = time.perf_counter()
     with out.open("w") as fo, err.open("w") as fe:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "symbackprop", *args],
+        proc = subprocess.run(
+            peak_memory.command(sys.executable, *args),
             stdout=fo,
             stderr=fe,
             cwd=cwd,
             env=env,
+            timeout=timeout,
+            check=False,
         )
-        timer = threading.Timer(timeout, proc.kill)
-        timer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    return Run(
-        proc.returncode,
-        out.read_text(),
-        err.read_text(),
-        time.perf_counter() - start,
-        usage.ru_maxrss / 1024,  # KiB on Linux
-    )
+    seconds = time.perf_counter() - start
+    peak_bytes = peak_memory.read_bytes(peak)
+    peak_mb = float("inf") if peak_bytes is None else peak_bytes / 2**20
+    return Run(proc.returncode, out.read_text(), err.read_text(), seconds, peak_mb)
 
 
 def assert_refused(r: Run, *needles: str) -> str:
