@@ -7,12 +7,7 @@ import json
 from pathlib import Path
 
 from ...errors import EXIT_USAGE, UserError
-
-# what each exit code means, for --help and the template
-EXIT_CODES = (
-    "0 every formula correct; 1 a formula is wrong, not proven or missing; "
-    "2 the file cannot be read or a formula is refused"
-)
+from . import EXIT_CODES
 
 
 def add_check_formulas_arguments(p: argparse.ArgumentParser) -> None:

@@ -21,20 +21,22 @@ from ...derive.closed_forms import readable_forms
 from ...derive.program import Derivative, walk
 from ...spec import names
 from .. import diagnoses as dx
+from .conditions import GRID
 from .regions import (
-    DIGITS,
     GATE_POINTS,
-    GRID,
-    HUGE,
     MAX_CASES,
     MAX_REGIONS,
-    MP,
-    TINY,
     Budget,
-    Inexact,
-    Point,
     Region,
     RegionSet,
+)
+from .values import (
+    DIGITS,
+    HUGE,
+    MP,
+    TINY,
+    Inexact,
+    Point,
     Value,
     evaluate,
     same,

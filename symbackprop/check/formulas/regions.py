@@ -12,77 +12,58 @@ finds points inside such a case.
 
 from __future__ import annotations
 
-import functools
 import itertools
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
-import mpmath
 import numpy as np
 import sympy as sp
 from sympy.polys.domains import QQ
 from sympy.polys.rings import PolyElement, ring
 
+from .conditions import (
+    EXPANSION_LIMIT,
+    TooBig,
+    algebraic,
+    draw,
+    expansion_bound,
+    half_beyond,
+    normal_form,
+    point,
+    sign_key,
+    tries,
+)
+from .values import Point, evaluate, evaluate_array, strict_sign
 from .vocab import PIECEWISE
 
-# Values past exp/log/tanh and fractional powers: 40 significant digits and an unbounded
-# exponent (exp(10**6) is a number, not an overflow); a private context leaves mpmath's global
-# precision alone.
-MP = mpmath.MPContext()
-MP.dps = 40
-Inexact = MP.mpf
-DIGITS = 25  # inexact values agree to this many significant digits ...
-REL_TOL = MP.mpf(10) ** -DIGITS
-ABS_TOL = MP.mpf(10) ** -30  # ... or to this absolute error
-# inexact values both smaller than this prove nothing by agreeing
-TINY = MP.mpf(10) ** -20
-
-MAX_BITS = 10**7  # a value above 2**MAX_BITS (about 10**3_000_000) is "too large"
-
-
-class _Huge:
-    """The value of an expression too large to evaluate at a point (exp(exp(exp(10))))."""
-
-    def __repr__(self) -> str:
-        """For messages."""
-        return "too large to evaluate"
-
-
-HUGE = _Huge()
-Point = dict[sp.Symbol, Fraction]
-# None: undefined there (division by zero, log of <= 0); HUGE: too large to evaluate
-Value = Fraction | Inexact | _Huge | None
-
-GRID = (-2.0, -1.5, -1.0, -0.5, 0.5, 1.0, 1.5, 2.0)  # nice values for counterexamples
 # Up to 2**8 sign patterns are all checked; with more units, the MAX_REGIONS sampling finds.
 MAX_ENUMERATED_UNITS = 8
+
+
 MAX_REGIONS = 64
+
+
 POINTS_PER_REGION = 12  # the first GATE_POINTS are checked for every entry
+
+
 GATE_POINTS = 4
+
+
 MARGIN = 1e-6  # a sample is inside a region when every |z| exceeds this
-# Past these sizes (terms; term pairs in one product) a region is compared at its sample
-# points instead of symbolically.
-EXPANSION_LIMIT = 20_000
+
+
 PRODUCT_LIMIT = 1_000_000
+
+
 # Cases a formula's own conditions may cut one sign region into before it is "not proven".
 MAX_CASES = 64
+
+
 WITNESS_BASES = 12  # starting points tried when looking for a point inside a case
+
+
 SEARCH_BUDGET = 5000  # candidate points one entry's witness searches may test in all
-# Values tried for one variable when moving a point across a condition (besides its roots).
-_FAR = (1, 10, 100, 1000, 10**4, 10**6)
-# offsets from a root, nicest first: a counterexample far enough from the breakpoint to read
-_NEAR = (
-    Fraction(1, 2),
-    1,
-    2,
-    10,
-    Fraction(1, 100),
-    Fraction(1, 1000),
-    Fraction(1, 10**6),
-)
-_DECIMALS = (2, 6)  # candidates are rounded to these many decimals (nicest first)
 
 
 @dataclass
@@ -97,221 +78,8 @@ class Budget:
         return self.left >= 0
 
 
-class _Undefined(Exception):
-    """The expression has no real value at this point."""
-
-
-class _TooBig(Exception):
-    """Expanding the expression would produce too many terms."""
-
-
 class _NotPolynomial(Exception):
     """The expression is not a polynomial in the sample variables."""
-
-
-def evaluate(expr: sp.Expr, point: Point, memo: dict | None = None) -> Value:
-    """The exact value (Fraction) of an expression at a point; 40 digits past exp/log/tanh."""
-    try:
-        return _value(expr, point, {} if memo is None else memo)
-    except (_Undefined, ZeroDivisionError, ValueError):
-        return None
-    except OverflowError:
-        return HUGE
-
-
-def inexact(v: Fraction | Inexact) -> Inexact:
-    """A value as a 40-digit number."""
-    if isinstance(v, Fraction):
-        return MP.mpf(v.numerator) / v.denominator
-    return v
-
-
-def _value(e: sp.Basic, point: Point, memo: dict) -> Fraction | Inexact:
-    """The recursive evaluator behind `evaluate` (memoized per point).
-
-    The memo is keyed by object identity (structural == on big trees is slow) and keeps the
-    object alive, so an id is never reused while the memo lives.
-    """
-    hit = memo.get(id(e))
-    if hit is not None:
-        return hit[1]
-    if e.is_Symbol:
-        v: Fraction | Inexact = point[e]
-    elif e.is_Rational:
-        v = Fraction(int(e.p), int(e.q))
-    elif e.is_Float or e.is_NumberSymbol:
-        v = MP.mpf(e.evalf(MP.dps + 5)._mpf_)
-    elif e.is_Atom:  # zoo, nan, oo, I: what 1/0, log(0) and sqrt(-1) become
-        raise _Undefined
-    elif e.is_Add:
-        v = sum((_value(a, point, memo) for a in e.args), Fraction(0))
-    elif e.is_Mul:
-        v = Fraction(1)
-        for a in e.args:
-            v = v * _value(a, point, memo)
-    elif e.is_Pow:
-        v = _power(_value(e.base, point, memo), e.exp, point, memo)
-    elif isinstance(e, sp.exp):
-        v = MP.exp(inexact(_value(e.args[0], point, memo)))
-    elif isinstance(e, sp.log):
-        a = _value(e.args[0], point, memo)
-        if a <= 0:
-            raise _Undefined
-        v = MP.log(inexact(a))
-    elif isinstance(e, sp.tanh):
-        v = MP.tanh(inexact(_value(e.args[0], point, memo)))
-    elif isinstance(e, sp.Heaviside):
-        a = _value(e.args[0], point, memo)
-        at_zero = _value(e.args[1], point, memo) if len(e.args) > 1 else Fraction(1, 2)
-        v = Fraction(1) if a > 0 else Fraction(0) if a < 0 else at_zero
-    elif isinstance(e, sp.Max):
-        v = max(_value(a, point, memo) for a in e.args)
-    elif isinstance(e, sp.Min):
-        v = min(_value(a, point, memo) for a in e.args)
-    elif isinstance(e, sp.Abs):
-        v = abs(_value(e.args[0], point, memo))
-    elif isinstance(e, sp.Piecewise):
-        v = _piecewise(e, point, memo)
-    else:
-        raise TypeError(f"cannot evaluate {type(e).__name__}")
-    if isinstance(v, Inexact):
-        if not MP.isfinite(v):
-            raise _Undefined
-        if MP.mag(v) > MAX_BITS:
-            raise OverflowError
-    memo[id(e)] = (e, v)
-    return v
-
-
-def _power(
-    base: Fraction | Inexact, exponent: sp.Expr, point: Point, memo: dict
-) -> Fraction | Inexact:
-    """base ** exponent: exact for whole exponents, 40 digits otherwise."""
-    if exponent.is_Integer:
-        return base ** int(exponent)
-    x = _value(exponent, point, memo)
-    if base < 0 or (base == 0 and x < 0):
-        raise _Undefined
-    return inexact(base) ** inexact(x)
-
-
-def _piecewise(e: sp.Piecewise, point: Point, memo: dict) -> Fraction | Inexact:
-    """The value of the first branch whose condition holds."""
-    for expr, cond in e.args:
-        if _truth(cond, point, memo):
-            return _value(expr, point, memo)
-    raise _Undefined
-
-
-def _truth(cond: sp.Basic, point: Point, memo: dict) -> bool:
-    """Whether a condition (a comparison, And, Or) holds at the point."""
-    if cond is sp.true:
-        return True
-    if cond is sp.false:
-        return False
-    if isinstance(cond, sp.And):
-        return all(_truth(c, point, memo) for c in cond.args)
-    if isinstance(cond, sp.Or):
-        return any(_truth(c, point, memo) for c in cond.args)
-    if isinstance(cond, sp.core.relational.Relational):
-        d = _value(cond.lhs, point, memo) - _value(cond.rhs, point, memo)
-        return {
-            ">": d > 0,
-            ">=": d >= 0,
-            "<": d < 0,
-            "<=": d <= 0,
-            "==": d == 0,
-            "!=": d != 0,
-        }[cond.rel_op]
-    raise TypeError(f"cannot evaluate the condition {cond}")
-
-
-def same(a: Value, b: Value) -> bool:
-    """Equal values: exactly for fractions, to DIGITS digits otherwise; undefined != defined.
-
-    A value too large to evaluate equals nothing (the true gradients are never that large).
-    """
-    if a is HUGE or b is HUGE:
-        return False
-    if a is None or b is None:
-        return a is None and b is None
-    if isinstance(a, Fraction) and isinstance(b, Fraction):
-        return a == b
-    x, y = inexact(a), inexact(b)
-    return abs(x - y) <= max(REL_TOL * max(abs(x), abs(y)), ABS_TOL)
-
-
-def telling(a: Value, b: Value) -> bool:
-    """True when finding a == b says something: both exact, exactly equal, or one of them
-    above TINY in size (sigmoid'(-1000) and 0 agree to any tolerance, and prove nothing)."""
-    if a is None or b is None or a is HUGE or b is HUGE:
-        return True  # `same` decides these exactly
-    if isinstance(a, Fraction) and isinstance(b, Fraction) or a == b:
-        return True
-    return max(abs(inexact(a)), abs(inexact(b))) > TINY
-
-
-def strict_sign(v: Value) -> int | None:
-    """+1 or -1 for a nonzero value, None for 0, undefined or too large (no use as a witness)."""
-    if v is None or v is HUGE or v == 0:
-        return None
-    return 1 if v > 0 else -1
-
-
-def evaluate_array(
-    expr: sp.Expr, arrays: dict[sp.Symbol, np.ndarray], memo: dict
-) -> np.ndarray:
-    """Evaluate a trusted expression (the network's own definitions) on arrays of samples."""
-    if expr in memo:
-        return memo[expr]
-    e = expr
-    if e.is_Symbol:
-        v = arrays[e]
-    elif e.is_Number or e.is_NumberSymbol:
-        v = np.full(next(iter(arrays.values())).shape, float(e))
-    elif e.is_Add or e.is_Mul:
-        parts = [evaluate_array(a, arrays, memo) for a in e.args]
-        v = sum(parts[1:], parts[0]) if e.is_Add else np.prod(parts, axis=0)
-    elif e.is_Pow:
-        v = np.power(evaluate_array(e.base, arrays, memo), float(e.exp))
-    else:
-        args = [
-            evaluate_array(a, arrays, memo) for a in e.args if isinstance(a, sp.Expr)
-        ]
-        if isinstance(e, sp.Max):
-            v = np.maximum.reduce(args)
-        elif isinstance(e, sp.Min):
-            v = np.minimum.reduce(args)
-        elif isinstance(e, sp.Heaviside):
-            v = np.heaviside(args[0], args[1] if len(args) > 1 else 0.5)
-        elif isinstance(e, sp.Abs):
-            v = np.abs(args[0])
-        elif isinstance(e, sp.exp):
-            v = np.exp(args[0])
-        elif isinstance(e, sp.log):
-            v = np.log(args[0])
-        elif isinstance(e, sp.tanh):
-            v = np.tanh(args[0])
-        elif isinstance(e, sp.Piecewise):
-            v = _piecewise_array(e, arrays, memo)
-        else:
-            raise TypeError(f"cannot evaluate {type(e).__name__} on samples")
-    memo[expr] = v
-    return v
-
-
-def _piecewise_array(e: sp.Piecewise, arrays: dict, memo: dict) -> np.ndarray:
-    """A Piecewise on arrays: the first true branch per sample."""
-    values, conds = [], []
-    for expr, cond in e.args:
-        values.append(evaluate_array(expr, arrays, memo))
-        if cond is sp.true:
-            conds.append(np.ones_like(values[-1], dtype=bool))
-        else:
-            d = evaluate_array(cond.lhs - cond.rhs, arrays, memo)
-            ops = {">": d > 0, ">=": d >= 0, "<": d < 0, "<=": d <= 0}
-            conds.append(ops[cond.rel_op])
-    return np.select(conds, values, default=np.nan)
 
 
 Condition = tuple[sp.Expr, int]  # an expression and its sign (+1 or -1) in a case
@@ -341,7 +109,7 @@ class Region:
 
     def case(self, condition: sp.Expr, sign: int) -> Region:
         """The part of this region (already prepared) where `condition` has this sign."""
-        key_lead = _sign_key(condition)
+        key_lead = sign_key(condition)
         assert key_lead is not None, condition
         key, lead = key_lead
         return replace(
@@ -417,7 +185,7 @@ class RegionSet:
         for number, (kind, size) in enumerate(rounds):
             if number >= 2 and len(found) >= wanted:
                 break
-            arrays = _draw(rng, kind, size, variables, targets, target_kind)
+            arrays = draw(rng, kind, size, variables, targets, target_kind)
             memo: dict = {}
             if n:
                 with np.errstate(all="ignore"):
@@ -435,7 +203,7 @@ class RegionSet:
                 counts[key] = counts.get(key, 0) + 1
                 bucket = found.setdefault(key, [])
                 if len(bucket) < limit:
-                    bucket.append(_point(arrays, variables, k))
+                    bucket.append(point(arrays, variables, k))
         constraints = {}
         if target_kind == "one_hot" and targets:  # targets sum to 1
             constraints[targets[-1]] = 1 - sp.Add(*targets[:-1])
@@ -451,7 +219,7 @@ class RegionSet:
             dict(movers or {}),
         )
         if enumerate_all:
-            bases = [ps[0] for ps in found.values()] or [_point(arrays, variables, 0)]
+            bases = [ps[0] for ps in found.values()] or [point(arrays, variables, 0)]
             for pattern in itertools.product((True, False), repeat=n):
                 if pattern not in found:
                     built = (out.place(b, pattern) for b in bases[:POINTS_PER_REGION])
@@ -509,7 +277,7 @@ class RegionSet:
                 if at0 is None or at1 is None or at1 == at0:
                     continue
                 slope = at1 - at0
-                p[w] = _half_beyond(-at0 / slope, above=(slope > 0) == active)
+                p[w] = half_beyond(-at0 / slope, above=(slope > 0) == active)
                 break
             else:
                 return None
@@ -568,7 +336,7 @@ class RegionSet:
             if v in condition.free_symbols and v not in self.fixed
         ]
         for v in movable:
-            for value in _tries(condition, v, p):
+            for value in tries(condition, v, p):
                 if not budget.spend():
                     return
                 q = {**p, v: value}
@@ -616,7 +384,7 @@ class RegionSet:
                 for condition in _conditions(node, region, self.resolve):
                     if (
                         not condition.has(*PIECEWISE)
-                        and _sign_key(condition) is not None
+                        and sign_key(condition) is not None
                         and self.sign(condition, region) is None
                     ):
                         return condition
@@ -630,7 +398,7 @@ class RegionSet:
         for unit, active in zip(self.units, region.pattern, strict=True):
             resolved = sp.expand(self.resolve(self.definitions[unit], region))
             if not resolved.is_number:
-                key, lead = _normal_form(resolved)
+                key, lead = normal_form(resolved)
                 region.signs[key] = lead * (1 if active else -1)
         region.ready = True
 
@@ -660,8 +428,8 @@ class RegionSet:
     def sign(self, expr: sp.Basic, region: Region) -> int | None:
         """+1, -1 or 0 when the sign of expr is fixed in the region, else None."""
         try:
-            _expansion_bound(expr, {})
-        except _TooBig:
+            expansion_bound(expr, {})
+        except TooBig:
             return None
         e = sp.expand(expr)
         if e.is_number:
@@ -673,7 +441,7 @@ class RegionSet:
                 return None
         if e.has(*PIECEWISE):
             return None
-        key, lead = _normal_form(e)
+        key, lead = normal_form(e)
         known = region.signs.get(key)
         return None if known is None else known * lead
 
@@ -698,18 +466,18 @@ class RegionSet:
             for arg in e.args:
                 factor = self._poly(arg, region)
                 if len(p) * len(factor) > PRODUCT_LIMIT:
-                    raise _TooBig
+                    raise TooBig
                 p = p * factor
         elif e.is_Pow and e.exp.is_Integer and e.exp >= 0:
             base = self._poly(e.base, region)
             if len(base) ** int(e.exp) > EXPANSION_LIMIT:
                 # refuse (x_1 + ... + x_20)**10 before computing it
-                _expansion_bound(e, {})
+                expansion_bound(e, {})
             p = base ** int(e.exp)
         else:
             raise _NotPolynomial
         if len(p) > EXPANSION_LIMIT:
-            raise _TooBig
+            raise TooBig
         region.polys[e] = p
         return p
 
@@ -769,18 +537,18 @@ class RegionSet:
         if not self.constraints and self._ring is not None:
             try:
                 return self._poly(ra, region) != self._poly(rb, region)
-            except (_NotPolynomial, _TooBig):
+            except (_NotPolynomial, TooBig):
                 pass
         d = (ra - rb).xreplace(self.constraints)
         try:
-            _expansion_bound(d, {})
-        except _TooBig:
+            expansion_bound(d, {})
+        except TooBig:
             return None
         transcendental = d.has(sp.exp, sp.log, sp.tanh) or any(
             not p.exp.is_Integer for p in d.atoms(sp.Pow)
         )
         if transcendental:  # only a proof of equality is trusted here
-            d = _algebraic(d)
+            d = algebraic(d)
             if sp.count_ops(d) > 2000:
                 return None
             return False if sp.cancel(sp.together(d)) == 0 else None
@@ -791,62 +559,6 @@ class RegionSet:
                 return None
             return sp.cancel(sp.together(d)) != 0
         return sp.expand(d) != 0  # a nonzero polynomial differs somewhere
-
-
-def _algebraic(expr: sp.Expr) -> sp.Expr:
-    """Write exp(c*a) as u_a**c and tanh through exp, so `cancel` can prove identities."""
-    names: dict[sp.Expr, sp.Symbol] = {}
-
-    def unknown(key: sp.Expr) -> sp.Symbol:
-        """The symbol standing for exp(key)."""
-        return names.setdefault(key, sp.Dummy(f"u{len(names)}"))
-
-    def exp_of(arg: sp.Expr) -> sp.Expr:
-        """exp(arg) as a power of the symbol of arg's normal form."""
-        arg = sp.expand(arg)
-        if arg.is_number:
-            return sp.exp(arg)
-        coeff, form = _lead(arg)
-        return unknown(form) ** coeff if coeff.is_Integer else unknown(arg)
-
-    def walk(e: sp.Basic) -> sp.Basic:
-        """Rewrite bottom-up."""
-        if not e.args:
-            return e
-        args = [walk(x) for x in e.args]
-        if isinstance(e, sp.exp):
-            return exp_of(args[0])
-        if isinstance(e, sp.tanh):
-            u = exp_of(2 * args[0])
-            return (u - 1) / (u + 1)
-        return e.func(*args)
-
-    return walk(expr)
-
-
-def _lead(e: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
-    """The coefficient of e's first monomial (in a fixed order), and e divided by it."""
-    pairs = [t.as_coeff_Mul() for t in sp.Add.make_args(e)]
-    coeff, _ = min(pairs, key=lambda p: sp.default_sort_key(p[1]))
-    return coeff, sp.expand(e / coeff)
-
-
-def _normal_form(e: sp.Expr) -> tuple[sp.Expr, int]:
-    """e divided by the coefficient of its first monomial, and that coefficient's sign."""
-    coeff, form = _lead(e)
-    return form, (1 if coeff > 0 else -1)
-
-
-def _sign_key(e: sp.Expr) -> tuple[sp.Expr, int] | None:
-    """The normal form a sign of e is recorded under, or None (a number, piecewise, too big)."""
-    try:
-        _expansion_bound(e, {})
-    except _TooBig:
-        return None
-    x = sp.expand(e)
-    if x.is_number or x.has(*PIECEWISE):
-        return None
-    return _normal_form(x)
 
 
 def _conditions(
@@ -865,95 +577,3 @@ def _conditions(
             if isinstance(c, sp.core.relational.Relational)
         ]
     return []
-
-
-def _half_beyond(root: Fraction | Inexact, above: bool) -> Fraction:
-    """The nearest multiple of 1/2 strictly above (or below) root."""
-    twice = 2 * root
-    if above:
-        n = math.floor(twice) if isinstance(twice, Fraction) else int(MP.floor(twice))
-        return Fraction(n + 1, 2)
-    n = math.ceil(twice) if isinstance(twice, Fraction) else int(MP.ceil(twice))
-    return Fraction(n - 1, 2)
-
-
-def _tries(condition: sp.Expr, v: sp.Symbol, p: Point) -> list[Fraction]:
-    """Values of v to try to move the condition's sign: near its real roots, then far away."""
-    rest = {
-        u: sp.Rational(x.numerator, x.denominator)
-        for u, x in p.items()
-        if u != v and u in condition.free_symbols
-    }
-    f = condition.xreplace(rest)
-    near: list[float] = []
-    if f.is_polynomial(v):
-        try:
-            coeffs = [float(c) for c in sp.Poly(f, v).all_coeffs()]
-            roots = np.roots(coeffs) if len(coeffs) > 1 else []
-        except (OverflowError, TypeError, ValueError, np.linalg.LinAlgError):
-            roots = []
-        for r in roots:
-            if np.isfinite(r) and abs(r.imag) <= 1e-9 * max(1.0, abs(r.real)):
-                near += [float(r.real) + s * float(d) for d in _NEAR for s in (1, -1)]
-    far = [float(s * x) for x in _FAR for s in (1, -1)]
-    tries = [Fraction(repr(round(x, k))) for x in near for k in _DECIMALS]
-    return list(dict.fromkeys(tries + [Fraction(int(x)) for x in far]))
-
-
-def _expansion_bound(e: sp.Basic, memo: dict) -> int:
-    """An upper bound on the number of terms `expand` produces; raise _TooBig past the limit."""
-    if e in memo:
-        return memo[e]
-    if e.is_Add:
-        out = sum(_expansion_bound(a, memo) for a in e.args)
-    elif e.is_Mul:
-        out = math.prod(_expansion_bound(a, memo) for a in e.args)
-    elif e.is_Pow and e.exp.is_Integer and e.exp > 0:
-        m = _expansion_bound(e.base, memo)
-        out = math.comb(m + int(e.exp) - 1, int(e.exp))
-    else:
-        for a in e.args:
-            _expansion_bound(a, memo)
-        out = 1
-    if out > EXPANSION_LIMIT:
-        raise _TooBig
-    memo[e] = out
-    return out
-
-
-def _draw(
-    rng: np.random.Generator,
-    kind: str,
-    size: int,
-    variables: Sequence[sp.Symbol],
-    targets: Sequence[sp.Symbol],
-    target_kind: str,
-) -> dict[sp.Symbol, np.ndarray]:
-    """Random values for every variable: grid halves, or decimals rounded to 0.01."""
-    arrays: dict[sp.Symbol, np.ndarray] = {}
-    for v in variables:
-        if kind == "grid":
-            arrays[v] = rng.choice(np.array(GRID), size=size)
-        else:
-            arrays[v] = np.round(rng.uniform(-2.0, 2.0, size=size), 2)
-    if target_kind == "binary":
-        for t in targets:
-            arrays[t] = rng.integers(0, 2, size=size).astype(float)
-    elif target_kind == "one_hot":
-        hot = rng.integers(0, len(targets), size=size)
-        for k, t in enumerate(targets):
-            arrays[t] = (hot == k).astype(float)
-    return arrays
-
-
-def _point(
-    arrays: dict[sp.Symbol, np.ndarray], variables: Iterable[sp.Symbol], k: int
-) -> Point:
-    """Sample k as exact decimal fractions (`_draw`'s values are whole hundredths)."""
-    return {v: _hundredths(round(float(arrays[v][k]) * 100)) for v in variables}
-
-
-@functools.lru_cache(maxsize=1024)
-def _hundredths(n: int) -> Fraction:
-    """n / 100, made once per value (a few hundred occur among thousands of samples)."""
-    return Fraction(n, 100)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from ...errors import EXIT_FAILED, EXIT_OK
 from ...spec import NetworkSpec
 from .judge import Verdict
-from .regions import HUGE
+from .values import HUGE
 
 TOO_LARGE = repr(HUGE)  # a counterexample's value too large to evaluate
 

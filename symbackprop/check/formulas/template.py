@@ -12,8 +12,8 @@ import sympy as sp
 
 from ...printing.plain import forward_math
 from ...spec import NetworkSpec, names, registry
+from . import EXIT_CODES
 from .check import scalar_derivation, vocabulary
-from .cli import EXIT_CODES
 from .report import network_line
 from .vocab import MATH_FUNCTIONS
 
