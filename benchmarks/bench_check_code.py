@@ -1,12 +1,15 @@
 """What check-code costs per submission, and what its sandbox adds, measured in one run.
 
-    python benchmarks/bench_check_code.py [--rounds R] [--baseline CHECKOUT] [--json out.json]
+    python benchmarks/bench_check_code.py [--rounds R] [--baseline CHECKOUT] [--class N]
+                                          [--json out.json]
 
 Times `symbackprop check-code` on the seed notebook (the whole command, as a student runs it) and
 the library call `run_check` in a warm process (the cost per submission in a batch), each with
 `--sandbox bwrap` and `--sandbox process`, alternating so that machine load hits all alike.
 `--baseline` names another checkout of symbackprop (e.g. `git worktree add /tmp/before <commit>`)
-whose command is timed in the same rounds, for a before/after ratio.
+whose command is timed in the same rounds, for a before/after ratio. `--class N` also checks N
+copies of the seed in one `check-code FOLDER --jobs 2` run: submissions a minute, beside one
+command per submission (what a class cost before a batch existed).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -62,11 +66,29 @@ def _warm(mode: str, count: int) -> list[float]:
     return json.loads(out.stdout)
 
 
+def _class(count: int, jobs: int) -> float:
+    """Seconds for one `check-code FOLDER` run over `count` copies of the seed."""
+    with tempfile.TemporaryDirectory() as folder:
+        for i in range(count):
+            shutil.copy(SEED, Path(folder) / f"student{i:04d}.txt")
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "symbackprop", "check-code", folder, "--jsonl"]
+            + ["--jobs", str(jobs)],
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+        return time.perf_counter() - start
+
+
 def main() -> None:
     """Run the rounds and print medians and ratios (also as JSON with --json)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--baseline", type=Path, help="another symbackprop checkout")
+    parser.add_argument("--class", dest="klass", type=int, default=0, metavar="N")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
     modes = ["bwrap", "process"] if shutil.which("bwrap") else ["process"]
@@ -94,6 +116,14 @@ def main() -> None:
             / medians["run_check in a warm process, process"]
         )
         print(f"  warm bwrap / warm process: {ratio:.2f}x")
+    if args.klass:
+        seconds = _class(args.klass, 2)
+        one = medians[f"command, --sandbox {modes[0]}"]
+        medians[f"class of {args.klass}, --jobs 2"] = seconds
+        print(
+            f"  class of {args.klass} in one run, --jobs 2: {seconds:.1f} s = "
+            f"{60 * args.klass / seconds:.0f} a minute (one command each: {60 / one:.0f} a minute)"
+        )
     if args.json:
         args.json.write_text(
             json.dumps({"medians_s": medians, "samples_s": samples}, indent=2)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from pathlib import Path
 
@@ -10,12 +12,32 @@ from pathlib import Path
 def add_check_code_arguments(p: argparse.ArgumentParser) -> None:
     """Define check-code's own arguments; cli.py adds the spec options (--reduction, ...)."""
     p.add_argument(
-        "file",
+        "files",
         type=Path,
-        help="the student's .py, .ipynb, or text export with In [n]: prompts",
+        nargs="+",
+        metavar="PATH",
+        help="the student's .py, .ipynb, or text export with In [n]: prompts; several files, "
+        "or folders of them (one file or one folder per student), check a class",
     )
     p.add_argument(
-        "--json", action="store_true", help="print exactly one JSON object (the report)"
+        "--json",
+        action="store_true",
+        help='print exactly one JSON object (the report; for bad input, one with "error")',
+    )
+    p.add_argument(
+        "--jsonl",
+        action="store_true",
+        help='one JSON object per submission (with "submission"), then a summary object',
+    )
+    p.add_argument(
+        "--csv", type=Path, metavar="FILE", help="write one row per submission to FILE"
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="submissions checked at a time (default: the number of cores)",
     )
     p.add_argument(
         "--timeout",
@@ -80,25 +102,82 @@ def add_check_code_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_check_code(args: argparse.Namespace) -> int:
-    """Run check-code; exit 0 when everything is correct, 1 when a part is wrong or errors."""
+    """Run check-code: exit 0 when everything is correct, 1 when a part is wrong or errs, 2 for
+    bad input. Several files or a folder check a class (exit 0 only when all are correct)."""
+    from ...errors import UserError
+
+    several = len(args.files) > 1 or args.files[0].is_dir() or args.jsonl or args.csv
+    try:
+        return _run_class(args) if several else _run_one(args)
+    except UserError as exc:
+        if (
+            args.json or args.jsonl
+        ):  # an autograder parses stdout: still one JSON object
+            error = {"ok": False, "error": exc.message, "exit_code": exc.exit_code}
+            print(json.dumps(error), flush=True)
+        raise  # and the usual one line on stderr
+
+
+def _options(args: argparse.Namespace) -> dict[str, object]:
+    return {
+        "timeout": args.timeout,
+        "returns": args.returns,
+        "forward": args.forward,
+        "backward": args.backward,
+        "forward_args": args.forward_args,
+        "forward_returns": args.forward_returns,
+        "backward_args": args.backward_args,
+        "probe_seed": args.probe_seed,
+    }
+
+
+def _run_one(args: argparse.Namespace) -> int:
     from ...spec.flags import spec_from_args
     from .core import run_check
     from .report import format_human, format_json
 
     result = run_check(
-        args.file,
-        spec=spec_from_args(args),
-        timeout=args.timeout,
-        returns=args.returns,
-        forward=args.forward,
-        backward=args.backward,
-        forward_args=args.forward_args,
-        forward_returns=args.forward_returns,
-        backward_args=args.backward_args,
-        sandbox=args.sandbox,
-        probe_seed=args.probe_seed,
+        args.files[0], spec=spec_from_args(args), sandbox=args.sandbox, **_options(args)
     )
     if result.warning:
         print(result.warning, file=sys.stderr, flush=True)
     print(format_json(result.report) if args.json else format_human(result), flush=True)
     return 0 if result.ok else 1
+
+
+def _run_class(args: argparse.Namespace) -> int:
+    from ...errors import UserError
+    from ...spec.flags import spec_from_args
+    from . import batch
+    from .core import check_timeout
+    from .sandbox import choose_sandbox
+
+    if args.json:
+        raise UserError("--json is for one file; use --jsonl for several submissions")
+    if not 1 <= args.jobs <= 256:
+        raise UserError(f"--jobs must be a whole number from 1 to 256, not {args.jobs}")
+    check_timeout(args.timeout)
+    if args.csv and (args.csv.is_dir() or not args.csv.parent.is_dir()):
+        raise UserError(f"--csv {args.csv}: not a file in an existing folder")
+    spec = spec_from_args(args)
+    submissions = batch.find_submissions(args.files)
+    mode, warning = choose_sandbox(args.sandbox, several=len(submissions) > 1)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    rows = []
+    width = max(len(s.name) for s in submissions)
+    for row in batch.check_all(submissions, spec, args.jobs, mode, _options(args)):
+        rows.append(row)
+        if args.jsonl:
+            print(json.dumps(row), flush=True)
+        else:
+            batch.progress(len(rows), len(submissions))
+            print(batch.human_line(row, width), flush=True)
+    totals = batch.summary(rows)
+    if args.jsonl:
+        print(json.dumps(totals), flush=True)
+    else:
+        print("\n".join(batch.human_summary(totals)), flush=True)
+    if args.csv:
+        batch.write_csv(args.csv, batch.csv_text(rows, ["forward", *spec.param_names]))
+    return 0 if all(batch.status_of(r) == "ok" for r in rows) else 1

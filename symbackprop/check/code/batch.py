@@ -1,0 +1,253 @@
+"""Check a whole class in one run: the submissions in files and folders (one file, or one folder,
+per student), each in its own sandbox, several at a time, with one derivation for all.
+
+A submission is named after its file's stem, or its folder when a student handed in a folder
+(the notebook in it is checked, else the .py, else a text export). One broken submission is one
+row with an "error"; it never stops the others.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import multiprocessing
+import os
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ...errors import UserError
+from ...spec import NetworkSpec
+from ..inert import inert
+from .core import run_check
+from .result import NOT_CHECKED
+from .truth import truth_for
+
+SUFFIXES = (".ipynb", ".py", ".txt")  # in order of preference inside a student's folder
+STATUSES = ("ok", "wrong", "error", NOT_CHECKED)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One student's work: the name it is reported under and the file checked (None: none)."""
+
+    name: str
+    path: Path | None
+
+
+def _visible(path: Path) -> bool:
+    return not any(p.startswith(".") or p == "__pycache__" for p in path.parts)
+
+
+def _in_folder(folder: Path) -> Path | None:
+    """The file checked for a student's folder: a notebook first, then .py, then text."""
+    files = [
+        f
+        for f in sorted(folder.rglob("*"))
+        if f.is_file()
+        and f.suffix.lower() in SUFFIXES
+        and _visible(f.relative_to(folder))
+    ]
+    for suffix in SUFFIXES:
+        for f in files:
+            if f.suffix.lower() == suffix:
+                return f
+    return None
+
+
+def find_submissions(paths: list[Path]) -> list[Submission]:
+    """Every submission the paths name: files, and each file or folder inside a folder."""
+    found: list[Submission] = []
+    for path in paths:
+        if path.is_file():
+            found.append(Submission(path.stem, path))
+        elif path.is_dir():
+            for child in sorted(path.iterdir()):
+                if not _visible(Path(child.name)):
+                    continue
+                if child.is_file() and child.suffix.lower() in SUFFIXES:
+                    found.append(Submission(child.stem, child))
+                elif child.is_dir():
+                    found.append(Submission(child.name, _in_folder(child)))
+        else:
+            raise UserError(f"{path}: no such file or folder")
+    if not found:
+        raise UserError(
+            "no submissions found: give .py, .ipynb or text files, or folders of them"
+        )
+    seen: Counter[str] = Counter()
+    unique = []
+    for sub in found:
+        seen[sub.name] += 1
+        name = sub.name if seen[sub.name] == 1 else f"{sub.name} ({seen[sub.name]})"
+        unique.append(Submission(inert(name, 200), sub.path))
+    return unique
+
+
+_OPTIONS: dict[str, Any] = {}  # run_check's options, set before the workers fork
+
+
+def check_one(sub: Submission) -> dict[str, Any]:
+    """One row: the submission's report, or its error (a file that cannot be read or bound)."""
+    if sub.path is None:
+        return _error_row(sub.name, "no .py, .ipynb or text export in the folder", 2)
+    try:
+        result = run_check(sub.path, **_OPTIONS)
+    except UserError as exc:
+        return _error_row(sub.name, exc.message, exc.exit_code)
+    return {"submission": sub.name, **result.report}
+
+
+def _error_row(name: str, message: str, code: int) -> dict[str, Any]:
+    return {
+        "submission": name,
+        "ok": False,
+        "error": inert(message, 1000),
+        "exit_code": code,
+    }
+
+
+def check_all(
+    submissions: list[Submission],
+    spec: NetworkSpec,
+    jobs: int,
+    mode: str,
+    options: dict[str, Any],
+) -> Iterator[dict[str, Any]]:
+    """Each submission's row, in order, from `jobs` worker processes forked after the truth is
+    derived (so it is derived once), each running one sandbox at a time."""
+    truth_for(spec)  # derived here, inherited by every worker
+    _OPTIONS.clear()
+    _OPTIONS.update(options, spec=spec, sandbox=mode)
+    if jobs <= 1 or len(submissions) == 1:
+        yield from map(check_one, submissions)
+        return
+    context = multiprocessing.get_context("fork")
+    with context.Pool(min(jobs, len(submissions))) as pool:
+        yield from pool.imap(check_one, submissions)
+
+
+def parts_of(row: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A row's parts by name: forward, W1, b1, ... (none for an error row)."""
+    if "error" in row:
+        return {}
+    return {"forward": row["forward"], **row["gradients"]}
+
+
+def status_of(row: dict[str, Any]) -> str:
+    """ok, wrong (a part is wrong or errs) or error (the submission could not be checked)."""
+    if "error" in row:
+        return "error"
+    return "ok" if row["ok"] else "wrong"
+
+
+def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The class: submissions per status, and per part how many are correct and the most
+    common diagnoses."""
+    parts: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        for name, p in parts_of(row).items():
+            entry = parts.setdefault(
+                name, {"ok": 0, "checked": 0, "diagnoses": Counter()}
+            )
+            entry["checked"] += 1
+            entry["ok"] += p["status"] == "ok"
+            entry["diagnoses"].update(p["diagnoses"])
+    return {
+        "summary": True,
+        "submissions": len(rows),
+        "statuses": dict(Counter(status_of(r) for r in rows)),
+        "parts": {
+            name: {
+                "ok": e["ok"],
+                "checked": e["checked"],
+                "diagnoses": dict(e["diagnoses"].most_common(5)),
+            }
+            for name, e in parts.items()
+        },
+    }
+
+
+def csv_text(rows: list[dict[str, Any]], part_names: list[str]) -> str:
+    """One row per submission: its status, each part's status, parts correct, diagnoses."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        ["submission", "status", *part_names, "parts_ok", "parts", "diagnoses", "error"]
+    )
+    for row in rows:
+        parts = parts_of(row)
+        statuses = [parts[n]["status"] if n in parts else "" for n in part_names]
+        found = [
+            f"{n}: {', '.join(p['diagnoses'])}"
+            for n, p in parts.items()
+            if p["diagnoses"]
+        ]
+        writer.writerow(
+            [
+                row["submission"],
+                status_of(row),
+                *statuses,
+                sum(s == "ok" for s in statuses) if parts else 0,
+                len(part_names),
+                "; ".join(found),
+                row.get("error", ""),
+            ]
+        )
+    return out.getvalue()
+
+
+def write_csv(path: Path, text: str) -> None:
+    """Write the grade file atomically (a temporary file beside it, then a rename)."""
+    if path.is_dir() or not path.parent.is_dir():
+        raise UserError(f"--csv {path}: not a file in an existing folder")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise UserError(
+            f"--csv {path}: cannot write it ({exc.strerror or exc})"
+        ) from None
+
+
+def human_line(row: dict[str, Any], width: int) -> str:
+    """`alice   ok` or `bob     WRONG  W1 [missing_activation_mask], b1 [scaled]`."""
+    name = row["submission"].ljust(width)
+    if "error" in row:
+        return f"{name}  ERROR  {row['error']}"
+    if row["ok"]:
+        return f"{name}  ok"
+    bad = [
+        f"{n} [{', '.join(p['diagnoses']) or p['status']}]"
+        for n, p in parts_of(row).items()
+        if p["status"] not in ("ok", NOT_CHECKED)
+    ]
+    return f"{name}  WRONG  {', '.join(bad)}"
+
+
+def human_summary(totals: dict[str, Any]) -> list[str]:
+    """The class table: per part, how many got it right, and its most common diagnoses."""
+    n = totals["submissions"]
+    statuses = ", ".join(
+        f"{totals['statuses'].get(s, 0)} {s}" for s in ("ok", "wrong", "error")
+    )
+    lines = ["", f"class: {n} submissions ({statuses})"]
+    for name, e in totals["parts"].items():
+        common = ", ".join(f"{code} ({k})" for code, k in e["diagnoses"].items())
+        lines.append(
+            f"  {name:<8} {e['ok']} of {e['checked']} correct"
+            + (f"; {common}" if common else "")
+        )
+    return lines
+
+
+def progress(done: int, total: int) -> None:
+    """A one-line counter on a terminal's stderr; nothing when stderr is not a terminal."""
+    if sys.stderr.isatty():
+        end = "\n" if done == total else ""
+        print(f"\rchecked {done} of {total}", end=end, file=sys.stderr, flush=True)

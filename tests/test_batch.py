@@ -1,0 +1,147 @@
+"""check-code on a whole class: folders and files, one row each, a grade file, a summary, and
+bad input as one JSON object. The expected verdicts are the fixtures' own labels (each fixture
+says in its first line what it is, and tests/test_check_code.py verifies each by hand)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STUDENTS = ROOT / "tests" / "fixtures" / "students"
+
+
+def _cli(
+    *args: str, cwd: Path = ROOT, path: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    if path is not None:
+        env["PATH"] = path
+    return subprocess.run(
+        [sys.executable, "-m", "symbackprop", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+        env=env,
+    )
+
+
+@pytest.fixture
+def klass(tmp_path: Path) -> Path:
+    """A class export: files named after students, a student's folder, an empty folder."""
+    root = tmp_path / "export"
+    root.mkdir()
+    shutil.copy(STUDENTS / "correct.py", root / "alice.py")
+    shutil.copy(STUDENTS / "missing_mask.py", root / "bob.py")
+    (root / "carol").mkdir()
+    shutil.copy(STUDENTS / "correct_in_out.ipynb", root / "carol" / "hw.ipynb")
+    shutil.copy(STUDENTS / "unbindable.py", root / "dave.py")
+    shutil.copy(STUDENTS / "hang.py", root / "erin.py")
+    (root / "frank").mkdir()
+    (root / ".ipynb_checkpoints").mkdir()  # not a student
+    return root
+
+
+def test_a_class_gets_one_row_each_and_a_summary(klass: Path, tmp_path: Path) -> None:
+    grades = tmp_path / "grades.csv"
+    out = _cli(
+        "check-code", str(klass), "--jsonl", "--csv", str(grades), "--timeout", "3"
+    )
+    assert out.returncode == 1, out.stderr  # not everyone is correct
+    *rows, totals = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["submission"] for r in rows] == [
+        "alice",
+        "bob",
+        "carol",
+        "dave",
+        "erin",
+        "frank",
+    ]
+    by = {r["submission"]: r for r in rows}
+    assert by["alice"]["ok"] and by["carol"]["ok"]
+    assert "missing_activation_mask" in by["bob"]["gradients"]["W1"]["diagnoses"]
+    assert by["dave"]["exit_code"] == 2 and "cannot bind" in by["dave"]["error"]
+    assert by["erin"]["gradients"]["W1"]["status"] == "error"  # the hang, not the class
+    assert "no .py" in by["frank"]["error"]
+    assert totals["summary"] and totals["submissions"] == 6
+    assert totals["statuses"] == {"ok": 2, "wrong": 2, "error": 2}
+    assert totals["parts"]["W1"] == {
+        "ok": 2,
+        "checked": 4,
+        "diagnoses": {"missing_activation_mask": 1},
+    }
+    table = list(csv.DictReader(grades.open(encoding="utf-8")))
+    assert [t["submission"] for t in table] == [r["submission"] for r in rows]
+    bob = table[1]
+    assert (bob["status"], bob["W1"], bob["W2"], bob["parts_ok"], bob["parts"]) == (
+        "wrong",
+        "wrong",
+        "ok",
+        "3",
+        "5",
+    )
+    assert "W1: missing_activation_mask" in bob["diagnoses"]
+
+
+def test_the_human_summary_counts_each_part(klass: Path) -> None:
+    out = _cli(
+        "check-code", str(klass / "alice.py"), str(klass / "bob.py"), "--jobs", "2"
+    )
+    assert out.returncode == 1
+    lines = out.stdout.splitlines()
+    assert lines[0].split() == ["alice", "ok"]
+    assert lines[1].startswith("bob") and "missing_activation_mask" in lines[1]
+    assert "class: 2 submissions (1 ok, 1 wrong, 0 error)" in out.stdout
+    assert any(line.split()[:4] == ["W1", "1", "of", "2"] for line in lines)
+
+
+def test_an_all_correct_class_exits_0(tmp_path: Path) -> None:
+    for name in ("a", "b", "c"):
+        shutil.copy(STUDENTS / "correct.py", tmp_path / f"{name}.py")
+    out = _cli("check-code", str(tmp_path), "--jsonl")
+    assert out.returncode == 0, out.stdout
+    assert len(out.stdout.splitlines()) == 4
+
+
+def test_bad_input_in_json_mode_is_one_json_object(tmp_path: Path) -> None:
+    for args in (
+        ("check-code", str(tmp_path / "missing.py"), "--json"),
+        ("check-code", str(STUDENTS / "correct.py"), "--json", "--timeout", "inf"),
+        ("check-code", str(STUDENTS / "unbindable.py"), "--json"),
+        ("check-code", str(tmp_path / "missing.py"), "--jsonl"),
+    ):
+        out = _cli(*args)
+        assert out.returncode == 2, args
+        (line,) = out.stdout.splitlines()
+        report = json.loads(line)
+        assert report["ok"] is False and report["error"] and report["exit_code"] == 2
+
+
+def test_several_submissions_never_run_unisolated_unless_asked(klass: Path) -> None:
+    files = [str(klass / "alice.py"), str(klass / "bob.py")]
+    out = _cli("check-code", *files, path="/nonexistent")
+    assert out.returncode == 2
+    (line,) = out.stderr.strip().splitlines()
+    assert "--sandbox process" in line
+    out = _cli(
+        "check-code", *files, "--sandbox", "process", "--jsonl", path="/nonexistent"
+    )
+    assert out.returncode == 1  # bob is wrong; both were checked
+    assert "NOT isolated" in out.stderr
+    assert len(out.stdout.splitlines()) == 3
+
+
+def test_a_grade_file_that_cannot_be_written_is_refused_before_checking(
+    klass: Path, tmp_path: Path
+) -> None:
+    out = _cli("check-code", str(klass), "--csv", str(tmp_path / "no" / "grades.csv"))
+    assert out.returncode == 2 and out.stdout == ""
+    assert "--csv" in out.stderr and len(out.stderr.strip().splitlines()) == 1
