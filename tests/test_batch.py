@@ -145,3 +145,21 @@ def test_a_grade_file_that_cannot_be_written_is_refused_before_checking(
     out = _cli("check-code", str(klass), "--csv", str(tmp_path / "no" / "grades.csv"))
     assert out.returncode == 2 and out.stdout == ""
     assert "--csv" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_feedback_levels_hide_the_answer_on_request() -> None:
+    seed = str(ROOT / "symbackprop" / "data" / "notebook_221_relu.txt")
+    full = _cli("check-code", seed).stdout
+    hint = _cli("check-code", seed, "--feedback", "hint").stdout
+    verdict = _cli("check-code", seed, "--feedback", "verdict").stdout
+    assert "correct (from the derivation)" in full and "why:" in full
+    assert "correct (from the derivation)" not in hint and "why:" in hint
+    assert "[bias_broadcast]" in hint
+    assert "why:" not in verdict and "[" not in verdict.split("\n\n")[1]
+    assert "b1 gradient  WRONG" in verdict and "W2 gradient  ok" in verdict
+    report = json.loads(
+        _cli("check-code", seed, "--json", "--feedback", "verdict").stdout
+    )
+    parts = [report["forward"], *report["gradients"].values()]
+    assert all(p["message"] == "" and p["diagnoses"] == [] for p in parts)
+    assert [p["status"] for p in parts] == ["wrong", "wrong", "wrong", "ok", "wrong"]

@@ -33,6 +33,13 @@ def add_check_code_arguments(p: argparse.ArgumentParser) -> None:
         "--csv", type=Path, metavar="FILE", help="write one row per submission to FILE"
     )
     p.add_argument(
+        "--feedback",
+        choices=("full", "hint", "verdict"),
+        default="full",
+        help="what the student is told: full (diagnosis, why, the correct formula; the "
+        "default), hint (diagnosis and why, no formula), verdict (ok / wrong per part only)",
+    )
+    p.add_argument(
         "--jobs",
         type=int,
         default=os.cpu_count() or 1,
@@ -134,14 +141,17 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
 def _run_one(args: argparse.Namespace) -> int:
     from ...spec.flags import spec_from_args
     from .core import run_check
-    from .report import format_human, format_json
+    from .report import format_human, format_json, restrict
 
     result = run_check(
         args.files[0], spec=spec_from_args(args), sandbox=args.sandbox, **_options(args)
     )
     if result.warning:
         print(result.warning, file=sys.stderr, flush=True)
-    print(format_json(result.report) if args.json else format_human(result), flush=True)
+    if args.json:
+        print(format_json(restrict(result.report, args.feedback)), flush=True)
+    else:
+        print(format_human(result, args.feedback), flush=True)
     return 0 if result.ok else 1
 
 
@@ -150,6 +160,7 @@ def _run_class(args: argparse.Namespace) -> int:
     from ...spec.flags import spec_from_args
     from . import batch
     from .core import check_timeout
+    from .report import restrict
     from .sandbox import choose_sandbox
 
     if args.json:
@@ -167,6 +178,8 @@ def _run_class(args: argparse.Namespace) -> int:
     rows = []
     width = max(len(s.name) for s in submissions)
     for row in batch.check_all(submissions, spec, args.jobs, mode, _options(args)):
+        if "error" not in row:
+            row = restrict(row, args.feedback)
         rows.append(row)
         if args.jsonl:
             print(json.dumps(row), flush=True)

@@ -10,9 +10,31 @@ from typing import Any
 from .. import diagnoses as dx
 from .result import NOT_CHECKED, CheckResult
 
+# how much a student is told: everything; what is wrong and why, without the correct formula;
+# or only which parts are right (a course can run it before the deadline)
+FEEDBACK = ("full", "hint", "verdict")
 
-def format_human(result: CheckResult) -> str:
-    """The verdict a student reads: one block per part, with why and the correct formula."""
+
+def restrict(report: dict[str, Any], feedback: str) -> dict[str, Any]:
+    """The JSON report with only what this feedback level shows (`verdict`: statuses only)."""
+    if feedback != "verdict":
+        return report
+
+    def bare(p: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "status": p["status"],
+            "diagnoses": [],
+            "message": "",
+            "max_rel_error": None,
+        }
+
+    gradients = {n: bare(p) for n, p in report["gradients"].items()}
+    return {**report, "forward": bare(report["forward"]), "gradients": gradients}
+
+
+def format_human(result: CheckResult, feedback: str = "full") -> str:
+    """The verdict a student reads: one block per part, with why and the correct formula
+    (`hint`: without the formula; `verdict`: which parts are right, nothing more)."""
     r = result.report
     spec = result.spec
     lines = [
@@ -42,8 +64,10 @@ def format_human(result: CheckResult) -> str:
             NOT_CHECKED: "not checked",
         }[p["status"]]
         codes = f"  [{', '.join(p['diagnoses'])}]" if p["diagnoses"] else ""
+        if feedback == "verdict":
+            codes = ""
         lines.append(f"{name.ljust(width)}  {status}{codes}")
-        if p["status"] == "ok":
+        if p["status"] == "ok" or feedback == "verdict":
             continue
         if p["status"] == "error":  # one crash stops every gradient: say it once
             lines.append(
@@ -59,7 +83,7 @@ def format_human(result: CheckResult) -> str:
                 lines.append(f"    why: {dx.EXPLANATIONS[code]}")
         key = "forward" if name == "forward" else name.split()[0]
         formula = result.formulas.get(key)
-        if formula and p["status"] == "wrong":
+        if formula and p["status"] == "wrong" and feedback == "full":
             if key == "forward":
                 lines.append(f"    correct (from the derivation): {formula[0]}")
                 lines += [f"        {line}" for line in formula[1:]]
