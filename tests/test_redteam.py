@@ -991,9 +991,12 @@ def test_a_syntax_error_on_the_last_line_is_refused(
     check = checks[attack]
     contained(check, codes=(2,))
     line = check.text.splitlines().index("lr = = 0.05") + 1
-    assert f"alice.py:{line}" in check.stderr and check.stdout == "", check.describe(
+    # --json: the one JSON object is the refusal itself, not a report on a prefix
+    refusal = json.loads(check.stdout)
+    assert f"alice.py:{line}" in check.stderr, check.describe(
         [f"the message does not name alice.py:{line}"]
     )
+    assert f"alice.py:{line}" in refusal["error"] and "forward" not in refusal
 
 
 @pytest.mark.parametrize(
