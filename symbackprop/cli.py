@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .check.inert import inert
 from .errors import EXIT_USAGE, UserError
+from .files import write_atomic
 from .spec import flags
 from .spec.flags import spec_from_args
 
@@ -176,7 +177,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         f"derived {spec.name} in {built.derive_seconds:.2f} s ({built.derivation.route}): "
         f"{spec.describe()}; proof: {built.proof}"
     )
-    render.write_atomic(trainer_path, built.source)
+    write_atomic(trainer_path, built.source)
     _say(f"wrote {trainer_path}")
     code = 0
     if not args.no_pdf:
@@ -219,7 +220,7 @@ def cmd_emit(args: argparse.Namespace) -> int:
         findings = _seed_findings(spec, built.derivation)
         return documents.write_latex(built, args.output, command, _say, findings)
     built = _build(spec, command, style=args.style)
-    render.write_atomic(args.output, built.source)
+    write_atomic(args.output, built.source)
     _say(
         f"wrote {args.output} (derivation {built.derive_seconds:.2f} s; proof: {built.proof})"
     )

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import UserError
+from ..files import write_atomic
 from .seed_notebook import Finding
 from .trainer import TrainerBuild
 
@@ -45,12 +46,11 @@ def build_documents(
     findings: tuple[Finding, ...] | None = None,
 ) -> int:
     """Write derivation_<tag>.tex and .pdf next to the trainer; returns an exit code."""
-    from . import render
 
     spec = built.derivation.spec
     tex_path = Path(out) / f"derivation_{spec.tag}.tex"
     source = derivation_tex(built, command, findings)
-    render.write_atomic(tex_path, source)
+    write_atomic(tex_path, source)
     say(f"wrote {tex_path}")
     return _compile_to(
         source, tex_path.with_suffix(".pdf"), say, wrote=f"wrote {tex_path}"
@@ -65,9 +65,8 @@ def write_latex(
     findings: tuple[Finding, ...] | None = None,
 ) -> int:
     """`emit latex`: write the document's LaTeX source to `output`; returns an exit code."""
-    from . import render
 
-    render.write_atomic(Path(output), derivation_tex(built, command, findings))
+    write_atomic(Path(output), derivation_tex(built, command, findings))
     say(
         f"wrote {output} (derivation {built.derive_seconds:.2f} s; proof: {built.proof})"
     )
@@ -110,7 +109,7 @@ def _compile_to(
         if tex_beside:
             exc.message += f" ({_keep_tex(source, pdf_path, say)} to inspect)"
         raise
-    render.write_atomic(pdf_path, result.pdf)
+    write_atomic(pdf_path, result.pdf)
     wide = [w for w in result.overfull if w > OVERFULL_TOLERANCE]
     if wide:
         say(
@@ -129,6 +128,6 @@ def _keep_tex(source: str, pdf_path: Path, say: Callable[[str], None]) -> str:
         render.check_writable(tex_path, force=False)
     except UserError:
         return f"{tex_path} exists and was not written by symbackprop, so no .tex was written"
-    render.write_atomic(tex_path, source)
+    write_atomic(tex_path, source)
     say(f"wrote {tex_path}")
     return f"wrote {tex_path}"

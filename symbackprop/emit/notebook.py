@@ -15,6 +15,7 @@ from typing import Any
 
 from ..derive import H, LayerRule
 from ..errors import UserError
+from ..files import write_atomic
 from ..printing.latex import tex
 from ..printing.markdown import MARKDOWN, md_code, md_escape, md_inline
 from ..printing.notation import array_tex
@@ -280,7 +281,7 @@ def write(
 ) -> int:
     """`emit notebook`: write the notebook for a verified build atomically; an exit code."""
     cells = notebook_cells(built, command)
-    render.write_atomic(Path(output), notebook_json(cells))
+    write_atomic(Path(output), notebook_json(cells))
     say(
         f"wrote {output} ({len(cells)} cells; derivation {built.derive_seconds:.2f} s; "
         f"proof: {built.proof})"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import multiprocessing
-import os
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import UserError
+from ...files import write_atomic
 from ...spec import NetworkSpec
 from ..inert import inert
 from .core import run_check
@@ -204,12 +204,9 @@ def write_csv(path: Path, text: str) -> None:
     """Write the grade file atomically (a temporary file beside it, then a rename)."""
     if path.is_dir() or not path.parent.is_dir():
         raise UserError(f"--csv {path}: not a file in an existing folder")
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
+        write_atomic(path, text)
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
         raise UserError(
             f"--csv {path}: cannot write it ({exc.strerror or exc})"
         ) from None
