@@ -237,3 +237,27 @@ def test_probe_points_are_new_at_every_run_and_repeatable_on_request() -> None:
     assert (
         again["gradients"] == first["gradients"]
     )  # the same points, the same messages
+
+
+def test_a_terminated_check_removes_its_folder(tmp_path: Path) -> None:
+    """SIGTERM (a grader's own timeout) unwinds like Ctrl-C: the child folder is removed."""
+    import signal
+    import time
+
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = dict(os.environ, TMPDIR=str(temporary))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "symbackprop", "check-code", str(STUDENTS / "hang.py")]
+        + ["--sandbox", "process", "--timeout", "60"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not list(temporary.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the child's folder exists: it is running
+    assert list(temporary.iterdir())
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 130
+    assert list(temporary.iterdir()) == []
