@@ -163,3 +163,46 @@ def test_feedback_levels_hide_the_answer_on_request() -> None:
     parts = [report["forward"], *report["gradients"].values()]
     assert all(p["message"] == "" and p["diagnoses"] == [] for p in parts)
     assert [p["status"] for p in parts] == ["wrong", "wrong", "wrong", "ok", "wrong"]
+
+
+def test_a_zip_export_is_a_class_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    import zipfile
+
+    export = tmp_path / "export.zip"
+    with zipfile.ZipFile(
+        export, "w"
+    ) as z:  # one folder per student, inside one top folder
+        z.write(STUDENTS / "correct.py", "submissions/alice/hw.py")
+        z.write(STUDENTS / "missing_mask.py", "submissions/bob/hw.py")
+        z.write(STUDENTS / "correct_in_out.ipynb", "submissions/carol/hw.ipynb")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    out = subprocess.run(
+        [sys.executable, "-m", "symbackprop", "check-code", str(export), "--jsonl"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, TMPDIR=str(temporary)),
+    )
+    *rows, totals = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["submission"] for r in rows] == ["alice", "bob", "carol"]
+    assert [r["ok"] for r in rows] == [True, False, True]
+    assert totals["statuses"] == {"ok": 2, "wrong": 1}
+    assert list(temporary.iterdir()) == []  # the unpacked export is removed
+
+
+def test_a_zip_member_outside_the_archive_is_refused(tmp_path: Path) -> None:
+    import zipfile
+
+    export = tmp_path / "evil.zip"
+    with zipfile.ZipFile(export, "w") as z:
+        z.write(STUDENTS / "correct.py", "alice.py")
+        z.writestr("../../outside.py", "print('x')\n")
+    out = _cli("check-code", str(export))
+    assert out.returncode == 2
+    (line,) = out.stderr.strip().splitlines()
+    assert "outside the archive" in line
+    assert not (tmp_path.parent / "outside.py").exists()
+    (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 not really")
+    out = _cli("check-code", str(tmp_path / "broken.zip"))
+    assert out.returncode == 2 and "not a readable .zip" in out.stderr

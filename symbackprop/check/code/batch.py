@@ -8,10 +8,13 @@ row with an "error"; it never stops the others.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import multiprocessing
 import sys
+import tempfile
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +30,8 @@ from .result import NOT_CHECKED
 from .truth import truth_for
 
 SUFFIXES = (".ipynb", ".py", ".txt")  # in order of preference inside a student's folder
+MAX_ARCHIVE_MEMBERS = 20_000
+MAX_ARCHIVE_BYTES = 500 * 2**20  # unpacked, all members together
 STATUSES = ("ok", "wrong", "error", NOT_CHECKED)
 
 
@@ -85,6 +90,57 @@ def find_submissions(paths: list[Path]) -> list[Submission]:
         name = sub.name if seen[sub.name] == 1 else f"{sub.name} ({seen[sub.name]})"
         unique.append(Submission(inert(name, 200), sub.path))
     return unique
+
+
+@contextlib.contextmanager
+def unpacked(paths: list[Path]) -> Iterator[list[Path]]:
+    """The paths with every .zip export (Gradescope, Canvas, Moodle) unpacked into a temporary
+    folder, removed afterwards. Members outside the archive's folder, links and archives
+    larger than MAX_ARCHIVE_BYTES unpacked are refused in one line."""
+    with tempfile.TemporaryDirectory(prefix="symbackprop-class-") as scratch:
+        out = []
+        for i, path in enumerate(paths):
+            if path.is_file() and path.suffix.lower() == ".zip":
+                folder = Path(scratch) / f"{i}-{path.stem}"
+                _unzip(path, folder)
+                entries = [e for e in folder.iterdir() if _visible(Path(e.name))]
+                # an export that holds one folder of submissions: that folder is the class
+                out.append(
+                    entries[0] if len(entries) == 1 and entries[0].is_dir() else folder
+                )
+            else:
+                out.append(path)
+        yield out
+
+
+def _unzip(path: Path, folder: Path) -> None:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UserError(f"{path}: not a readable .zip ({exc})") from None
+    with archive:
+        members = archive.infolist()
+        if len(members) > MAX_ARCHIVE_MEMBERS:
+            raise UserError(
+                f"{path}: more than {MAX_ARCHIVE_MEMBERS:,} files in the archive"
+            )
+        if sum(m.file_size for m in members) > MAX_ARCHIVE_BYTES:
+            raise UserError(
+                f"{path}: unpacks to more than {MAX_ARCHIVE_BYTES >> 20} MiB"
+            )
+        for m in members:
+            target = (folder / m.filename).resolve()
+            if (
+                not target.is_relative_to(folder.resolve())
+                or (m.external_attr >> 28) == 0xA
+            ):
+                raise UserError(
+                    f"{path}: {inert(m.filename, 200)} points outside the archive"
+                )
+        try:
+            archive.extractall(folder)
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            raise UserError(f"{path}: cannot unpack it ({exc})") from None
 
 
 _OPTIONS: dict[str, Any] = {}  # run_check's options, set before the workers fork

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def add_check_code_arguments(p: argparse.ArgumentParser) -> None:
@@ -113,7 +114,9 @@ def run_check_code(args: argparse.Namespace) -> int:
     bad input. Several files or a folder check a class (exit 0 only when all are correct)."""
     from ...errors import UserError
 
-    several = len(args.files) > 1 or args.files[0].is_dir() or args.jsonl or args.csv
+    first = args.files[0]
+    several = len(args.files) > 1 or first.is_dir() or first.suffix.lower() == ".zip"
+    several = several or args.jsonl or bool(args.csv)
     try:
         return _run_class(args) if several else _run_one(args)
     except UserError as exc:
@@ -160,8 +163,6 @@ def _run_class(args: argparse.Namespace) -> int:
     from ...spec.flags import spec_from_args
     from . import batch
     from .core import check_timeout
-    from .report import restrict
-    from .sandbox import choose_sandbox
 
     if args.json:
         raise UserError("--json is for one file; use --jsonl for several submissions")
@@ -171,7 +172,16 @@ def _run_class(args: argparse.Namespace) -> int:
     if args.csv and (args.csv.is_dir() or not args.csv.parent.is_dir()):
         raise UserError(f"--csv {args.csv}: not a file in an existing folder")
     spec = spec_from_args(args)
-    submissions = batch.find_submissions(args.files)
+    with batch.unpacked(args.files) as paths:
+        return _grade(args, spec, batch.find_submissions(paths))
+
+
+def _grade(args: argparse.Namespace, spec: Any, submissions: list[Any]) -> int:
+    """Check the submissions, print a line each (or JSON lines) and the class table."""
+    from . import batch
+    from .report import restrict
+    from .sandbox import choose_sandbox
+
     mode, warning = choose_sandbox(args.sandbox, several=len(submissions) > 1)
     if warning:
         print(warning, file=sys.stderr, flush=True)
