@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -49,3 +50,19 @@ def trainer_for(**fields: object) -> types.ModuleType:
 def default_trainer() -> types.ModuleType:
     """The generated trainer of the seed's 2-2-1 network."""
     return trainer_for()
+
+
+def run_cli(
+    *args: str, path: str | None = None, cwd: Path = ROOT, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """`python -m symbackprop ARGS` in a child, output captured; `path` replaces $PATH (e.g. to
+    hide bwrap)."""
+    env = dict(os.environ) if path is None else {**os.environ, "PATH": path}
+    return subprocess.run(
+        [sys.executable, "-m", "symbackprop", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=env,
+    )

@@ -13,25 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDENTS = ROOT / "tests" / "fixtures" / "students"
-
-
-def _cli(
-    *args: str, cwd: Path = ROOT, path: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    if path is not None:
-        env["PATH"] = path
-    return subprocess.run(
-        [sys.executable, "-m", "symbackprop", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=cwd,
-        env=env,
-    )
 
 
 @pytest.fixture
@@ -52,7 +37,7 @@ def klass(tmp_path: Path) -> Path:
 
 def test_a_class_gets_one_row_each_and_a_summary(klass: Path, tmp_path: Path) -> None:
     grades = tmp_path / "grades.csv"
-    out = _cli(
+    out = run_cli(
         "check-code", str(klass), "--jsonl", "--csv", str(grades), "--timeout", "3"
     )
     assert out.returncode == 1, out.stderr  # not everyone is correct
@@ -92,7 +77,7 @@ def test_a_class_gets_one_row_each_and_a_summary(klass: Path, tmp_path: Path) ->
 
 
 def test_the_human_summary_counts_each_part(klass: Path) -> None:
-    out = _cli(
+    out = run_cli(
         "check-code", str(klass / "alice.py"), str(klass / "bob.py"), "--jobs", "2"
     )
     assert out.returncode == 1
@@ -106,7 +91,7 @@ def test_the_human_summary_counts_each_part(klass: Path) -> None:
 def test_an_all_correct_class_exits_0(tmp_path: Path) -> None:
     for name in ("a", "b", "c"):
         shutil.copy(STUDENTS / "correct.py", tmp_path / f"{name}.py")
-    out = _cli("check-code", str(tmp_path), "--jsonl")
+    out = run_cli("check-code", str(tmp_path), "--jsonl")
     assert out.returncode == 0, out.stdout
     assert len(out.stdout.splitlines()) == 4
 
@@ -118,7 +103,7 @@ def test_bad_input_in_json_mode_is_one_json_object(tmp_path: Path) -> None:
         ("check-code", str(STUDENTS / "unbindable.py"), "--json"),
         ("check-code", str(tmp_path / "missing.py"), "--jsonl"),
     ):
-        out = _cli(*args)
+        out = run_cli(*args)
         assert out.returncode == 2, args
         (line,) = out.stdout.splitlines()
         report = json.loads(line)
@@ -127,11 +112,11 @@ def test_bad_input_in_json_mode_is_one_json_object(tmp_path: Path) -> None:
 
 def test_several_submissions_never_run_unisolated_unless_asked(klass: Path) -> None:
     files = [str(klass / "alice.py"), str(klass / "bob.py")]
-    out = _cli("check-code", *files, path="/nonexistent")
+    out = run_cli("check-code", *files, path="/nonexistent")
     assert out.returncode == 2
     (line,) = out.stderr.strip().splitlines()
     assert "--sandbox process" in line
-    out = _cli(
+    out = run_cli(
         "check-code", *files, "--sandbox", "process", "--jsonl", path="/nonexistent"
     )
     assert out.returncode == 1  # bob is wrong; both were checked
@@ -142,23 +127,25 @@ def test_several_submissions_never_run_unisolated_unless_asked(klass: Path) -> N
 def test_a_grade_file_that_cannot_be_written_is_refused_before_checking(
     klass: Path, tmp_path: Path
 ) -> None:
-    out = _cli("check-code", str(klass), "--csv", str(tmp_path / "no" / "grades.csv"))
+    out = run_cli(
+        "check-code", str(klass), "--csv", str(tmp_path / "no" / "grades.csv")
+    )
     assert out.returncode == 2 and out.stdout == ""
     assert "--csv" in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
 def test_feedback_levels_hide_the_answer_on_request() -> None:
     seed = str(ROOT / "symbackprop" / "data" / "notebook_221_relu.txt")
-    full = _cli("check-code", seed).stdout
-    hint = _cli("check-code", seed, "--feedback", "hint").stdout
-    verdict = _cli("check-code", seed, "--feedback", "verdict").stdout
+    full = run_cli("check-code", seed).stdout
+    hint = run_cli("check-code", seed, "--feedback", "hint").stdout
+    verdict = run_cli("check-code", seed, "--feedback", "verdict").stdout
     assert "correct (from the derivation)" in full and "why:" in full
     assert "correct (from the derivation)" not in hint and "why:" in hint
     assert "[bias_broadcast]" in hint
     assert "why:" not in verdict and "[" not in verdict.split("\n\n")[1]
     assert "b1 gradient  WRONG" in verdict and "W2 gradient  ok" in verdict
     report = json.loads(
-        _cli("check-code", seed, "--json", "--feedback", "verdict").stdout
+        run_cli("check-code", seed, "--json", "--feedback", "verdict").stdout
     )
     parts = [report["forward"], *report["gradients"].values()]
     assert all(p["message"] == "" and p["diagnoses"] == [] for p in parts)
@@ -198,11 +185,11 @@ def test_a_zip_member_outside_the_archive_is_refused(tmp_path: Path) -> None:
     with zipfile.ZipFile(export, "w") as z:
         z.write(STUDENTS / "correct.py", "alice.py")
         z.writestr("../../outside.py", "print('x')\n")
-    out = _cli("check-code", str(export))
+    out = run_cli("check-code", str(export))
     assert out.returncode == 2
     (line,) = out.stderr.strip().splitlines()
     assert "outside the archive" in line
     assert not (tmp_path.parent / "outside.py").exists()
     (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 not really")
-    out = _cli("check-code", str(tmp_path / "broken.zip"))
+    out = run_cli("check-code", str(tmp_path / "broken.zip"))
     assert out.returncode == 2 and "not a readable .zip" in out.stderr

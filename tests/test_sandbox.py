@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
 from symbackprop.check.code import channel, sandbox, view
 from symbackprop.check.code.channel import ProtocolError
@@ -25,22 +26,8 @@ STUDENTS = ROOT / "tests" / "fixtures" / "students"
 HAS_BWRAP = shutil.which("bwrap") is not None
 
 
-def _cli(*args: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    if path is not None:
-        env["PATH"] = path
-    return subprocess.run(
-        [sys.executable, "-m", "symbackprop", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        env=env,
-    )
-
-
 def test_without_bwrap_one_file_runs_unisolated_with_a_one_line_warning() -> None:
-    out = _cli(
+    out = run_cli(
         "check-code", str(STUDENTS / "correct.py"), "--json", path="/nonexistent"
     )
     assert out.returncode == 0, out.stderr
@@ -67,7 +54,7 @@ def test_bwrap_that_cannot_build_a_sandbox_is_named_not_blamed_on_the_student(
         "#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\n"
     )
     fake.chmod(0o755)
-    out = _cli(
+    out = run_cli(
         "check-code", str(STUDENTS / "correct.py"), path=f"{tmp_path}:/usr/bin:/bin"
     )
     assert out.returncode == 2
@@ -78,7 +65,7 @@ def test_bwrap_that_cannot_build_a_sandbox_is_named_not_blamed_on_the_student(
 
 @pytest.mark.skipif(not HAS_BWRAP, reason="bubblewrap is not installed")
 def test_the_default_sandbox_is_bwrap_when_it_is_on_path() -> None:
-    out = _cli("check-code", str(STUDENTS / "correct.py"), "--json")
+    out = run_cli("check-code", str(STUDENTS / "correct.py"), "--json")
     assert out.returncode == 0, out.stderr
     assert out.stderr == ""
     assert json.loads(out.stdout)["sandbox"] == "bwrap"
@@ -160,14 +147,14 @@ def test_inert_text_cannot_start_a_line_colour_or_reorder() -> None:
 
 @pytest.mark.parametrize("timeout", ["inf", "nan", "-1", "0", "1e400", "3601"])
 def test_a_timeout_out_of_range_is_refused_in_one_line(timeout: str) -> None:
-    out = _cli("check-code", str(STUDENTS / "correct.py"), "--timeout", timeout)
+    out = run_cli("check-code", str(STUDENTS / "correct.py"), "--timeout", timeout)
     assert out.returncode == 2
     (line,) = out.stderr.strip().splitlines()
     assert "--timeout" in line and "3600" in line
 
 
 def test_a_wide_hidden_layer_is_checked() -> None:
-    out = _cli(
+    out = run_cli(
         "check-code", str(STUDENTS / "correct.py"), "--layers", "2,24,1", "--json"
     )
     assert out.returncode == 2  # the file's initial W1 is (2, 2): named, not exit 4
@@ -194,7 +181,7 @@ def backward(y_pred, y_true, W2, H, Z, X):
 def test_an_mnist_sized_correct_submission_is_correct(tmp_path: Path) -> None:
     path = tmp_path / "mnist.py"
     path.write_text(MNIST_STUDENT, encoding="utf-8")
-    out = _cli(
+    out = run_cli(
         "check-code", str(path), "--layers", "784,128,10", "--json", "--timeout", "120"
     )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr
@@ -202,7 +189,7 @@ def test_an_mnist_sized_correct_submission_is_correct(tmp_path: Path) -> None:
     assert report["ok"] and report["forward"]["status"] == "ok"
     wrong = path.read_text().replace("* (Z > 0)", "")
     path.write_text(wrong, encoding="utf-8")
-    out = _cli(
+    out = run_cli(
         "check-code", str(path), "--layers", "784,128,10", "--json", "--timeout", "120"
     )
     report = json.loads(out.stdout)
@@ -217,7 +204,7 @@ def test_a_forward_that_returns_less_than_the_backward_takes_is_not_ok(
     for returned in ("{'X': X}", "{'Z1': Z}", "y_pred"):
         path = tmp_path / "partial.py"
         path.write_text(source.replace("return H, Z, y_pred", f"return {returned}"))
-        out = _cli("check-code", str(path), "--json")
+        out = run_cli("check-code", str(path), "--json")
         report = json.loads(out.stdout)
         assert report["forward"]["status"] != "ok", returned
         assert out.returncode == 1
@@ -225,11 +212,11 @@ def test_a_forward_that_returns_less_than_the_backward_takes_is_not_ok(
 
 def test_probe_points_are_new_at_every_run_and_repeatable_on_request() -> None:
     wrong = str(STUDENTS / "scaled_by_two.py")
-    first = json.loads(_cli("check-code", wrong, "--json").stdout)
-    second = json.loads(_cli("check-code", wrong, "--json").stdout)
+    first = json.loads(run_cli("check-code", wrong, "--json").stdout)
+    second = json.loads(run_cli("check-code", wrong, "--json").stdout)
     assert first["probe_seed"] != second["probe_seed"]  # a table of answers cannot pass
     again = json.loads(
-        _cli(
+        run_cli(
             "check-code", wrong, "--json", "--probe-seed", str(first["probe_seed"])
         ).stdout
     )
@@ -261,3 +248,17 @@ def test_a_terminated_check_removes_its_folder(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 130
     assert list(temporary.iterdir()) == []
+
+
+def test_the_modules_a_file_imports_are_known_from_its_tree(tmp_path: Path) -> None:
+    """PyTorch is shown in the sandbox only for a file that imports it at top level."""
+    from symbackprop.check.code.load import read_student_file
+
+    path = tmp_path / "hw.py"
+    path.write_text(
+        "import torch.nn as nn\nfrom numpy import zeros\nimport os, sys\n"
+        "def f():\n    import json\n",
+        encoding="utf-8",
+    )
+    assert read_student_file(path).imports == {"torch", "numpy", "os", "sys"}
+    assert "torch" in view.OPTIONAL

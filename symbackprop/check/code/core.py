@@ -139,7 +139,7 @@ def run_check(
         deadline,
         mode,
         len(student.chunks),
-        view.PACKAGES + _optional_imports(student),
+        view.PACKAGES + tuple(p for p in view.OPTIONAL if p in student.imports),
     )
 
     def where(frame: dict[str, Any] | None) -> str:
@@ -167,19 +167,6 @@ def run_check(
     result.report["probe_seed"] = seed
     result.seconds = time.monotonic() - start
     return result
-
-
-def _optional_imports(student: StudentFile) -> tuple[str, ...]:
-    """The optional packages (PyTorch) the file imports, to show them in the sandbox."""
-    found = []
-    for name in view.OPTIONAL:
-        for st in student.statements:
-            first = st.source.lstrip().split(None, 2)
-            if first[:1] in (["import"], ["from"]) and len(first) > 1:
-                if first[1].split(".")[0].rstrip(",") == name:
-                    found.append(name)
-                    break
-    return tuple(found)
 
 
 def probe_seed_or_new(seed: int | None) -> int:

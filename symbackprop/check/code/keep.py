@@ -79,6 +79,10 @@ class Filter:
             student.statements.append(
                 Statement(chunk.index, start, _segment(p.lines, node))
             )
+            if isinstance(node, ast.Import):
+                student.imports |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                student.imports.add(node.module.split(".")[0])
 
     def _verdict(self, node: ast.stmt) -> _Verdict:
         scope = self.module

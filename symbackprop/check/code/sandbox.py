@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import UserError
+from ..inert import inert
 from . import channel, runner, seccomp, view
 from .channel import ProtocolError
 from .result import Outcome
@@ -326,7 +327,7 @@ class ChildRun:
             out.finished = True
             return
         if self._phase is None or self._phase_done:
-            raise ProtocolError(f"an unexpected {channel.inert(kind, 40)!r} message")
+            raise ProtocolError(f"an unexpected {inert(kind, 40)!r} message")
         phase, ids = self._phase
         if kind == "phase_done":
             if event.get("phase") != phase:
@@ -354,7 +355,7 @@ class ChildRun:
                     "error": channel.error(event.get("error")),
                 }
         else:
-            raise ProtocolError(f"an unknown message {channel.inert(kind, 40)!r}")
+            raise ProtocolError(f"an unknown message {inert(kind, 40)!r}")
 
     # --- the protocol --------------------------------------------------------------------
 
@@ -370,7 +371,7 @@ class ChildRun:
             said = self._stderr.decode("utf-8", "replace").strip().splitlines()
             raise SandboxUnavailable(
                 "the bwrap sandbox could not start"
-                + (f" ({channel.inert(said[-1], 200)})" if said else "")
+                + (f" ({inert(said[-1], 200)})" if said else "")
                 + "; run where unprivileged namespaces are allowed, or pass --sandbox process "
                 "to run the submission unisolated"
             )

@@ -97,6 +97,9 @@ class StudentFile:
     syntax_errors: list[str] = field(default_factory=list)
     # function or class name -> why it was not kept
     skipped_defs: dict[str, str] = field(default_factory=dict)
+    imports: set[str] = field(
+        default_factory=set
+    )  # top-level modules the kept imports name
 
     def where(self, chunk: int, line: int) -> str:
         """The student's name for a line of a chunk."""
