@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
+from . import __version__, interrupt
 from .check.inert import inert
 from .errors import EXIT_USAGE, UserError
 from .files import write_atomic
@@ -241,17 +240,11 @@ def cmd_pdf(args: argparse.Namespace) -> int:
     return documents.write_pdf(built, args.output, command, _say, findings)
 
 
-def _terminated(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every user error is one line on stderr and a documented exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
-    # a TERM (a grader's timeout, a batch being stopped) unwinds like Ctrl-C: every sandbox is
-    # killed and every temporary folder removed
-    signal.signal(signal.SIGTERM, _terminated)
+    interrupt.install()  # every sandbox is killed and every temporary folder removed
     try:
         return int(args.run(args))
     except UserError as exc:

@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ... import interrupt
 from ...errors import UserError
 from ...files import write_atomic
 from ...spec import NetworkSpec
 from ..inert import inert
 from .core import run_check
 from .result import NOT_CHECKED
+from .sandbox import SIGNAL_POLL
 from .truth import truth_for
 
 SUFFIXES = (".ipynb", ".py", ".txt")  # in order of preference inside a student's folder
@@ -183,7 +185,15 @@ def check_all(
         return
     context = multiprocessing.get_context("fork")
     with context.Pool(min(jobs, len(submissions))) as pool:
-        yield from pool.imap(check_one, submissions)
+        rows = pool.imap(check_one, submissions)
+        for _ in submissions:
+            while True:
+                try:  # a short wait, so a TERM caught by a BLAS thread is seen soon
+                    row = rows.next(timeout=SIGNAL_POLL)
+                    break
+                except multiprocessing.TimeoutError:
+                    interrupt.check()
+            yield row
 
 
 def parts_of(row: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -133,14 +133,6 @@ def run_check(
         {"chunk": s.chunk, "line": s.line, "source": s.source}
         for s in student.statements
     ]
-    child = ChildRun(
-        statements,
-        [forward, backward],
-        deadline,
-        mode,
-        len(student.chunks),
-        view.PACKAGES + tuple(p for p in view.OPTIONAL if p in student.imports),
-    )
 
     def where(frame: dict[str, Any] | None) -> str:
         if not frame or not runner.is_child_student_file(frame["file"]):
@@ -150,6 +142,15 @@ def run_check(
             return ""
         code = inert(student.code_at(chunk, frame["line"]), 120)
         return student.where(chunk, frame["line"]) + (f" `{code}`" if code else "")
+
+    child = ChildRun(
+        statements,
+        [forward, backward],
+        deadline,
+        mode,
+        len(student.chunks),
+        view.PACKAGES + tuple(p for p in view.OPTIONAL if p in student.imports),
+    )
 
     try:
         truth = truth_for(spec, derivation)

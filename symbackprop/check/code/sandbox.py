@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ... import interrupt
 from ...errors import UserError
 from ..inert import inert
 from . import channel, runner, seccomp, view
@@ -42,6 +43,9 @@ OPEN_FILES_LIMIT = 64
 THREAD_LIMIT = 64
 STDERR_BYTES = 256 * 1024
 DUMP_MARGIN = 0.3  # seconds before the deadline the child writes where it is
+# the longest wait in one select: a TERM or Ctrl-C the kernel hands to one of NumPy's BLAS
+# threads wakes no select, and one a library swallowed is only seen by interrupt.check()
+SIGNAL_POLL = 0.25
 SANDBOXES = ("auto", "bwrap", "process")
 INSTALL_BWRAP = "install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap)"
 
@@ -161,6 +165,23 @@ class ChildRun:
         self._eof = False
         self._started = False  # the runner said it is up (so bwrap built the sandbox)
         self.sandbox = sandbox
+        try:
+            self._spawn(statements, functions, deadline, sandbox, packages)
+        except (
+            BaseException
+        ):  # a TERM or Ctrl-C mid-start: leave no child and no folder
+            self._abandon()
+            raise
+
+    def _spawn(
+        self,
+        statements: list[dict[str, Any]],
+        functions: list[str],
+        deadline: float,
+        sandbox: str,
+        packages: tuple[str, ...],
+    ) -> None:
+        """Start the child (bwrap or a plain process) and queue its job on stdin."""
         results_r, results_w = os.pipe()
         extra: list[int] = [results_w]
         if sandbox == "bwrap":
@@ -234,6 +255,7 @@ class ChildRun:
             sel.register(stderr, selectors.EVENT_READ, "stderr")
             writing = False
             while not until():
+                interrupt.check()
                 if self._eof:
                     return False
                 if self._outbox and not writing and stdin >= 0:
@@ -243,7 +265,7 @@ class ChildRun:
                 if remaining <= 0:
                     self._stop(timed_out=True)
                     return False
-                for key, _ in sel.select(remaining):
+                for key, _ in sel.select(min(remaining, SIGNAL_POLL)):
                     try:
                         if key.data == "stdin":
                             sent = os.write(stdin, self._outbox[: 1 << 16])
@@ -401,6 +423,20 @@ class ChildRun:
         self._finish()
         return self.outcome
 
+    def _abandon(self) -> None:
+        """Undo a start that was interrupted: kill what started, remove the folder."""
+        self._done = True
+        proc = getattr(self, "proc", None)
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            proc.wait()
+        if self._folder is not None:
+            shutil.rmtree(self._folder, onerror=_unlock)
+            self._folder = None
+
     def close(self) -> None:
         """Kill the child if it still runs and remove what it left (safe to call twice)."""
         if not self._done:
@@ -420,6 +456,15 @@ class ChildRun:
         if self._done:
             return
         self._done = True
+        try:
+            self._collect()
+        finally:  # removed even when a TERM lands while the outcome is collected
+            if self._folder is not None:
+                shutil.rmtree(self._folder, onerror=_unlock)
+                self._folder = None
+
+    def _collect(self) -> None:
+        """Reap the child and turn how it ended into the outcome's words."""
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -459,9 +504,6 @@ class ChildRun:
         elif not out.ended and not out.finished and not out.timed_out:
             out.ended = "the check process stopped early"
         out.stuck_at = _frame_from_dump(self._stderr.decode("utf-8", "replace"))
-        if self._folder is not None:
-            shutil.rmtree(self._folder, onerror=_unlock)
-            self._folder = None
 
 
 def _unlock(function: Any, path: str, _exc: Any) -> None:
