@@ -24,6 +24,17 @@ def install() -> None:
     signal.signal(signal.SIGINT, _stop)
 
 
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def install_in_worker() -> None:
+    """A pool worker told to stop unwinds (its sandbox killed, its folder removed) and exits
+    without the traceback a KeyboardInterrupt would print."""
+    signal.signal(signal.SIGTERM, _exit_quietly)
+    signal.signal(signal.SIGINT, _exit_quietly)
+
+
 def check() -> None:
     """Raise KeyboardInterrupt if a stop was asked for and got lost on the way."""
     if _requested:

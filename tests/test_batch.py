@@ -66,13 +66,16 @@ def test_a_class_gets_one_row_each_and_a_summary(klass: Path, tmp_path: Path) ->
     table = list(csv.DictReader(grades.open(encoding="utf-8")))
     assert [t["submission"] for t in table] == [r["submission"] for r in rows]
     bob = table[1]
-    assert (bob["status"], bob["W1"], bob["W2"], bob["parts_ok"], bob["parts"]) == (
+    assert (bob["status"], bob["W1"], bob["W1_score"], bob["W2"], bob["W2_score"]) == (
         "wrong",
         "wrong",
+        "0",
         "ok",
-        "3",
-        "5",
+        "1",
     )
+    assert (bob["score"], bob["max_score"]) == ("3", "5")  # forward, W2, b2: a point each
+    dave = table[3]
+    assert (dave["status"], dave["score"], dave["max_score"]) == ("error", "0", "5")
     assert "W1: missing_activation_mask" in bob["diagnoses"]
 
 
@@ -82,7 +85,7 @@ def test_the_human_summary_counts_each_part(klass: Path) -> None:
     )
     assert out.returncode == 1
     lines = out.stdout.splitlines()
-    assert lines[0].split() == ["alice", "ok"]
+    assert lines[0].split() == ["alice", "5/5", "ok"]
     assert lines[1].startswith("bob") and "missing_activation_mask" in lines[1]
     assert "class: 2 submissions (1 ok, 1 wrong, 0 error)" in out.stdout
     assert any(line.split()[:4] == ["W1", "1", "of", "2"] for line in lines)

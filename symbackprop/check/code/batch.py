@@ -184,7 +184,9 @@ def check_all(
         yield from map(check_one, submissions)
         return
     context = multiprocessing.get_context("fork")
-    with context.Pool(min(jobs, len(submissions))) as pool:
+    with context.Pool(
+        min(jobs, len(submissions)), initializer=interrupt.install_in_worker
+    ) as pool:
         rows = pool.imap(check_one, submissions)
         for _ in submissions:
             while True:
@@ -211,8 +213,8 @@ def status_of(row: dict[str, Any]) -> str:
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The class: submissions per status, and per part how many are correct and the most
-    common diagnoses."""
+    """The class: submissions per status, the score distribution, and per part how many are
+    correct and the most common diagnoses."""
     parts: dict[str, dict[str, Any]] = {}
     for row in rows:
         for name, p in parts_of(row).items():
@@ -222,10 +224,16 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             entry["checked"] += 1
             entry["ok"] += p["status"] == "ok"
             entry["diagnoses"].update(p["diagnoses"])
+    scores = Counter(_number(r["score"]) for r in rows)
     return {
         "summary": True,
         "submissions": len(rows),
         "statuses": dict(Counter(status_of(r) for r in rows)),
+        "scores": {
+            "max_score": rows[0]["max_score"] if rows else 0.0,
+            "mean": sum(r["score"] for r in rows) / len(rows) if rows else 0.0,
+            "counts": dict(sorted(scores.items(), key=lambda kv: float(kv[0]))),
+        },
         "parts": {
             name: {
                 "ok": e["ok"],
@@ -237,16 +245,21 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def csv_text(rows: list[dict[str, Any]], part_names: list[str]) -> str:
-    """One row per submission: its status, each part's status, parts correct, diagnoses."""
+def csv_text(rows: list[dict[str, Any]], points: dict[str, float]) -> str:
+    """One row per submission: its status, each part's status and score, the total, and the
+    diagnoses (rows scored by grades.scored)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
+    columns = [c for n in points for c in (n, f"{n}_score")]
     writer.writerow(
-        ["submission", "status", *part_names, "parts_ok", "parts", "diagnoses", "error"]
+        ["submission", "status", *columns, "score", "max_score", "diagnoses", "error"]
     )
     for row in rows:
         parts = parts_of(row)
-        statuses = [parts[n]["status"] if n in parts else "" for n in part_names]
+        cells = []
+        for n in points:
+            p = parts.get(n)
+            cells += [p["status"], _number(p["score"])] if p else ["", _number(0.0)]
         found = [
             f"{n}: {', '.join(p['diagnoses'])}"
             for n, p in parts.items()
@@ -256,14 +269,19 @@ def csv_text(rows: list[dict[str, Any]], part_names: list[str]) -> str:
             [
                 row["submission"],
                 status_of(row),
-                *statuses,
-                sum(s == "ok" for s in statuses) if parts else 0,
-                len(part_names),
+                *cells,
+                _number(row["score"]),
+                _number(row["max_score"]),
                 "; ".join(found),
                 row.get("error", ""),
             ]
         )
     return out.getvalue()
+
+
+def _number(x: float) -> str:
+    """2 for 2.0, 1.5 for 1.5: what a gradebook reads."""
+    return f"{x:g}"
 
 
 def write_csv(path: Path, text: str) -> None:
@@ -279,18 +297,19 @@ def write_csv(path: Path, text: str) -> None:
 
 
 def human_line(row: dict[str, Any], width: int) -> str:
-    """`alice   ok` or `bob     WRONG  W1 [missing_activation_mask], b1 [scaled]`."""
+    """`alice   5/5  ok` or `bob     3/5  WRONG  W1 [missing_activation_mask], b1 [...]`."""
     name = row["submission"].ljust(width)
+    score = f"{_number(row['score'])}/{_number(row['max_score'])}".rjust(7)
     if "error" in row:
-        return f"{name}  ERROR  {row['error']}"
+        return f"{name}  {score}  ERROR  {row['error']}"
     if row["ok"]:
-        return f"{name}  ok"
+        return f"{name}  {score}  ok"
     bad = [
         f"{n} [{', '.join(p['diagnoses']) or p['status']}]"
         for n, p in parts_of(row).items()
         if p["status"] not in ("ok", NOT_CHECKED)
     ]
-    return f"{name}  WRONG  {', '.join(bad)}"
+    return f"{name}  {score}  WRONG  {', '.join(bad)}"
 
 
 def human_summary(totals: dict[str, Any]) -> list[str]:
@@ -299,7 +318,12 @@ def human_summary(totals: dict[str, Any]) -> list[str]:
     statuses = ", ".join(
         f"{totals['statuses'].get(s, 0)} {s}" for s in ("ok", "wrong", "error")
     )
-    lines = ["", f"class: {n} submissions ({statuses})"]
+    sc = totals["scores"]
+    lines = [
+        "",
+        f"class: {n} submissions ({statuses}); mean score {sc['mean']:.2f} of "
+        f"{_number(sc['max_score'])}",
+    ]
     for name, e in totals["parts"].items():
         common = ", ".join(f"{code} ({k})" for code, k in e["diagnoses"].items())
         lines.append(
@@ -309,8 +333,19 @@ def human_summary(totals: dict[str, Any]) -> list[str]:
     return lines
 
 
-def progress(done: int, total: int) -> None:
-    """A one-line counter on a terminal's stderr; nothing when stderr is not a terminal."""
-    if sys.stderr.isatty():
-        end = "\n" if done == total else ""
-        print(f"\rchecked {done} of {total}", end=end, file=sys.stderr, flush=True)
+def progress_bar(total: int, quiet: bool) -> Any:
+    """A tqdm bar on a terminal's stderr; None when stderr is not a terminal or for JSON."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="submission", file=sys.stderr, dynamic_ncols=True)
+
+
+def say(bar: Any, line: str) -> None:
+    """Print a submission's line above the bar (or plainly without one), then advance it."""
+    if bar is None:
+        print(line, flush=True)
+        return
+    bar.write(line, file=sys.stdout)
+    bar.update()

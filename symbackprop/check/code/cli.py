@@ -34,6 +34,19 @@ def add_check_code_arguments(p: argparse.ArgumentParser) -> None:
         "--csv", type=Path, metavar="FILE", help="write one row per submission to FILE"
     )
     p.add_argument(
+        "--points",
+        metavar="PARTS",
+        help="points per part, e.g. forward=2,W1=2,b1=1 (a part scores its points when it is "
+        "correct; parts not listed: 1 point each)",
+    )
+    p.add_argument(
+        "--gradescope",
+        type=Path,
+        metavar="FILE",
+        help="for one submission: write Gradescope's results.json to FILE (a test per part; "
+        "a file that cannot be checked scores 0 with the reason)",
+    )
+    p.add_argument(
         "--feedback",
         choices=("full", "hint", "verdict"),
         default="full",
@@ -116,8 +129,13 @@ def run_check_code(args: argparse.Namespace) -> int:
 
     first = args.files[0]
     several = len(args.files) > 1 or first.is_dir() or first.suffix.lower() == ".zip"
-    several = several or args.jsonl or bool(args.csv)
     try:
+        if args.gradescope and (several or args.jsonl or args.csv):
+            raise UserError(
+                "--gradescope is for one submission (Gradescope runs one per student); "
+                "use --csv or --jsonl for a class"
+            )
+        several = several or args.jsonl or bool(args.csv)
         return _run_class(args) if several else _run_one(args)
     except UserError as exc:
         if (
@@ -142,26 +160,73 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _run_one(args: argparse.Namespace) -> int:
+    import time
+
+    from ...errors import UserError
     from ...spec.flags import spec_from_args
+    from . import grades
     from .core import run_check
     from .report import format_human, format_json, restrict
 
-    result = run_check(
-        args.files[0], spec=spec_from_args(args), sandbox=args.sandbox, **_options(args)
-    )
+    spec = spec_from_args(args)
+    points = grades.parse_points(args.points, grades.part_names(spec.param_names))
+    if args.gradescope:
+        _check_output_file("--gradescope", args.gradescope)
+    start = time.monotonic()
+    try:
+        result = run_check(
+            args.files[0], spec=spec, sandbox=args.sandbox, **_options(args)
+        )
+    except UserError as exc:
+        if (
+            args.gradescope
+        ):  # Gradescope needs its file: the student scores 0 and reads why
+            row = grades.scored({"ok": False, "error": exc.message}, points)
+            _write_gradescope(
+                args.gradescope,
+                grades.gradescope(row, points, exc.message, time.monotonic() - start),
+            )
+        raise
     if result.warning:
         print(result.warning, file=sys.stderr, flush=True)
+    report = grades.scored(restrict(result.report, args.feedback), points)
+    verdict = format_human(result, args.feedback)
+    if args.gradescope:
+        _write_gradescope(
+            args.gradescope,
+            grades.gradescope(report, points, verdict, time.monotonic() - start),
+        )
     if args.json:
-        print(format_json(restrict(result.report, args.feedback)), flush=True)
+        print(format_json(report), flush=True)
     else:
-        print(format_human(result, args.feedback), flush=True)
+        print(verdict, flush=True)
     return 0 if result.ok else 1
+
+
+def _check_output_file(flag: str, path: Path) -> None:
+    """Refuse, before anything runs, a grade file that could not be written."""
+    from ...errors import UserError
+
+    if path.is_dir() or not path.parent.is_dir():
+        raise UserError(f"{flag} {path}: not a file in an existing folder")
+
+
+def _write_gradescope(path: Path, results: dict[str, Any]) -> None:
+    from ...errors import UserError
+    from ...files import write_atomic
+
+    try:
+        write_atomic(path, json.dumps(results, indent=2) + "\n")
+    except OSError as exc:
+        raise UserError(
+            f"--gradescope {path}: cannot write it ({exc.strerror or exc})"
+        ) from None
 
 
 def _run_class(args: argparse.Namespace) -> int:
     from ...errors import UserError
     from ...spec.flags import spec_from_args
-    from . import batch
+    from . import batch, grades
     from .core import check_timeout
 
     if args.json:
@@ -169,16 +234,22 @@ def _run_class(args: argparse.Namespace) -> int:
     if not 1 <= args.jobs <= 256:
         raise UserError(f"--jobs must be a whole number from 1 to 256, not {args.jobs}")
     check_timeout(args.timeout)
-    if args.csv and (args.csv.is_dir() or not args.csv.parent.is_dir()):
-        raise UserError(f"--csv {args.csv}: not a file in an existing folder")
+    if args.csv:
+        _check_output_file("--csv", args.csv)
     spec = spec_from_args(args)
+    points = grades.parse_points(args.points, grades.part_names(spec.param_names))
     with batch.unpacked(args.files) as paths:
-        return _grade(args, spec, batch.find_submissions(paths))
+        return _grade(args, spec, points, batch.find_submissions(paths))
 
 
-def _grade(args: argparse.Namespace, spec: Any, submissions: list[Any]) -> int:
+def _grade(
+    args: argparse.Namespace,
+    spec: Any,
+    points: dict[str, float],
+    submissions: list[Any],
+) -> int:
     """Check the submissions, print a line each (or JSON lines) and the class table."""
-    from . import batch
+    from . import batch, grades
     from .report import restrict
     from .sandbox import choose_sandbox
 
@@ -187,20 +258,25 @@ def _grade(args: argparse.Namespace, spec: Any, submissions: list[Any]) -> int:
         print(warning, file=sys.stderr, flush=True)
     rows = []
     width = max(len(s.name) for s in submissions)
-    for row in batch.check_all(submissions, spec, args.jobs, mode, _options(args)):
-        if "error" not in row:
-            row = restrict(row, args.feedback)
-        rows.append(row)
-        if args.jsonl:
-            print(json.dumps(row), flush=True)
-        else:
-            batch.progress(len(rows), len(submissions))
-            print(batch.human_line(row, width), flush=True)
+    bar = batch.progress_bar(len(submissions), quiet=args.jsonl)
+    try:
+        for row in batch.check_all(submissions, spec, args.jobs, mode, _options(args)):
+            if "error" not in row:
+                row = restrict(row, args.feedback)
+            row = grades.scored(row, points)
+            rows.append(row)
+            if args.jsonl:
+                print(json.dumps(row), flush=True)
+            else:
+                batch.say(bar, batch.human_line(row, width))
+    finally:
+        if bar is not None:
+            bar.close()
     totals = batch.summary(rows)
     if args.jsonl:
         print(json.dumps(totals), flush=True)
     else:
         print("\n".join(batch.human_summary(totals)), flush=True)
     if args.csv:
-        batch.write_csv(args.csv, batch.csv_text(rows, ["forward", *spec.param_names]))
+        batch.write_csv(args.csv, batch.csv_text(rows, points))
     return 0 if all(batch.status_of(r) == "ok" for r in rows) else 1

@@ -1,0 +1,124 @@
+"""Points per part (`--points forward=2,W1=2`), a submission's score, and Gradescope's file.
+
+A part scores its points when its status is "ok" and nothing otherwise; a part left out of
+`--points` is worth DEFAULT_POINTS. A submission that could not be checked scores 0 of the
+same total, so every row of a class has the same maximum.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from ...errors import UserError
+from ..inert import inert
+
+DEFAULT_POINTS = 1.0
+MAX_POINTS = 1_000_000.0
+_ENTRY = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([^,]*?)\s*")
+
+Points = dict[str, float]
+
+
+def part_names(param_names: tuple[str, ...] | list[str]) -> list[str]:
+    """The graded parts of a network, in report order: forward, then each gradient."""
+    return ["forward", *param_names]
+
+
+def parse_points(text: str | None, parts: list[str]) -> Points:
+    """Each part's points from `forward=2,W1=2,b1=1` (the rest DEFAULT_POINTS each)."""
+    points = {name: DEFAULT_POINTS for name in parts}
+    if text is None:
+        return points
+    seen: set[str] = set()
+    for entry in text.split(","):
+        found = _ENTRY.fullmatch(entry)
+        if not found:
+            raise UserError(
+                f"--points: {inert(entry.strip(), 80)!r} is not PART=NUMBER "
+                f"(e.g. --points forward=2,{parts[1]}=1)"
+            )
+        name, number = found.groups()
+        if name not in points:
+            raise UserError(
+                f"--points: this network has no part {name!r}; its parts are "
+                + ", ".join(parts)
+            )
+        if name in seen:
+            raise UserError(f"--points: {name} is given twice")
+        seen.add(name)
+        try:
+            value = float(number) if len(number) <= 40 else math.nan
+        except ValueError:
+            value = math.nan
+        if not 0 <= value <= MAX_POINTS:
+            raise UserError(
+                f"--points: {name}={inert(number, 40)} is not a number from 0 to "
+                f"{MAX_POINTS:,.0f}"
+            )
+        points[name] = value
+    return points
+
+
+def _parts(row: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    if "error" in row:
+        return {}
+    return {"forward": row["forward"], **row["gradients"]}
+
+
+def scored(row: dict[str, Any], points: Points) -> dict[str, Any]:
+    """The row with `score` and `max_score`, for the submission and for each part."""
+    parts = _parts(row)
+    total = 0.0
+    new: dict[str, dict[str, Any]] = {}
+    for name, part in parts.items():
+        worth = points.get(name, DEFAULT_POINTS)
+        got = worth if part["status"] == "ok" else 0.0
+        total += got
+        new[name] = {**part, "score": got, "max_score": worth}
+    out = {**row, "score": total, "max_score": sum(points.values())}
+    if parts:
+        out["forward"] = new.pop("forward")
+        out["gradients"] = new
+    return out
+
+
+def _test_name(name: str) -> str:
+    return "forward pass" if name == "forward" else f"gradient of {name}"
+
+
+def gradescope(
+    row: dict[str, Any], points: Points, verdict: str, seconds: float
+) -> dict[str, Any]:
+    """Gradescope's results.json for one scored row: a test per part, the verdict as output."""
+    parts = _parts(row)
+    tests = []
+    for number, (name, worth) in enumerate(points.items(), start=1):
+        part = parts.get(name)
+        if part is None:  # the submission could not be checked: every part scores 0
+            status, output, got = "failed", row.get("error", ""), 0.0
+        else:
+            status = "passed" if part["status"] == "ok" else "failed"
+            got = part["score"]
+            words = [part["message"], *part["diagnoses"]]
+            output = "\n".join(w for w in words if w)
+        tests.append(
+            {
+                "name": _test_name(name),
+                "number": str(number),
+                "score": got,
+                "max_score": worth,
+                "status": status,
+                "output": output,
+                "visibility": "visible",
+            }
+        )
+    return {
+        "score": sum(t["score"] for t in tests),
+        "execution_time": round(seconds, 3),
+        "output": verdict,
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
