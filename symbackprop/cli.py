@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
     from .spec import NetworkSpec
 
 DEFAULT_OUT = Path("generated")
+EXIT_CODES = (
+    "exit codes: 0 success; 1 LaTeX failed; 2 bad input (spec, flags, output path: one line "
+    "says what); 3 no TeX on PATH (the .tex is written); 4 internal error; 130 interrupted"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,7 +49,11 @@ def _parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser(
         "build",
-        help="derive the default network and write generated/ (trainer, .tex, .pdf)",
+        help="derive the default network (or a spec's) and write generated/ (trainer, "
+        ".tex, .pdf)",
+        description="Derive the network (the seed's by default; --spec or the flags for "
+        "another) and write its trainer, LaTeX and PDF to --out.",
+        epilog=EXIT_CODES,
     )
     b.add_argument(
         "--out",
@@ -58,11 +67,31 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="overwrite files in --out symbackprop did not write",
     )
+    flags.add_spec_options(b)
     b.set_defaults(run=cmd_build)
 
-    e = sub.add_parser("emit", help="write one artefact for a spec of your own")
-    e.add_argument("artefact", choices=("trainer", "latex", "notebook"))
-    e.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    e = sub.add_parser(
+        "emit",
+        help="write one artefact for a spec of your own",
+        description="Derive the spec's gradients and write one artefact.",
+        epilog=EXIT_CODES,
+    )
+    e.add_argument(
+        "artefact",
+        choices=("trainer", "latex", "notebook", "pdf"),
+        help="trainer: a NumPy training script (.py); latex: the derivation's LaTeX source "
+        "(.tex); notebook: the derivation, the trainer's code and a training run (.ipynb); "
+        "pdf: the derivation compiled to PDF (same as `symbackprop pdf`)",
+    )
+    e.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the file to write, ending in .py, .tex, .ipynb or .pdf as the artefact is; "
+        "its folder must exist; - writes a text artefact to stdout",
+    )
     e.add_argument(
         "--force",
         action="store_true",
@@ -78,8 +107,20 @@ def _parser() -> argparse.ArgumentParser:
     flags.add_spec_options(e)
     e.set_defaults(run=cmd_emit)
 
-    p = sub.add_parser("pdf", help="compile the derivation of a spec to PDF")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    p = sub.add_parser(
+        "pdf",
+        help="compile the derivation of a spec to PDF",
+        description="Derive the spec's gradients and compile the derivation to a PDF.",
+        epilog=EXIT_CODES,
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the PDF to write (a name ending in .pdf, in an existing folder)",
+    )
     p.add_argument(
         "--force",
         action="store_true",
@@ -94,12 +135,24 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser(
         "check-code",
         help="check a student's forward/backward code (.py, .ipynb, text export)",
+        description="Run a student's forward and backward (sandboxed) at random points and "
+        "say, part by part, what is right and what is wrong. Several paths grade a class.",
+        epilog="exit codes: 0 every part of every submission is correct; 1 a part is wrong "
+        "or raised; 2 bad input (options, a file that cannot be read or bound); 4 internal "
+        "error; 130 interrupted",
     )
     check_cli.add_check_code_arguments(c)
     flags.add_spec_options(c, training=False)
     c.set_defaults(run=check_cli.run_check_code)
 
-    f = sub.add_parser("check-formulas", help="check a student's gradient formulas")
+    f = sub.add_parser(
+        "check-formulas",
+        help="check a student's gradient formulas",
+        description="Prove each of a student's gradient formulas equal to SymPy's "
+        "derivation, or give a counterexample.",
+        epilog="exit codes: 0 every formula is correct; 1 a formula is wrong, not proven or "
+        "missing; 2 the file cannot be read or a formula is refused; 4 internal error",
+    )
     formulas_cli.add_check_formulas_arguments(f)
     flags.add_spec_options(f, training=False)
     f.set_defaults(run=formulas_cli.run_check_formulas)
@@ -142,13 +195,18 @@ def _seed_findings(
     return tuple(findings)
 
 
-def _build(spec: NetworkSpec, command: str, style: str = "matrix") -> TrainerBuild:
+def _build(
+    spec: NetworkSpec,
+    command: str,
+    style: str = "matrix",
+    say: Callable[[str], None] = _say,
+) -> TrainerBuild:
     """Derive, emit and prove the trainer once; the notes are said."""
     from .emit import trainer as codegen
 
     built = codegen.build_trainer(spec, command=command, style=style)
     for note in built.derivation.notes:
-        _say(f"note: {note}")
+        say(f"note: {note}")
     return built
 
 
@@ -156,9 +214,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     """Derive the default network once and write its trainer (and documents) to --out."""
     from .emit import render
     from .emit import trainer as codegen
-    from .spec import default_spec
 
-    spec = default_spec()
+    spec = spec_from_args(args, document=not args.no_pdf)
     out: Path = args.out
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} is a file; --out needs a folder (default: generated)")
@@ -195,34 +252,51 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_emit(args: argparse.Namespace) -> int:
-    """Write one artefact (trainer, latex or notebook) for the spec to -o."""
+    """Write one artefact (trainer, latex, notebook or pdf) for the spec to -o (- is stdout)."""
     from .emit import render
 
+    if args.artefact == "pdf":
+        return cmd_pdf(args)
+    if args.style != "matrix" and args.artefact != "trainer":
+        raise UserError(
+            f"--style {args.style} is for the trainer; a {args.artefact} always shows the "
+            "vectorized derivation (drop --style)"
+        )
     spec = spec_from_args(args, document=args.artefact != "trainer")
-    render.check_writable(args.output, args.force)
+    render.check_output(args.output, args.artefact, args.force)
+    to_stdout = args.output == render.STDOUT
+    say = render.eprint if to_stdout else _say  # stdout carries the artefact itself
     style = f" --style {args.style}" if args.style != "matrix" else ""
     command = " ".join(
         (
             f"symbackprop emit {args.artefact}{style} "
             + " ".join(flags.flag_text(args))
-            + f" -o {args.output.name}"
+            + f" -o {args.output.name or '-'}"
         ).split()
     )
     if args.artefact == "notebook":
         from .emit import notebook
 
         notebook.require_nbformat()  # before the derivation, which takes a while
-        return notebook.write(_build(spec, command), args.output, command, _say)
-    if args.artefact == "latex":
+        built = _build(spec, command, say=say)
+        text = notebook.notebook_text(built, command)
+    elif args.artefact == "latex":
         from .emit import document as documents
 
-        built = _build(spec, command)
+        built = _build(spec, command, say=say)
         findings = _seed_findings(spec, built.derivation)
-        return documents.write_latex(built, args.output, command, _say, findings)
-    built = _build(spec, command, style=args.style)
-    write_atomic(args.output, built.source)
-    _say(
-        f"wrote {args.output} (derivation {built.derive_seconds:.2f} s; proof: {built.proof})"
+        text = documents.derivation_tex(built, command, findings)
+    else:
+        built = _build(spec, command, style=args.style, say=say)
+        text = built.source
+    if to_stdout:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        write_atomic(args.output, text)
+    say(
+        f"wrote {'stdout' if to_stdout else args.output} (derivation "
+        f"{built.derive_seconds:.2f} s; proof: {built.proof})"
     )
     return 0
 
@@ -233,7 +307,7 @@ def cmd_pdf(args: argparse.Namespace) -> int:
     from .emit import render
 
     spec = spec_from_args(args, document=True)
-    render.check_writable(args.output, args.force)
+    render.check_output(args.output, "pdf", args.force)
     command = "symbackprop pdf"
     built = _build(spec, command)
     findings = _seed_findings(spec, built.derivation)

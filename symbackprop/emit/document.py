@@ -57,22 +57,6 @@ def build_documents(
     )
 
 
-def write_latex(
-    built: TrainerBuild,
-    output: Path,
-    command: str,
-    say: Callable[[str], None],
-    findings: tuple[Finding, ...] | None = None,
-) -> int:
-    """`emit latex`: write the document's LaTeX source to `output`; returns an exit code."""
-
-    write_atomic(Path(output), derivation_tex(built, command, findings))
-    say(
-        f"wrote {output} (derivation {built.derive_seconds:.2f} s; proof: {built.proof})"
-    )
-    return 0
-
-
 def write_pdf(
     built: TrainerBuild,
     output: Path,

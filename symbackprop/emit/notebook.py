@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ..derive import H, LayerRule
 from ..errors import UserError
-from ..files import write_atomic
 from ..printing.latex import tex
 from ..printing.markdown import MARKDOWN, md_code, md_escape, md_inline
 from ..printing.notation import array_tex
@@ -271,22 +269,6 @@ def notebook_json(cells: Sequence[Cell]) -> str:
 def notebook_text(built: codegen.TrainerBuild, command: str) -> str:
     """The .ipynb text for a verified TrainerBuild."""
     return notebook_json(notebook_cells(built, command))
-
-
-def write(
-    built: codegen.TrainerBuild,
-    output: Path,
-    command: str,
-    say: Callable[[str], None],
-) -> int:
-    """`emit notebook`: write the notebook for a verified build atomically; an exit code."""
-    cells = notebook_cells(built, command)
-    write_atomic(Path(output), notebook_json(cells))
-    say(
-        f"wrote {output} ({len(cells)} cells; derivation {built.derive_seconds:.2f} s; "
-        f"proof: {built.proof})"
-    )
-    return 0
 
 
 def require_nbformat() -> None:
