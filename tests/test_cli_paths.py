@@ -105,3 +105,18 @@ def test_emit_help_explains_the_artefact_and_the_output() -> None:
 def test_version() -> None:
     out = run_cli("--version")
     assert out.returncode == 0 and out.stdout.startswith("symbackprop ")
+
+
+@pytest.mark.parametrize(
+    ("flag", "names", "count"),
+    [("--returns", "W1,W2", 4), ("--forward-returns", "H1,Z1", 3)],
+)
+def test_declared_returns_of_another_length_are_refused(
+    flag: str, names: str, count: int
+) -> None:
+    """Four returned values and two declared names: said, not silently read the seed's way."""
+    student = Path(__file__).parent / "fixtures" / "students" / "correct.py"
+    out = run_cli("check-code", str(student), flag, names)
+    assert out.returncode == 2
+    assert f"{flag} names 2 values ({names})" in out.stderr
+    assert f"returns {count}" in out.stderr

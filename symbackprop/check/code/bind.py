@@ -294,6 +294,12 @@ def map_returned(value: Any, binding: Binding, where: str) -> dict[str, Any]:
         )
     items = list(value) if isinstance(value, tuple | list) else [value]
     names = binding.returns
+    if binding.returns_declared and names is not None and len(names) != len(items):
+        raise UserError(
+            f"{flag} names {len(names)} values ({','.join(n or '_' for n in names)}) but "
+            f"{binding.signature} returns {len(items)} ({where}); give one name per "
+            f"returned value, in order"
+        )
     if names is not None and len(names) == len(items):
         recognised = [n for n in names if n is not None]
         complete = len(set(recognised)) == len(recognised) == len(items)
