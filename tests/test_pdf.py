@@ -162,7 +162,7 @@ def test_no_tex_writes_the_tex_and_exits_3(
 def test_build_without_tex_keeps_trainer_and_tex(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    monkeypatch.setattr(pdf, "find_tex", lambda: None)
+    monkeypatch.setattr(pdf, "find_tex", lambda unicode=False: None)
     code = cli.main(["build", "--out", str(tmp_path)])
     assert code == 3
     assert "no TeX on PATH" in capsys.readouterr().err

@@ -53,7 +53,11 @@ def build_documents(
     write_atomic(tex_path, source)
     say(f"wrote {tex_path}")
     return _compile_to(
-        source, tex_path.with_suffix(".pdf"), say, wrote=f"wrote {tex_path}"
+        source,
+        tex_path.with_suffix(".pdf"),
+        say,
+        wrote=f"wrote {tex_path}",
+        unicode=_unicode(built),
     )
 
 
@@ -66,7 +70,15 @@ def write_pdf(
 ) -> int:
     """`pdf`: compile the document to `output` (the .tex beside it on failure)."""
     source = derivation_tex(built, command, findings)
-    return _compile_to(source, Path(output), say, tex_beside=True)
+    return _compile_to(
+        source, Path(output), say, tex_beside=True, unicode=_unicode(built)
+    )
+
+
+def _unicode(built: TrainerBuild) -> bool:
+    from .document_model import unicode_document
+
+    return unicode_document(built.derivation.spec)
 
 
 def _compile_to(
@@ -76,15 +88,16 @@ def _compile_to(
     *,
     wrote: str = "",
     tex_beside: bool = False,
+    unicode: bool = False,
 ) -> int:
     """Compile and write the PDF atomically; without TeX or on an error, keep the .tex."""
     from . import pdf, render
 
-    engine = pdf.find_tex()
+    engine = pdf.find_tex(unicode)
     if engine is None:
         if tex_beside:
             wrote = _keep_tex(source, pdf_path, say)
-        raise pdf.no_tex_error(wrote or "the .tex was written")
+        raise pdf.no_tex_error(wrote or "the .tex was written", unicode)
     try:
         result = pdf.compile_tex(source, engine)
     except pdf.LatexError as exc:

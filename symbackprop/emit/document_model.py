@@ -18,9 +18,17 @@ from ..printing import numpy as numpy_printing
 from ..printing.latex import ProgramLatexPrinter
 from ..printing.notation import act_tex, general, h_tex, has_link, symbol_tex, vec_h
 from ..printing.prose import Code, Math, Writer
-from ..printing.tex import TEX, Display, code_tex, escape_tex, shape_tex, visual_width
-from ..spec import names, registry
-from . import formulas
+from ..printing.tex import (
+    TEX,
+    Display,
+    code_tex,
+    escape_tex,
+    needs_unicode_tex,
+    shape_tex,
+    visual_width,
+)
+from ..spec import NetworkSpec, names, registry
+from . import formulas, pdf
 from .drawing import Drawing, drawing
 from .example import ExampleSection, example_section
 from .seed_notebook import Finding, NotebookCheck, notebook_check
@@ -93,6 +101,12 @@ class DerivationDocument:
     example: ExampleSection
     notebook: NotebookCheck | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    unicode: bool = (
+        False  # LuaLaTeX with OpenType fonts (see printing.tex.needs_unicode_tex)
+    )
+    fallback_fonts: str = (
+        ""  # luaotfload's fallback list, for characters Latin Modern lacks
+    )
 
 
 # --------------------------------------------------------------------------- the trainer's code
@@ -422,4 +436,11 @@ def document(
         example=example_section(d, trainer),
         notebook=notebook_check(spec, trainer, findings),
         notes=tuple(escape_tex(n) for n in d.notes),
+        unicode=unicode_document(spec),
+        fallback_fonts=", ".join(f'"{f}:mode=harf;"' for f in pdf.CJK_FONTS),
     )
+
+
+def unicode_document(spec: NetworkSpec) -> bool:
+    """Whether the spec's document needs LuaLaTeX (its title or name is beyond Latin-1)."""
+    return needs_unicode_tex(spec.title, spec.name)

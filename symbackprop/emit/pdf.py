@@ -25,6 +25,13 @@ INSTALL_HINT = (
     "texlive-latex-base texlive-latex-recommended texlive-pictures texlive-fonts-recommended "
     "lmodern"
 )
+# a title or name beyond Latin-1 (the seed notebook is written in Chinese) is set by LuaLaTeX
+# in Latin Modern OpenType, with these fonts as luaotfload's fallback for what it lacks
+CJK_FONTS = ("Noto Serif CJK SC", "Noto Sans CJK SC")
+UNICODE_HINT = (
+    "a title or name beyond Latin-1 needs LuaLaTeX and a CJK font, e.g. on Debian/Ubuntu: "
+    "apt-get install --no-install-recommends texlive-luatex fonts-noto-cjk"
+)
 # Reproducible output: pdfTeX takes its dates from here (the preamble also omits them).
 REPRODUCIBLE_ENV = {"SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}
 _OVERFULL = re.compile(
@@ -60,8 +67,11 @@ class LatexError(UserError):
         self.excerpt = excerpt
 
 
-def find_tex() -> Engine | None:
-    """latexmk if it and pdflatex are on PATH, else pdflatex, else None (no TeX installed)."""
+def find_tex(unicode: bool = False) -> Engine | None:
+    """latexmk if it and pdflatex are on PATH, else pdflatex, else None (no TeX installed);
+    for a Unicode document, lualatex (under latexmk when found) with its fonts, else None."""
+    if unicode:
+        return _find_lualatex()
     pdflatex = shutil.which("pdflatex")
     if pdflatex is None:
         return None
@@ -69,8 +79,33 @@ def find_tex() -> Engine | None:
     return Engine("latexmk", latexmk) if latexmk else Engine("pdflatex", pdflatex)
 
 
-def no_tex_error(wrote: str) -> UserError:
-    """The one-line message (exit 3) when no TeX is installed."""
+def _find_lualatex() -> Engine | None:
+    lualatex = shutil.which("lualatex")
+    kpsewhich = shutil.which("kpsewhich")
+    fc_list = shutil.which("fc-list")
+    if lualatex is None or kpsewhich is None or fc_list is None:
+        return None
+    found = subprocess.run(
+        [kpsewhich, "fontspec.sty", "luaotfload-main.lua", "lmroman10-regular.otf"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    fonts = subprocess.run(
+        [fc_list, ":", "family"], capture_output=True, text=True
+    ).stdout
+    if len(found) < 3 or not any(f in fonts for f in CJK_FONTS):
+        return None
+    latexmk = shutil.which("latexmk")
+    return Engine("latexmk-lua", latexmk) if latexmk else Engine("lualatex", lualatex)
+
+
+def no_tex_error(wrote: str, unicode: bool = False) -> UserError:
+    """The one-line message (exit 3) when no TeX (or no Unicode TeX) is installed."""
+    if unicode:
+        return UserError(
+            f"no LuaLaTeX with a CJK font: {wrote}, but not the PDF; {UNICODE_HINT}",
+            exit_code=EXIT_NO_TEX,
+        )
     return UserError(
         f"no TeX on PATH (latexmk or pdflatex): {wrote}, but not the PDF; {INSTALL_HINT}",
         exit_code=EXIT_NO_TEX,
@@ -105,6 +140,8 @@ def _command(engine: Engine) -> list[str]:
     common = ["-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape"]
     if engine.name == "latexmk":
         return [engine.path, "-norc", "-pdf", "-silent", *common, f"{JOB}.tex"]
+    if engine.name == "latexmk-lua":
+        return [engine.path, "-norc", "-lualatex", "-silent", *common, f"{JOB}.tex"]
     return [engine.path, *common, f"{JOB}.tex"]
 
 
@@ -141,7 +178,7 @@ def compile_tex(
         raise no_tex_error("nothing was compiled")
     with tempfile.TemporaryDirectory(prefix="symbackprop-tex-") as tmp:
         Path(tmp, f"{JOB}.tex").write_text(source, encoding="utf-8")
-        runs = 1 if engine.name == "latexmk" else 3
+        runs = 1 if engine.name.startswith("latexmk") else 3
         log = ""
         for _ in range(runs):
             code, output = _run(_command(engine), tmp, timeout)

@@ -49,6 +49,20 @@ def escape_tex(text: str) -> str:
     return " ".join(_escaped(str(text)).split())
 
 
+# beyond Latin-1, what pdfLaTeX's UTF-8 input still sets in T1: dashes, quotes, the ellipsis
+_PDFTEX_PUNCTUATION = frozenset(
+    "\u2010\u2013\u2014\u2018\u2019\u201a\u201c\u201d\u201e\u2026\u2022\u20ac\u2122"
+)
+
+
+def needs_unicode_tex(*texts: str) -> bool:
+    """Whether user text holds characters pdfLaTeX's T1 fonts lack (CJK, Cyrillic, Greek...):
+    such a document is compiled by LuaLaTeX with OpenType fonts and a CJK fallback."""
+    return any(
+        ord(c) > 0xFF and c not in _PDFTEX_PUNCTUATION for text in texts for c in text
+    )
+
+
 def code_tex(code: str) -> str:
     """A line of Python shown in typewriter type, escaped, breakable only at spaces."""
     return r"\texttt{" + escape_tex(code) + "}"
