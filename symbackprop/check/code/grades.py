@@ -8,7 +8,6 @@ same total, so every row of a class has the same maximum.
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 from ...errors import UserError
@@ -16,7 +15,6 @@ from ..inert import inert
 
 DEFAULT_POINTS = 1.0
 MAX_POINTS = 1_000_000.0
-_ENTRY = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([^,]*?)\s*")
 
 Points = dict[str, float]
 
@@ -33,13 +31,12 @@ def parse_points(text: str | None, parts: list[str]) -> Points:
         return points
     seen: set[str] = set()
     for entry in text.split(","):
-        found = _ENTRY.fullmatch(entry)
-        if not found:
+        name, equals, number = (w.strip() for w in entry.partition("="))
+        if not equals or not name.isidentifier() or not number:
             raise UserError(
                 f"--points: {inert(entry.strip(), 80)!r} is not PART=NUMBER "
                 f"(e.g. --points forward=2,{parts[1]}=1)"
             )
-        name, number = found.groups()
         if name not in points:
             raise UserError(
                 f"--points: this network has no part {name!r}; its parts are "
