@@ -20,6 +20,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="rewrite generated/ from a fresh build instead of failing on a difference",
     )
+    parser.addoption(
+        "--update-screenshots",
+        action="store_true",
+        help="rewrite tests/screenshots/ (the README's pictures) from a headless browser",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +34,12 @@ def update_generated(request: pytest.FixtureRequest) -> bool:
         request.config.getoption("--update-generated")
         or os.environ.get("SYMBACKPROP_UPDATE_GENERATED") == "1"
     )
+
+
+@pytest.fixture(scope="session")
+def update_screenshots(request: pytest.FixtureRequest) -> bool:
+    """True when the browser tests should rewrite tests/screenshots/ (the README's images)."""
+    return bool(request.config.getoption("--update-screenshots"))
 
 
 _TRAINERS: dict[tuple, types.ModuleType] = {}

@@ -34,6 +34,13 @@ def add_check_code_arguments(p: argparse.ArgumentParser) -> None:
         "--csv", type=Path, metavar="FILE", help="write one row per submission to FILE"
     )
     p.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE",
+        help="write the class's HTML page to FILE: the grade distribution, the diagnoses per "
+        "part, and each student's feedback (self-contained: no script, nothing loaded)",
+    )
+    p.add_argument(
         "--points",
         metavar="PARTS",
         help="points per part, e.g. forward=2,W1=2,b1=1 (a part scores its points when it is "
@@ -130,12 +137,12 @@ def run_check_code(args: argparse.Namespace) -> int:
     first = args.files[0]
     several = len(args.files) > 1 or first.is_dir() or first.suffix.lower() == ".zip"
     try:
-        if args.gradescope and (several or args.jsonl or args.csv):
+        if args.gradescope and (several or args.jsonl or args.csv or args.report):
             raise UserError(
                 "--gradescope is for one submission (Gradescope runs one per student); "
                 "use --csv or --jsonl for a class"
             )
-        several = several or args.jsonl or bool(args.csv)
+        several = several or args.jsonl or bool(args.csv) or bool(args.report)
         return _run_class(args) if several else _run_one(args)
     except UserError as exc:
         if (
@@ -236,6 +243,8 @@ def _run_class(args: argparse.Namespace) -> int:
     check_timeout(args.timeout)
     if args.csv:
         _check_output_file("--csv", args.csv)
+    if args.report:
+        _check_output_file("--report", args.report)
     spec = spec_from_args(args)
     points = grades.parse_points(args.points, grades.part_names(spec.param_names))
     with batch.unpacked(args.files) as paths:
@@ -279,4 +288,9 @@ def _grade(
         print("\n".join(batch.human_summary(totals)), flush=True)
     if args.csv:
         batch.write_csv(args.csv, batch.csv_text(rows, points))
+    if args.report:
+        from .class_report import write_report
+
+        write_report(args.report, rows, totals, points, spec, args.feedback)
+        print(f"report: wrote {args.report}", file=sys.stderr, flush=True)
     return 0 if all(batch.status_of(r) == "ok" for r in rows) else 1
