@@ -148,18 +148,27 @@ def _unzip(path: Path, folder: Path) -> None:
 _OPTIONS: dict[str, Any] = {}  # run_check's options, set before the workers fork
 
 
-def check_one(sub: Submission) -> dict[str, Any]:
-    """One row: the submission's report, or its error (a file that cannot be read or bound)."""
+def check_one(
+    sub: Submission, options: dict[str, Any] | None = None, shown: str | None = None
+) -> dict[str, Any]:
+    """One row: the submission's report, or its error (a file that cannot be read or bound).
+
+    `options`: run_check's (default: the forked workers' `_OPTIONS`); `shown`: the path its
+    messages name instead of `sub.path` (a worker's private copy of the file)."""
     if sub.path is None:
-        return _error_row(sub.name, "no .py, .ipynb or text export in the folder", 2)
+        return error_row(sub.name, "no .py, .ipynb or text export in the folder", 2)
     try:
-        result = run_check(sub.path, **_OPTIONS)
+        result = run_check(sub.path, **(_OPTIONS if options is None else options))
     except UserError as exc:
-        return _error_row(sub.name, exc.message, exc.exit_code)
+        message = exc.message
+        if shown is not None:
+            message = message.replace(str(sub.path), shown)
+        return error_row(sub.name, message, exc.exit_code)
     return {"submission": sub.name, **result.report}
 
 
-def _error_row(name: str, message: str, code: int) -> dict[str, Any]:
+def error_row(name: str, message: str, code: int) -> dict[str, Any]:
+    """The row of a submission that could not be checked: its error and exit code."""
     return {
         "submission": name,
         "ok": False,

@@ -65,7 +65,16 @@ def add_check_code_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         default=os.cpu_count() or 1,
         metavar="N",
-        help="submissions checked at a time (default: the number of cores)",
+        help="submissions checked at a time (default: the number of cores); ignored with "
+        "--dask-scheduler, where the cluster's worker threads decide",
+    )
+    p.add_argument(
+        "--dask-scheduler",
+        metavar="ADDRESS",
+        help="check the submissions on an existing Dask cluster, e.g. tcp://host:8786 (needs "
+        "pip install 'symbackprop[dask]' here and on the workers); each worker runs the same "
+        "sandbox (bwrap on its PATH, or --sandbox process) and is sent each file's content, "
+        "so workers need not share this filesystem; --jobs is ignored",
     )
     p.add_argument(
         "--timeout",
@@ -137,12 +146,15 @@ def run_check_code(args: argparse.Namespace) -> int:
     first = args.files[0]
     several = len(args.files) > 1 or first.is_dir() or first.suffix.lower() == ".zip"
     try:
-        if args.gradescope and (several or args.jsonl or args.csv or args.report):
+        if args.gradescope and (
+            several or args.jsonl or args.csv or args.report or args.dask_scheduler
+        ):
             raise UserError(
                 "--gradescope is for one submission (Gradescope runs one per student); "
                 "use --csv or --jsonl for a class"
             )
         several = several or args.jsonl or bool(args.csv) or bool(args.report)
+        several = several or bool(args.dask_scheduler)  # a cluster takes the class path
         return _run_class(args) if several else _run_one(args)
     except UserError as exc:
         if (
@@ -262,14 +274,27 @@ def _grade(
     from .report import restrict
     from .sandbox import choose_sandbox
 
-    mode, warning = choose_sandbox(args.sandbox, several=len(submissions) > 1)
+    if (
+        args.dask_scheduler
+    ):  # the workers' PATH decides auto; only process needs a warning
+        from .dask_executor import check_on_cluster
+
+        _, warning = (
+            choose_sandbox("process") if args.sandbox == "process" else ("", "")
+        )
+        checked = check_on_cluster(
+            args.dask_scheduler, submissions, spec, args.sandbox, _options(args)
+        )
+    else:
+        mode, warning = choose_sandbox(args.sandbox, several=len(submissions) > 1)
+        checked = batch.check_all(submissions, spec, args.jobs, mode, _options(args))
     if warning:
         print(warning, file=sys.stderr, flush=True)
     rows = []
     width = max(len(s.name) for s in submissions)
     bar = batch.progress_bar(len(submissions), quiet=args.jsonl)
     try:
-        for row in batch.check_all(submissions, spec, args.jobs, mode, _options(args)):
+        for row in checked:
             if "error" not in row:
                 row = restrict(row, args.feedback)
             row = grades.scored(row, points)
