@@ -160,17 +160,10 @@ def _gradient_matches(path: Path) -> dict[str, bool]:
     }
 
 
-def _scores(results: Path) -> dict[str, dict[str, Any]]:
-    """otter's results.json, one entry per question name."""
-    return {test["name"]: test for test in json.loads(results.read_text())["tests"]}
-
-
-@pytest.mark.slow
-def test_otter_gives_the_correct_notebook_full_points(
-    autograder: tuple[Path, Path], tmp_path: Path
-) -> None:
-    student = FIXTURES / "student_correct.ipynb"
-    assert _gradient_matches(student) == dict.fromkeys(("W1", "W2", "b1", "b2"), True)
+def _grade(
+    student: Path, autograder: tuple[Path, Path], tmp_path: Path
+) -> dict[str, dict[str, Any]]:
+    """`otter run` on one notebook; its results.json, one entry per question name."""
     zip_path, home = autograder
     out = tmp_path / "out"
     out.mkdir()
@@ -185,7 +178,17 @@ def test_otter_gives_the_correct_notebook_full_points(
         cwd=tmp_path,
         home=home,
     )
-    scores = _scores(out / "results.json")
+    results = json.loads((out / "results.json").read_text())
+    return {test["name"]: test for test in results["tests"]}
+
+
+@pytest.mark.slow
+def test_otter_gives_the_correct_notebook_full_points(
+    autograder: tuple[Path, Path], tmp_path: Path
+) -> None:
+    student = FIXTURES / "student_correct.ipynb"
+    assert _gradient_matches(student) == dict.fromkeys(("W1", "W2", "b1", "b2"), True)
+    scores = _grade(student, autograder, tmp_path)
     assert (scores["q1"]["score"], scores["q1"]["max_score"]) == (1, 1)
     assert (scores["q2"]["score"], scores["q2"]["max_score"]) == (2, 2), scores["q2"]
     assert "All test cases passed!" in scores["q2"]["output"]
@@ -198,21 +201,7 @@ def test_otter_takes_the_backprop_points_for_a_missing_relu_mask(
     student = FIXTURES / "student_missing_mask.ipynb"
     matches = _gradient_matches(student)
     assert matches == {"W1": False, "W2": True, "b1": False, "b2": True}, matches
-    zip_path, home = autograder
-    out = tmp_path / "out"
-    out.mkdir()
-    _otter(
-        "run",
-        "--no-logo",
-        "-a",
-        str(zip_path),
-        "-o",
-        str(out),
-        str(student),
-        cwd=tmp_path,
-        home=home,
-    )
-    scores = _scores(out / "results.json")
+    scores = _grade(student, autograder, tmp_path)
     assert (scores["q1"]["score"], scores["q1"]["max_score"]) == (1, 1), scores["q1"]
     assert (scores["q2"]["score"], scores["q2"]["max_score"]) == (0, 2)
     output = scores["q2"]["output"]
