@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="overwrite files in --out symbackprop did not write",
     )
+    _add_verbose(b)
     flags.add_spec_options(b)
     b.set_defaults(run=cmd_build)
 
@@ -104,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
         help="trainer only: vectorized NumPy (default), unrolled closed forms over floats "
         "(small networks), or auto (a cost model picks; the choice is in the header)",
     )
+    _add_verbose(e)
     flags.add_spec_options(e)
     e.set_defaults(run=cmd_emit)
 
@@ -126,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="overwrite a file symbackprop did not write",
     )
+    _add_verbose(p)
     flags.add_spec_options(p)
     p.set_defaults(run=cmd_pdf)
 
@@ -157,6 +160,19 @@ def _parser() -> argparse.ArgumentParser:
     flags.add_spec_options(f, training=False)
     f.set_defaults(run=formulas_cli.run_check_formulas)
     return parser
+
+
+def _add_verbose(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also print the derivation's notes and how the trainer was proven",
+    )
+
+
+def _proven(built: TrainerBuild, verbose: bool) -> str:
+    """How the trainer was proven: the whole account with --verbose, else that it was."""
+    return f"proof: {built.proof}" if verbose else "proven equal to SymPy's derivation"
 
 
 def _say(message: str) -> None:
@@ -199,13 +215,13 @@ def _build(
     spec: NetworkSpec,
     command: str,
     style: str = "matrix",
-    say: Callable[[str], None] = _say,
+    say: Callable[[str], None] | None = _say,
 ) -> TrainerBuild:
-    """Derive, emit and prove the trainer once; the notes are said."""
+    """Derive, emit and prove the trainer once; the notes are said (say=None: kept quiet)."""
     from .emit import trainer as codegen
 
     built = codegen.build_trainer(spec, command=command, style=style)
-    for note in built.derivation.notes:
+    for note in built.derivation.notes if say is not None else ():
         say(f"note: {note}")
     return built
 
@@ -232,7 +248,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     built = codegen.build_trainer(spec, command="symbackprop build")
     _say(
         f"derived {spec.name} in {built.derive_seconds:.2f} s ({built.derivation.route}): "
-        f"{spec.describe()}; proof: {built.proof}"
+        f"{spec.describe()}; {_proven(built, args.verbose)}"
     )
     write_atomic(trainer_path, built.source)
     _say(f"wrote {trainer_path}")
@@ -278,16 +294,18 @@ def cmd_emit(args: argparse.Namespace) -> int:
         from .emit import notebook
 
         notebook.require_nbformat()  # before the derivation, which takes a while
-        built = _build(spec, command, say=say)
+        built = _build(spec, command, say=say if args.verbose else None)
         text = notebook.notebook_text(built, command)
     elif args.artefact == "latex":
         from .emit import document as documents
 
-        built = _build(spec, command, say=say)
+        built = _build(spec, command, say=say if args.verbose else None)
         findings = _seed_findings(spec, built.derivation)
         text = documents.derivation_tex(built, command, findings)
     else:
-        built = _build(spec, command, style=args.style, say=say)
+        built = _build(
+            spec, command, style=args.style, say=say if args.verbose else None
+        )
         text = built.source
     if to_stdout:
         sys.stdout.write(text)
@@ -296,7 +314,7 @@ def cmd_emit(args: argparse.Namespace) -> int:
         write_atomic(args.output, text)
     say(
         f"wrote {'stdout' if to_stdout else args.output} (derivation "
-        f"{built.derive_seconds:.2f} s; proof: {built.proof})"
+        f"{built.derive_seconds:.2f} s; {_proven(built, args.verbose)})"
     )
     return 0
 
@@ -309,7 +327,7 @@ def cmd_pdf(args: argparse.Namespace) -> int:
     spec = spec_from_args(args, document=True)
     render.check_output(args.output, "pdf", args.force)
     command = "symbackprop pdf"
-    built = _build(spec, command)
+    built = _build(spec, command, say=_say if args.verbose else None)
     findings = _seed_findings(spec, built.derivation)
     return documents.write_pdf(built, args.output, command, _say, findings)
 

@@ -210,7 +210,7 @@ def test_build_prints_files_and_derivation_time(tmp_path: Path) -> None:
 
 def test_wide_network_keeps_only_the_vectorized_route(tmp_path: Path) -> None:
     out = tmp_path / "big.py"
-    r = run("emit", "trainer", "--layers", "784,256,10", "-o", str(out))
+    r = run("emit", "trainer", "--layers", "784,256,10", "-o", str(out), "--verbose")
     assert r.returncode == 0, r.stderr
     assert "scalar closed forms skipped" in r.stdout
     assert "proxy" in r.stdout

@@ -120,3 +120,23 @@ def test_declared_returns_of_another_length_are_refused(
     assert out.returncode == 2
     assert f"{flag} names 2 values ({names})" in out.stderr
     assert f"returns {count}" in out.stderr
+
+
+def test_the_proof_account_and_notes_are_printed_on_request(tmp_path: Path) -> None:
+    quiet = run_cli(
+        "emit", "trainer", "--layers", "784,256,10", "-o", "t.py", cwd=tmp_path
+    )
+    assert quiet.returncode == 0, quiet.stderr
+    assert "proven equal to SymPy's derivation" in quiet.stdout
+    assert "proxy" not in quiet.stdout and "note:" not in quiet.stdout
+    loud = run_cli(
+        "emit",
+        "trainer",
+        "--layers",
+        "784,256,10",
+        "-o",
+        "t.py",
+        "--verbose",
+        cwd=tmp_path,
+    )
+    assert "proof: vectorized route" in loud.stdout and "note: " in loud.stdout
