@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import sympy as sp
 
-from ..spec import NetworkSpec, make_spec, names
+from ..spec import NetworkSpec, make_spec, names, optimizers
 from . import evaluate
 from .closed_forms import PROXY_WIDTH, SCALAR_COST_LIMIT, ScalarForms, closed_form_cost
 from .derivation import Derivation
@@ -120,7 +120,13 @@ def check_against_closed_forms(
         params, X, y = random_point(module, rng, d.spec.layers)
         got = module.gradients(params, X, y)
         want = closed_form_gradients(d, fn, params, X, y)
+        plain = module.backward(params, X, y)
         for name in d.spec.param_names:
+            err = max_rel_error(plain[name], want[name])
+            if plain[name].shape != want[name].shape or err > RTOL:
+                raise DerivationError(
+                    f"backward(): gradient {name} differs from SymPy's closed form"
+                )
             if got[name].shape != want[name].shape:
                 raise DerivationError(
                     f"gradient {name} has shape {got[name].shape}, expected {want[name].shape}"
@@ -222,6 +228,60 @@ def proxy_specs(spec: NetworkSpec) -> list[NetworkSpec]:
     ]
 
 
+UPDATE_STEPS = 3  # steps of every optimizer checked against its rules
+
+
+def check_updates(module: types.ModuleType, seed: int = 0) -> float:
+    """Run each optimizer of the trainer UPDATE_STEPS times on random weights, gradients and
+    state, against its registry rules evaluated node by node; raise unless they agree."""
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    for entry in optimizers.OPTIMIZERS.values():
+        params = {
+            k: rng.normal(size=np.shape(v)) for k, v in module.init_params(0).items()
+        }
+        state = module.init_state(params, entry.name)
+        for (
+            key
+        ) in entry.state:  # nonzero (a second moment positive), to test every term
+            state[key] = {
+                k: np.abs(rng.normal(size=v.shape)) for k, v in params.items()
+            }
+        want = {k: v.copy() for k, v in params.items()}
+        kept = {
+            key: {k: v.copy() for k, v in state[key].items()} for key in entry.state
+        }
+        for t in range(1, UPDATE_STEPS + 1):
+            grads = {k: rng.normal(size=v.shape) for k, v in params.items()}
+            lr = float(rng.uniform(0.01, 0.1))
+            module.UPDATES[entry.name](
+                params, state, tuple(grads[k].copy() for k in module.PARAM_NAMES), lr
+            )
+            for k in want:
+                env = {
+                    optimizers.symbol("theta"): want[k],
+                    optimizers.symbol("g"): grads[k],
+                    optimizers.symbol("eta"): lr,
+                    optimizers.symbol("t"): float(t),
+                    **{optimizers.symbol(h): state[h] for h in entry.hyper},
+                    **{optimizers.symbol(key): kept[key][k] for key in entry.state},
+                }
+                for name, expr in entry.rules():
+                    env[optimizers.symbol(name)] = evaluate.numeric(expr, env)
+                want[k] = env[optimizers.symbol("theta")]
+                for key in entry.state:
+                    kept[key][k] = env[optimizers.symbol(key)]
+        for k in want:
+            err = max_rel_error(params[k], want[k])
+            worst = max(worst, err)
+            if err > RTOL:
+                raise DerivationError(
+                    f"optimizer {entry.name}: the update of {k} differs from its rules "
+                    f"(rel. error {err:.2e})"
+                )
+    return worst
+
+
 def prove_module(
     d: Derivation,
     module: types.ModuleType,
@@ -229,6 +289,20 @@ def prove_module(
 ) -> str:
     """Run the numeric proof that fits the derivation's route; return a sentence saying what
     was proven. `proxy` derives a proxy spec (with closed forms) and loads its trainer."""
+    updates = check_updates(module)
+    rules = (
+        f"; every optimizer's update ({', '.join(optimizers.OPTIMIZERS)}) equals its "
+        f"rules over {UPDATE_STEPS} steps (max rel. error {updates:.1e})"
+    )
+    return _prove_gradients(d, module, proxy) + rules
+
+
+def _prove_gradients(
+    d: Derivation,
+    module: types.ModuleType,
+    proxy: Callable[[NetworkSpec], tuple[Derivation, types.ModuleType]],
+) -> str:
+    """The gradients' part of prove_module."""
     if d.scalar is not None:
         err = check_against_closed_forms(d, module)
         numeric = (
