@@ -353,7 +353,9 @@ def print_epoch(
     `extra` fields, such as the accuracy)."""
     fields = []
     for name in GRAD_ORDER:
-        fields += [f"{name}_grad:", format_array(np.round(grads[name].flatten(), 2))]
+        # rounded in float64, so a float32 trainer's 0.29 prints as 0.29
+        rounded = np.round(grads[name].flatten().astype(np.float64), 2)
+        fields += [f"{name}_grad:", format_array(rounded)]
     print("Epoch:", epoch, "loss:", loss_text(value), *fields, *extra)
 
 
@@ -625,9 +627,9 @@ def load_params(path: str) -> dict[str, np.ndarray]:
             f"{path}: weights format {int(marker)}, but this trainer reads format "
             f"{FORMAT_VERSION}; save them again with this trainer"
         )
-    # a fresh, writable C-order float64 copy: training updates the arrays in place
+    # a fresh, writable C-order copy in the trainer's dtype: training updates it in place
     return {
-        name: np.array(arrays[name], dtype=float, order="C") for name in PARAM_NAMES
+        name: np.array(arrays[name], dtype=DTYPE, order="C") for name in PARAM_NAMES
     }
 
 
@@ -786,7 +788,10 @@ def gradcheck(
     NaN or inf anywhere (the loss, a weight, any gradient entry, a difference quotient) is an
     error of inf, so a check on such values fails rather than comparing NaN as "not larger".
     """
-    grads = gradients(params, X, y)
+    grads = gradients(params, X, y)  # in the trainer's dtype
+    # the differences in float64 whatever the trainer's dtype (copies: params stay as they are)
+    params = {name: np.array(value, dtype=np.float64) for name, value in params.items()}
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
     value = loss(params, X, y)
     worst = 0.0
     if not np.isfinite(value):
@@ -828,7 +833,9 @@ def _relative_error(analytic: float, numeric: float, noise: float) -> float:
     return float(max(0.0, abs(numeric - analytic) - noise) / scale)
 
 
-GRADCHECK_THRESHOLD = 1e-6  # CS231n: below 1e-7 is good, 1e-6 fine near kinks
+# CS231n: below 1e-7 is good, 1e-6 fine near kinks; a float32 gradient is itself rounded to
+# ~1e-7 per operation, summed over the batch, so 1e-3 there
+GRADCHECK_THRESHOLD = 1e-6 if DTYPE == np.float64 else 1e-3
 
 
 class Options:

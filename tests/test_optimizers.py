@@ -156,3 +156,23 @@ def test_update_rules_print_from_the_registry() -> None:
         ("v", r"\beta v + g"),
         ("p", r"p - \eta v"),
     ]
+
+
+def test_float32_trainer_is_float32_end_to_end(tmp_path: Path) -> None:
+    t = trainer_for(layers=(3, 4, 2), dtype="float32", optimizer="adam")
+    params = t.init_params(0)
+    X, y = t.make_data(6)
+    state = t.init_state(params)
+    t.step(params, state, X, y)
+    grads = t.gradients(params, X, y)
+    arrays = [*params.values(), *grads.values(), X, y, *state["m"].values()]
+    arrays += list(t._WORKSPACES[6])
+    assert {a.dtype for a in arrays} == {np.dtype("float32"), np.dtype("bool")}
+    # the gradient check takes its differences in float64, with a float32 tolerance
+    assert t.GRADCHECK_THRESHOLD == 1e-3
+    assert t.gradcheck(params, X, y) < 1e-4
+    r = run_cli("emit", "trainer", "--dtype", "float16", "-o", str(tmp_path / "t.py"))
+    assert (
+        r.returncode == 2
+        and "dtype: 'float16' is not one of float64, float32" in r.stderr
+    )

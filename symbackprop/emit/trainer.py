@@ -180,13 +180,19 @@ def trainer_context(
     for rule in d.layers:
         gain = registry.activation(rule.activation).init_gain
         std = repr(math.sqrt(gain / rule.fan_in))
+        cast = ".astype(DTYPE)" if spec.dtype != "float64" else ""
         init.append(
             InitLine(
                 names.weight(rule.index),
-                f"rng.normal(0.0, {std}, size=({rule.units}, {rule.fan_in}))",
+                f"rng.normal(0.0, {std}, size=({rule.units}, {rule.fan_in})){cast}",
             )
         )
-        init.append(InitLine(names.bias(rule.index), f"np.zeros({rule.units})"))
+        init.append(
+            InitLine(
+                names.bias(rule.index),
+                f"np.zeros({rule.units}{', dtype=DTYPE' if cast else ''})",
+            )
+        )
     loss_code = printing.loss_code(d)
     data = None
     if spec.X is not None and spec.y is not None:
@@ -221,6 +227,7 @@ def trainer_context(
         epochs=spec.epochs,
         seed=spec.seed,
         dtype=spec.dtype,
+        dtype_arg=", dtype=DTYPE" if spec.dtype != "float64" else "",
         optimizer=spec.optimizer,
         optimizer_description=chosen.description,
         optimizer_rules=chosen.rules,
@@ -298,6 +305,8 @@ def scalar_refusal(d: Derivation) -> str | None:
         return "no closed forms: " + (" ".join(d.notes) or "the network is too large")
     if registry.loss(d.spec.loss).link is not None:
         return f"loss {d.spec.loss} needs exp/log, which plain floats cannot evaluate safely"
+    if d.spec.dtype != "float64":
+        return f"dtype {d.spec.dtype}: plain Python floats are float64"
     unsafe = [r.activation for r in d.layers if r.forward.has(sp.exp, sp.log)]
     if unsafe:
         return f"activation {unsafe[0]} needs exp/log, which plain floats can overflow"

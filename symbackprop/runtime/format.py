@@ -14,7 +14,9 @@ def print_epoch(
     `extra` fields, such as the accuracy)."""
     fields = []
     for name in GRAD_ORDER:
-        fields += [f"{name}_grad:", format_array(np.round(grads[name].flatten(), 2))]
+        # rounded in float64, so a float32 trainer's 0.29 prints as 0.29
+        rounded = np.round(grads[name].flatten().astype(np.float64), 2)
+        fields += [f"{name}_grad:", format_array(rounded)]
     print("Epoch:", epoch, "loss:", loss_text(value), *fields, *extra)
 
 
