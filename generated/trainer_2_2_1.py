@@ -10,9 +10,16 @@ API (the same for every trainer symbackprop generates; X is (N, inputs), y is (N
     params = init_params(seed)              # {"W1": (h1, inputs), "b1": (h1,), "W2": ...}
     forward(params, X) -> dict              # every intermediate: Z1, H1, ..., Y
     loss(params, X, y) -> float
-    gradients(params, X, y) -> dict         # same keys and shapes as params
+    gradients(params, X, y) -> dict         # same keys and shapes as params (in place, fast)
+    backward(params, X, y) -> dict          # the same, as the backward pass below reads
+    predict(params, X) -> array             # outputs; 0/1 or class labels for a classifier
     sgd_step(params, X, y, lr) -> float     # updates params in place, returns the loss before
-    train(params, X, y, lr, epochs, log=None) -> list[float]
+    state = init_state(params)              # the optimizer's: sgd unless named
+    step(params, state, X, y, lr) -> float  # one step of that optimizer, in place
+    train(params, X, y, lr, epochs, log=None, state=None) -> list[float]
+
+Optimizer sgd (plain gradient descent), per parameter p with gradient g:
+    p <- p - lr*g
 
 Forward pass (row i of W_l holds unit i's weights; a bias is one number per unit):
     z1 = W1 x + b1,   h1 = relu(z1)
@@ -44,22 +51,26 @@ Closed forms SymPy derived for one sample (Wl_i_j is Wl[i-1, j-1]; the batch gra
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
 import sys
+import warnings
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 
 LAYERS = (2, 2, 1)
 ACTIVATIONS = ("relu", "identity")
+DTYPE = np.float64  # every array: data, weights, gradients, buffers
 LOSS = "half_sse"
 REDUCTION = "sum"
 LR = 0.05
 EPOCHS = 100
 SEED = 0
+OPTIMIZER = "sgd"  # train()'s update rule; the others are here too
+# every optimizer's hyperparameters, the spec's values (the command line's --beta ... override)
+HYPER = {"beta": 0.9, "beta1": 0.9, "beta2": 0.999, "eps": 1e-08}
 TARGETS = "real"  # "real", "binary" (0/1) or "one_hot" (a single 1 per row)
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 # the order of the printed epoch line, as in the seed notebook: every W, then every b
@@ -103,6 +114,43 @@ def _loss_value(Y: np.ndarray, y: np.ndarray) -> float:
 def loss(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray) -> float:
     """The batch loss of `params` on (X, y)."""
     return _loss_value(forward(params, X)["Y"], y)
+
+
+def backward(
+    params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The docstring's backward pass, line for line, in plain NumPy: the maths to read
+    (`gradients` computes the same numbers in place, without allocating, to train fast)."""
+    W2 = params["W2"]
+    cache = forward(params, X)
+    Z1, H1, Y = cache["Z1"], cache["H1"], cache["Y"]
+    dZ2 = Y - y  # (N, 1) d loss / d Z2
+    gW2 = dZ2.T @ H1  # (1, 2) sum over samples
+    gb2 = dZ2.sum(axis=0)  # (1,) one per unit
+    dZ1 = (dZ2 @ W2) * (Z1 > 0)  # (N, 2) back through W2, times relu'(Z1)
+    gW1 = dZ1.T @ X  # (2, 2) sum over samples
+    gb1 = dZ1.sum(axis=0)  # (2,) one per unit
+    return {"W1": gW1, "b1": gb1, "W2": gW2, "b2": gb2}
+
+
+def predict(params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
+    """The network's answer for each row of X: its outputs (real targets), 0/1 labels (binary
+    targets: sigmoid(z) > 1/2, i.e. a positive logit) or a class index (one-hot targets)."""
+    Y = forward(params, X)["Y"]
+    if TARGETS == "binary":
+        return (Y > 0).astype(int)
+    if TARGETS == "one_hot":
+        return np.argmax(Y, axis=1)
+    return Y
+
+
+def accuracy(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray) -> float:
+    """A classifier's fraction of right answers: labels equal to y's (binary, every output)
+    or the class of y's single 1 (one-hot)."""
+    labels = predict(params, X)
+    if TARGETS == "one_hot":
+        return float(np.mean(labels == np.argmax(y, axis=1)))
+    return float(np.mean(labels == y))
 
 
 # The hot path: the same maths as forward() and the docstring's backward pass, written with
@@ -169,13 +217,87 @@ def gradients(
     return loss_and_gradients(params, X, y)[1]
 
 
-def _update(
-    params: dict[str, np.ndarray], grads: tuple[np.ndarray, ...], lr: float
+# The update rules (the docstring's), one function each, for one parameter at a time: a state
+# array or the parameter is updated in place, the others are this step's only.
+# the arrays each optimizer keeps per parameter, zero at the start
+STATE = {"sgd": (), "momentum": ("v",), "adam": ("m", "v")}
+
+
+def _update_sgd(
+    params: dict[str, np.ndarray],
+    state: dict[str, Any],
+    grads: tuple[np.ndarray, ...],
+    lr: float,
 ) -> None:
-    """params -= lr * grads, in place (the gradient buffers are scaled on the way)."""
+    """sgd: plain gradient descent, in place.
+
+    p <- p - lr*g
+    """
     for name, g in zip(PARAM_NAMES, grads, strict=True):
-        np.multiply(g, lr, out=g)
-        np.subtract(params[name], g, out=params[name])
+        p = params[name]
+        np.multiply(g, lr, out=g)  # g = lr * g, in place
+        np.subtract(p, g, out=p)  # p <- p - lr * g
+
+
+def _update_momentum(
+    params: dict[str, np.ndarray],
+    state: dict[str, Any],
+    grads: tuple[np.ndarray, ...],
+    lr: float,
+) -> None:
+    """momentum: gradient descent with momentum (PyTorch's form: the velocity sums gradients), in place.
+
+    v <- beta*v + g
+    p <- p - lr*v
+    """
+    beta = state["beta"]
+    for name, g in zip(PARAM_NAMES, grads, strict=True):
+        p, v = params[name], state["v"][name]
+        v[...] = beta * v + g  # in place
+        p[...] = p - lr * v  # in place
+
+
+def _update_adam(
+    params: dict[str, np.ndarray],
+    state: dict[str, Any],
+    grads: tuple[np.ndarray, ...],
+    lr: float,
+) -> None:
+    """adam: Adam (Kingma and Ba, 2015), with bias-corrected moments, in place.
+
+    m <- beta1*m + (1 - beta1)*g
+    v <- beta2*v + (1 - beta2)*g**2
+    mhat <- m/(1 - beta1**t)
+    vhat <- v/(1 - beta2**t)
+    p <- p - (lr*mhat)/(np.sqrt(vhat) + eps)
+    """
+    beta1, beta2, eps = state["beta1"], state["beta2"], state["eps"]
+    t = state["t"] = state["t"] + 1
+    for name, g in zip(PARAM_NAMES, grads, strict=True):
+        p, m, v = params[name], state["m"][name], state["v"][name]
+        m[...] = beta1 * m + (1 - beta1) * g  # in place
+        v[...] = beta2 * v + (1 - beta2) * g**2  # in place
+        mhat = m / (1 - beta1**t)  # this step only
+        vhat = v / (1 - beta2**t)  # this step only
+        p[...] = p - (lr * mhat) / (np.sqrt(vhat) + eps)  # in place
+
+
+UPDATES = {
+    "sgd": _update_sgd,
+    "momentum": _update_momentum,
+    "adam": _update_adam,
+}
+
+
+def init_state(
+    params: dict[str, np.ndarray], optimizer: str = OPTIMIZER, **hyper: float
+) -> dict[str, Any]:
+    """A fresh optimizer state: the rule's name, the step count t, its hyperparameters (the
+    spec's unless given) and its arrays, zero and shaped like each parameter."""
+    state: dict[str, Any] = {"optimizer": optimizer, "t": 0, **HYPER, **hyper}
+    for key in STATE[optimizer]:
+        state[key] = {name: np.zeros_like(value) for name, value in params.items()}
+    return state
 
 
 def sgd_step(
@@ -183,7 +305,21 @@ def sgd_step(
 ) -> float:
     """One full-batch SGD step, in place; returns the loss before the step."""
     value, grads = _step(params, X, y)
-    _update(params, grads, lr)
+    _update_sgd(params, {}, grads, lr)
+    return value
+
+
+def step(
+    params: dict[str, np.ndarray],
+    state: dict[str, Any],
+    X: np.ndarray,
+    y: np.ndarray,
+    lr: float = LR,
+) -> float:
+    """One full-batch step of the state's optimizer (params and state in place); returns the
+    loss before the step. Make the state with init_state(params)."""
+    value, grads = _step(params, X, y)
+    UPDATES[state["optimizer"]](params, state, grads, lr)
     return value
 
 
@@ -194,24 +330,41 @@ def train(
     lr: float = LR,
     epochs: int = EPOCHS,
     log: Callable[[int, float, dict[str, np.ndarray]], None] | None = None,
+    state: dict[str, Any] | None = None,
 ) -> list[float]:
-    """`epochs` SGD steps; returns each step's loss, calling log(epoch, loss, grads)."""
+    """`epochs` steps of the optimizer (the spec's, or the state's); returns each step's loss,
+    calling log(epoch, loss, grads) before each update."""
+    state = init_state(params) if state is None else state
+    update = UPDATES[state["optimizer"]]
     history = []
     for epoch in range(1, epochs + 1):
         value, grads = _step(params, X, y)
         history.append(value)
         if log is not None:
             log(epoch, value, dict(zip(PARAM_NAMES, grads, strict=True)))
-        _update(params, grads, lr)
+        update(params, state, grads, lr)
     return history
 
 
-def print_epoch(epoch: int, value: float, grads: dict[str, np.ndarray]) -> None:
-    """One line in the seed notebook's format: epoch, loss, every gradient rounded."""
+def print_epoch(
+    epoch: int, value: float, grads: dict[str, np.ndarray], *extra: str
+) -> None:
+    """One line in the seed notebook's format: epoch, loss, every gradient rounded (then any
+    `extra` fields, such as the accuracy)."""
     fields = []
     for name in GRAD_ORDER:
-        fields += [f"{name}_grad:", format_array(np.round(grads[name].flatten(), 2))]
-    print("Epoch:", epoch, "loss:", float(np.round(value, 4)), *fields)
+        # rounded in float64, so a float32 trainer's 0.29 prints as 0.29
+        rounded = np.round(grads[name].flatten().astype(np.float64), 2)
+        fields += [f"{name}_grad:", format_array(rounded)]
+    print("Epoch:", epoch, "loss:", loss_text(value), *fields, *extra)
+
+
+def loss_text(value: float) -> str:
+    """The loss to 4 decimals as the seed printed it (0.0365) while that keeps 3 significant
+    digits; smaller ones to 4 significant digits (1.539e-07), never rounded to 0.0."""
+    if value == 0 or not np.isfinite(value) or abs(value) >= 0.01:
+        return str(float(np.round(value, 4)))
+    return f"{value:.4g}"
 
 
 def format_array(values: np.ndarray) -> str:
@@ -249,43 +402,33 @@ class DataError(Exception):
     """A problem with the user's data or weights file: shown as one line, exit code 2."""
 
 
-def read_csv(path: str, targets: int) -> tuple[np.ndarray, np.ndarray]:
-    """A numeric CSV (header optional): the last `targets` columns are the targets.
+def read_csv(
+    path: str, targets: int | None = None, label_column: str = "last"
+) -> tuple[np.ndarray, np.ndarray]:
+    """A numeric CSV (header optional) as (X, y): `targets` columns (default: every column
+    that is not an input) from `label_column` on ("first", "last" or a 0-based index) are y.
 
     For softmax cross-entropy a single target column holds integer class labels (0 .. K-1),
     turned into one-hot rows.
     """
-    try:  # utf-8-sig: a byte-order mark (as Excel writes) is no part of the first cell
-        with open(path, encoding="utf-8-sig") as fh:
-            rows = [line.strip() for line in fh]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read it ({exc})") from None
-    numbered = [(i, r.split(",")) for i, r in enumerate(rows, start=1) if r]
-    if numbered and not _is_number(numbered[0][1][0].strip()):
-        numbered = numbered[1:]  # a header row
-    if not numbered:
-        raise DataError(f"{path}: no data rows")
-    width = len(numbered[0][1])
-    values = []
-    for line, cells in numbered:
-        if len(cells) != width:
-            raise DataError(
-                f"{path}: row {line} has {len(cells)} columns, the first row {width}"
-            )
-        for column, cell in enumerate(cells, start=1):
-            if not _is_number(cell.strip()):
-                raise DataError(
-                    f"{path}: row {line}, column {column}: {cell.strip()!r} is not a number"
-                )
-        values.append([float(c) for c in cells])
-    data = np.array(values)
-    if not 1 <= targets < width or width - targets != LAYERS[0]:
+    data = _numbers(path)
+    width = data.shape[1]
+    count = width - LAYERS[0] if targets is None else targets
+    if targets is None and count < 1:
         raise DataError(
-            f"{path}: {width} columns with --targets {targets} leaves {width - targets} input "
+            f"{path}: {width} columns leave no target column after the network's "
+            f"{LAYERS[0]} inputs; it has {LAYERS[-1]} outputs"
+        )
+    if not 1 <= count < width or width - count != LAYERS[0]:
+        raise DataError(
+            f"{path}: {width} columns with --targets {count} leaves {width - count} input "
             f"columns, but the network takes {LAYERS[0]} inputs and {LAYERS[-1]} outputs"
         )
-    X, y = data[:, :-targets], data[:, -targets:]
-    if TARGETS == "one_hot" and targets == 1 and LAYERS[-1] > 1:
+    first = _first_target(path, label_column, width, count)
+    columns = np.arange(width)
+    chosen = (columns >= first) & (columns < first + count)
+    X, y = data[:, ~chosen], data[:, chosen]
+    if TARGETS == "one_hot" and count == 1 and LAYERS[-1] > 1:
         labels = y[:, 0]
         if not np.all(
             (labels == np.round(labels)) & (labels >= 0) & (labels < LAYERS[-1])
@@ -298,12 +441,79 @@ def read_csv(path: str, targets: int) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(
             f"{path}: {y.shape[1]} target columns, but the network has {LAYERS[-1]} outputs"
         )
-    return X, y
+    return np.ascontiguousarray(X, dtype=DTYPE), np.ascontiguousarray(y, dtype=DTYPE)
+
+
+def _first_target(path: str, label_column: str, width: int, count: int) -> int:
+    """The index of the first target column named by --label-column."""
+    if label_column == "last":
+        return width - count
+    if label_column == "first":
+        return 0
+    try:
+        index = int(label_column)
+    except ValueError:
+        raise DataError(
+            f"--label-column {label_column}: give first, last or a column index from 0"
+        ) from None
+    if not 0 <= index <= width - count:
+        raise DataError(
+            f"{path}: --label-column {index} with --targets {count} needs columns "
+            f"{index}..{index + count - 1}, but the file has columns 0..{width - 1}"
+        )
+    return index
+
+
+def _numbers(path: str) -> np.ndarray:
+    """Every number of the file, one row per data line, by NumPy's reader; its header (a
+    first line whose first cell is no number) skipped. Any refusal is named by _scan."""
+    try:  # utf-8-sig: a byte-order mark (as Excel writes) is no part of the first cell
+        with open(path, encoding="utf-8-sig") as fh:
+            first = fh.readline()
+            while first and not first.strip():
+                first = fh.readline()
+            if _is_number(first.split(",")[0].strip()):
+                fh.seek(0)  # no header: read from the start
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # an empty file: refused below
+                data = np.loadtxt(fh, delimiter=",", ndmin=2, comments=None)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read it ({exc})") from None
+    except ValueError:
+        _scan(path)  # raises the DataError naming the row and the column
+        raise DataError(f"{path}: not a numeric CSV") from None
+    if data.size == 0:
+        raise DataError(f"{path}: no data rows")
+    if not np.isfinite(data).all():
+        _scan(path)
+    return data
+
+
+def _scan(path: str) -> None:
+    """Raise a DataError naming the first bad row (a line of the file) and column, if any."""
+    with open(path, encoding="utf-8-sig") as fh:
+        rows = [line.strip() for line in fh]
+    numbered = [(i, r.split(",")) for i, r in enumerate(rows, start=1) if r]
+    if numbered and not _is_number(numbered[0][1][0].strip()):
+        numbered = numbered[1:]  # a header row
+    if not numbered:
+        raise DataError(f"{path}: no data rows")
+    width = len(numbered[0][1])
+    for line, cells in numbered:
+        if len(cells) != width:
+            raise DataError(
+                f"{path}: row {line} has {len(cells)} columns, the first row {width}"
+            )
+        for column, cell in enumerate(cells, start=1):
+            if not _is_number(cell.strip()):
+                raise DataError(
+                    f"{path}: row {line}, column {column}: {cell.strip()!r} is not a number"
+                )
 
 
 def _is_number(text: str) -> bool:
     try:
-        return np.isfinite(float(text))
+        return bool(np.isfinite(float(text)))
     except ValueError:
         return False
 
@@ -417,9 +627,9 @@ def load_params(path: str) -> dict[str, np.ndarray]:
             f"{path}: weights format {int(marker)}, but this trainer reads format "
             f"{FORMAT_VERSION}; save them again with this trainer"
         )
-    # a fresh, writable C-order float64 copy: training updates the arrays in place
+    # a fresh, writable C-order copy in the trainer's dtype: training updates it in place
     return {
-        name: np.array(arrays[name], dtype=float, order="C") for name in PARAM_NAMES
+        name: np.array(arrays[name], dtype=DTYPE, order="C") for name in PARAM_NAMES
     }
 
 
@@ -578,7 +788,10 @@ def gradcheck(
     NaN or inf anywhere (the loss, a weight, any gradient entry, a difference quotient) is an
     error of inf, so a check on such values fails rather than comparing NaN as "not larger".
     """
-    grads = gradients(params, X, y)
+    grads = gradients(params, X, y)  # in the trainer's dtype
+    # the differences in float64 whatever the trainer's dtype (copies: params stay as they are)
+    params = {name: np.array(value, dtype=np.float64) for name, value in params.items()}
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
     value = loss(params, X, y)
     worst = 0.0
     if not np.isfinite(value):
@@ -620,97 +833,131 @@ def _relative_error(analytic: float, numeric: float, noise: float) -> float:
     return float(max(0.0, abs(numeric - analytic) - noise) / scale)
 
 
-GRADCHECK_THRESHOLD = 1e-6  # CS231n: below 1e-7 is good, 1e-6 fine near kinks
+# CS231n: below 1e-7 is good, 1e-6 fine near kinks; a float32 gradient is itself rounded to
+# ~1e-7 per operation, summed over the batch, so 1e-3 there
+GRADCHECK_THRESHOLD = 1e-6 if DTYPE == np.float64 else 1e-3
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad flag is one line on stderr (no usage block), as every error is."""
+class Options:
+    """The command line's settings, one attribute each (argparse's Namespace, without it)."""
 
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
 
 
 EXIT_CODES = (
     "exit codes: 0 done (--gradcheck: passed), 1 --gradcheck failed, 2 bad input (a flag, "
     "the CSV, the --load file, the --save target) or the loss diverged, 130 interrupted"
 )
+SEED_HELP = (
+    "a whole number >= 0 (default %(default)s). It seeds init_params (with --data, or when "
+    "the spec gives no weights), make_data (when the spec gives no data), the shuffle of "
+    "--batch-size and the --val split; with the spec's own data and weights it changes only "
+    "those last two"
+)
+# every setting and its value without flags (a run without flags never loads argparse)
+DEFAULTS: dict[str, Any] = dict(
+    data=None,
+    targets=None,
+    label_column="last",
+    standardize=False,
+    val=None,
+    epochs=EPOCHS,
+    lr=LR,
+    optimizer=OPTIMIZER,
+    **HYPER,
+    batch_size=None,
+    seed=SEED,
+    log_every=None,
+    save=None,
+    force=False,
+    load=None,
+    gradcheck=False,
+)
 
 
-def train_minibatch(
-    params: dict[str, np.ndarray],
-    X: np.ndarray,
-    y: np.ndarray,
-    lr: float,
-    epochs: int,
-    batch_size: int,
-    seed: int,
-    every: int,
-) -> list[float]:
-    """Mini-batch SGD with a seeded shuffle; prints the whole-data loss every `every` epochs."""
-    rng = np.random.default_rng(seed)
-    history = []
-    for epoch in range(1, epochs + 1):
-        order = rng.permutation(len(X))
-        for start in range(0, len(X), batch_size):
-            batch = order[start : start + batch_size]
-            sgd_step(params, X[batch], y[batch], lr)
-        history.append(loss(params, X, y))
-        if epoch == 1 or epoch % every == 0 or epoch == epochs:
-            print(f"epoch {epoch}/{epochs}  loss {history[-1]:.6g}")
-        _check_diverged(epoch, history[-1], history[0], lr)
-    return history
+def _parse(argv: list[str], prog: str) -> Options:
+    """The flags, by argparse; a bad one is one line on stderr and exit code 2."""
+    import argparse
 
+    class Parser(argparse.ArgumentParser):
+        """argparse, but a bad flag is one line on stderr (no usage block)."""
 
-def main(argv: list[str] | None = None) -> int:
-    """Train on the spec's data, a CSV, or a random set; or check the gradients (--gradcheck)."""
-    parser = _Parser(description=__doc__.splitlines()[0], epilog=EXIT_CODES)
-    parser.add_argument("--data", metavar="CSV", help="numeric CSV, header optional")
-    parser.add_argument(
+        def error(self, message: str) -> NoReturn:
+            self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    p = Parser(prog=prog, description=__doc__.splitlines()[0], epilog=EXIT_CODES)
+    p.add_argument("--data", metavar="CSV", help="numeric CSV, header optional")
+    p.add_argument(
         "--targets",
         type=int,
-        default=LAYERS[-1],
-        help="target columns at the end (default %(default)s)",
+        help="how many target columns (default: every column that is not an input; for "
+        "softmax one column of class labels 0..K-1 is also taken)",
     )
-    parser.add_argument(
-        "--epochs", type=int, default=EPOCHS, help="default: %(default)s"
+    p.add_argument(
+        "--label-column",
+        metavar="WHERE",
+        help="where the targets are: first, last (default) or the 0-based index of the "
+        "first target column",
     )
-    parser.add_argument("--lr", type=float, default=LR, help="default: %(default)s")
-    parser.add_argument(
+    p.add_argument(
+        "--standardize",
+        action="store_true",
+        help="scale every input column to mean 0 and standard deviation 1 (the training "
+        "rows' statistics, applied to the --val rows too)",
+    )
+    p.add_argument(
+        "--val",
+        type=float,
+        metavar="FRACTION",
+        help="hold out this fraction of the rows (chosen by --seed) and log their loss",
+    )
+    p.add_argument("--epochs", type=int, help="default: %(default)s")
+    p.add_argument("--lr", type=float, help="learning rate (default %(default)s)")
+    p.add_argument(
+        "--optimizer", choices=tuple(UPDATES), help="update rule (default %(default)s)"
+    )
+    for name in HYPER:
+        p.add_argument(f"--{name}", type=float, help="default %(default)s")
+    p.add_argument(
         "--batch-size", type=int, help="mini-batch size (default: the whole data)"
     )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=SEED,
-        help="init, data and shuffle seed, a whole number >= 0 (default %(default)s)",
-    )
-    parser.add_argument("--log-every", type=int, help="print progress every K epochs")
-    parser.add_argument(
+    p.add_argument("--seed", type=int, help=SEED_HELP)
+    p.add_argument("--log-every", type=int, help="print progress every K epochs")
+    p.add_argument(
         "--save",
         metavar="NPZ",
         help="save the trained weights (atomically; .npz is added if missing)",
     )
-    parser.add_argument(
+    p.add_argument(
         "--force",
         action="store_true",
         help="let --save replace a file it did not write, or a symbolic link itself",
     )
-    parser.add_argument("--load", metavar="NPZ", help="start from saved weights")
-    parser.add_argument(
+    p.add_argument("--load", metavar="NPZ", help="start from saved weights")
+    p.add_argument(
         "--gradcheck", action="store_true", help="finite-difference self-test"
     )
-    args = parser.parse_args(argv)
+    p.set_defaults(**DEFAULTS)
+    return p.parse_args(argv, namespace=Options())  # type: ignore[return-value]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train on the spec's data, a CSV, or a random set; or check the gradients (--gradcheck)."""
+    argv = sys.argv[1:] if argv is None else argv
+    prog = os.path.basename(sys.argv[0])
+    args = _parse(argv, prog) if argv else Options(**DEFAULTS)
     try:
         return _run(args)
     except DataError as exc:
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
 
 
-def _check_flags(args: argparse.Namespace) -> None:
+def _check_flags(args: Options) -> None:
     """Refuse a flag value no run can use, before anything is read or trained."""
     if args.epochs < 1 or (args.batch_size is not None and args.batch_size < 1):
         wrong = "--epochs" if args.epochs < 1 else "--batch-size"
@@ -726,6 +973,18 @@ def _check_flags(args: argparse.Namespace) -> None:
         raise DataError(
             f"--log-every must be a whole number >= 1; got --log-every {args.log_every}"
         )
+    if args.val is not None and not 0 < args.val < 1:
+        raise DataError(
+            f"--val must be a fraction between 0 and 1; got --val {args.val}"
+        )
+    for name in HYPER:
+        value = getattr(args, name)
+        upper = 1.0 if name.startswith("beta") else np.inf
+        if not (np.isfinite(value) and 0 <= value < upper) or (
+            name == "eps" and value <= 0
+        ):
+            within = "from 0 up to (not including) 1" if upper == 1 else "above 0"
+            raise DataError(f"--{name} must be a number {within}; got --{name} {value}")
     if args.gradcheck and args.save is not None:
         raise DataError("--gradcheck trains nothing for --save to save; drop one")
     if args.force and args.save is None:
@@ -742,12 +1001,35 @@ def _check_finite(params: dict[str, np.ndarray], path: str) -> None:
             )
 
 
-def _run(args: argparse.Namespace) -> int:
+def split(
+    X: np.ndarray, y: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(X, y, X_val, y_val): `fraction` of the rows, drawn with `seed`, held out."""
+    held = round(fraction * len(X))
+    if not 1 <= held < len(X):
+        raise DataError(
+            f"--val {fraction} of {len(X)} rows holds out {held}; keep at least one row "
+            "for each side"
+        )
+    order = np.random.default_rng(seed).permutation(len(X))
+    rest, out = order[held:], order[:held]
+    return X[rest], y[rest], X[out], y[out]
+
+
+def standardize(X: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
+    """X and `others` with X's column means subtracted and divided by its column standard
+    deviations (a constant column is only centred)."""
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    std[std == 0] = 1
+    return [((A - mean) / std).astype(X.dtype) for A in (X, *others)]
+
+
+def _run(args: Options) -> int:
     _check_flags(args)
     # the --save target is checked before any training, not found wrong after it
     save = None if args.save is None else save_path(args.save, args.force)
     if args.data is not None:
-        X, y = read_csv(args.data, args.targets)
+        X, y = read_csv(args.data, args.targets, args.label_column)
         params = init_params(args.seed)
     else:
         X, y = DEFAULT_X, DEFAULT_Y
@@ -756,6 +1038,12 @@ def _run(args: argparse.Namespace) -> int:
         params = load_params(args.load)
         if not args.gradcheck:  # which reports such weights as a failure
             _check_finite(params, args.load)
+    X_val = y_val = None
+    if args.val is not None:
+        X, y, X_val, y_val = split(X, y, args.val, args.seed)
+    if args.standardize:
+        X, *rest = standardize(X, *([] if X_val is None else [X_val]))
+        X_val = rest[0] if rest else None
     if args.gradcheck:
         with np.errstate(all="ignore"):  # NaN and inf are reported as a failure
             worst = gradcheck(params, X, y)
@@ -764,25 +1052,104 @@ def _run(args: argparse.Namespace) -> int:
             f"gradcheck {verdict}: max rel. error {worst:.1e} (threshold {GRADCHECK_THRESHOLD:.0e})"
         )
         return 0 if worst < GRADCHECK_THRESHOLD else 1
+    state = init_state(
+        params, args.optimizer, **{name: getattr(args, name) for name in HYPER}
+    )
+    what = "sum" if REDUCTION == "sum" else "mean"
+    print(
+        f"# loss: {LOSS}, the {what} over the samples of each batch (reduction {what})"
+    )
+    report = _reporter(params, X, y, X_val, y_val)
     batch = args.batch_size or len(X)
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported at once
         if batch >= len(X) and args.log_every is None:
-            train(params, X, y, args.lr, args.epochs, log=_stop_if_diverged(args.lr))
+            log = _stop_if_diverged(args.lr, report)
+            train(params, X, y, args.lr, args.epochs, log=log, state=state)
         else:
             every = args.log_every or max(1, args.epochs // 20)
-            train_minibatch(params, X, y, args.lr, args.epochs, batch, args.seed, every)
+            train_minibatch(
+                params,
+                state,
+                X,
+                y,
+                args.lr,
+                args.epochs,
+                batch,
+                args.seed,
+                every,
+                report,
+            )
     if save is not None:
         print(f"saved weights to {save_params(save, params, args.force)}")
     return 0
 
 
-def _stop_if_diverged(lr: float) -> Callable[[int, float, dict[str, np.ndarray]], None]:
-    """The seed-format log, stopping the run the first time the loss is not finite."""
+def _reporter(
+    params: dict[str, np.ndarray],
+    X: np.ndarray,
+    y: np.ndarray,
+    X_val: np.ndarray | None,
+    y_val: np.ndarray | None,
+) -> Callable[[], list[str]]:
+    """The log's extra fields at the current weights: accuracy (classifiers), val_loss and
+    val_accuracy (with --val)."""
+    classifier = TARGETS in ("binary", "one_hot")
+
+    def fields() -> list[str]:
+        out = []
+        if classifier:
+            out += ["accuracy:", f"{accuracy(params, X, y):.4f}"]
+        if X_val is not None and y_val is not None:
+            out += ["val_loss:", loss_text(loss(params, X_val, y_val))]
+            if classifier:
+                out += ["val_accuracy:", f"{accuracy(params, X_val, y_val):.4f}"]
+        return out
+
+    return fields
+
+
+def train_minibatch(
+    params: dict[str, np.ndarray],
+    state: dict[str, Any],
+    X: np.ndarray,
+    y: np.ndarray,
+    lr: float,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    every: int,
+    report: Callable[[], list[str]] = list,
+) -> list[float]:
+    """Mini-batch steps of the state's optimizer with a seeded shuffle; prints the whole
+    training set's loss (and `report`'s fields) every `every` epochs."""
+    rng = np.random.default_rng(seed)
+    history = []
+    for epoch in range(1, epochs + 1):
+        order = rng.permutation(len(X))
+        for start in range(0, len(X), batch_size):
+            batch = order[start : start + batch_size]
+            step(params, state, X[batch], y[batch], lr)
+        history.append(loss(params, X, y))
+        if epoch == 1 or epoch % every == 0 or epoch == epochs:
+            extra = " ".join(report())
+            print(
+                f"epoch {epoch}/{epochs}  loss: {loss_text(history[-1])}"
+                + (f"  {extra}" if extra else "")
+            )
+        _check_diverged(epoch, history[-1], history[0], lr)
+    return history
+
+
+def _stop_if_diverged(
+    lr: float, report: Callable[[], list[str]] = list
+) -> Callable[[int, float, dict[str, np.ndarray]], None]:
+    """The seed-format log (and `report`'s fields), stopping the run the first time the loss
+    is not finite."""
 
     first: list[float] = []
 
     def log(epoch: int, value: float, grads: dict[str, np.ndarray]) -> None:
-        print_epoch(epoch, value, grads)
+        print_epoch(epoch, value, grads, *report())
         first.append(value)
         _check_diverged(epoch, value, first[0], lr)
 

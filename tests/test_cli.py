@@ -71,7 +71,7 @@ def test_emit_trainer_for_flags_spec(tmp_path: Path) -> None:
         [sys.executable, str(out), "--epochs", "3"], capture_output=True, text=True
     )
     assert r.returncode == 0, r.stderr
-    assert [line.split()[1] for line in r.stdout.splitlines()] == ["1", "2", "3"]
+    assert [line.split()[1] for line in r.stdout.splitlines()[1:]] == ["1", "2", "3"]
 
 
 def test_emit_trainer_from_toml(tmp_path: Path) -> None:
@@ -91,7 +91,7 @@ def test_emit_trainer_from_toml(tmp_path: Path) -> None:
     np.testing.assert_array_equal(t.DEFAULT_X, [[1, 2], [3, 4], [5, 6]])
     np.testing.assert_array_equal(t.DEFAULT_PARAMS["b1"], [0, 0, 0.1])
     r = subprocess.run([sys.executable, str(out)], capture_output=True, text=True)
-    assert len(r.stdout.splitlines()) == 7
+    assert len(r.stdout.splitlines()) == 8  # the line saying what the loss is, 7 epochs
 
 
 BAD_SPECS = [

@@ -85,6 +85,12 @@ def linear_trainer(inputs: int = 2, outputs: int = 1, wrong: float = 1.0) -> dic
             params[name] -= lr * grads[name]
         return value
 
+    def init_state(params: dict[str, np.ndarray], optimizer: str = "sgd", **hyper):
+        return {"optimizer": optimizer, "t": 0, **hyper}
+
+    def step(params, state, X, y, lr: float = 0.05) -> float:  # plain SGD, by hand
+        return sgd_step(params, X, y, lr)
+
     def train(
         params: dict[str, np.ndarray],
         X: np.ndarray,
@@ -92,6 +98,7 @@ def linear_trainer(inputs: int = 2, outputs: int = 1, wrong: float = 1.0) -> dic
         lr: float = 0.05,
         epochs: int = 100,
         log: Callable[[int, float, dict[str, np.ndarray]], None] | None = None,
+        state: dict | None = None,
     ) -> list[float]:
         history = []
         for epoch in range(1, epochs + 1):
@@ -118,6 +125,8 @@ def linear_trainer(inputs: int = 2, outputs: int = 1, wrong: float = 1.0) -> dic
         loss=loss,
         gradients=gradients,
         sgd_step=sgd_step,
+        init_state=init_state,
+        step=step,
         train=train,
         make_data=make_data,
     )
@@ -515,7 +524,11 @@ def run_main(*argv: str) -> tuple[int, str]:
 def test_main_trains_on_random_data_in_the_seed_format(linear: dict) -> None:
     code, out = run_main("--epochs", "3")
     assert code == 0
-    lines = out.splitlines()
+    header, *lines = out.splitlines()
+    assert (
+        header
+        == "# loss: half_sse, the sum over the samples of each batch (reduction sum)"
+    )
     assert [line.split(" loss:")[0] for line in lines] == [
         "Epoch: 1",
         "Epoch: 2",
@@ -546,7 +559,7 @@ def test_main_csv_minibatch_save_and_load(tmp_path: Path, linear: dict) -> None:
         save,
     )
     assert code == 0, out
-    assert out.splitlines()[0].startswith("epoch 1/40  loss ")
+    assert out.splitlines()[1].startswith("epoch 1/40  loss: ")
     assert out.splitlines()[-1] == f"saved weights to {save}.npz"
     w = np.load(save + ".npz")
     np.testing.assert_allclose(w["W1"], [[2.0, -1.0]], atol=1e-3)
@@ -600,7 +613,9 @@ def test_train_minibatch_is_seeded_and_learns(linear: dict) -> None:
     for _ in range(2):
         params = linear["init_params"](0)
         history, out = printed(
-            lambda p=params: main.train_minibatch(p, X, y, 0.02, 10, 4, 7, 5)
+            lambda p=params: main.train_minibatch(
+                p, {"optimizer": "sgd"}, X, y, 0.02, 10, 4, 7, 5
+            )
         )
         runs.append((history, params["W1"].copy()))
     assert runs[0][0] == runs[1][0]
@@ -752,3 +767,94 @@ def test_loss_curve_cell_plots_with_matplotlib(monkeypatch: pytest.MonkeyPatch) 
     ]
     np.testing.assert_array_equal(calls[0][1][0], [1, 2])
     assert calls[4][1] == ("Training loss, learning rate 0.5",)
+
+
+# --------------------------------------------------------------------------- real data
+
+
+def test_read_csv_label_column_first_last_and_index(
+    tmp_path: Path, net_2_1: None
+) -> None:
+    path = write(tmp_path, "t,a,b\n3,1,2\n6.5,4,5\n")
+    X, y = data.read_csv(path, 1, "first")
+    np.testing.assert_array_equal(X, [[1.0, 2.0], [4.0, 5.0]])
+    np.testing.assert_array_equal(y, [[3.0], [6.5]])
+    X1, y1 = data.read_csv(write(tmp_path, "1,3,2\n4,6.5,5\n"), None, "1")
+    np.testing.assert_array_equal(X1, X)
+    np.testing.assert_array_equal(y1, y)
+    for bad, message in (
+        ("middle", "give first, last or a column index"),
+        ("3", "needs columns 3..3, but the file has columns 0..2"),
+    ):
+        with pytest.raises(data.DataError, match=message):
+            data.read_csv(path, 1, bad)
+
+
+def test_read_csv_default_targets_take_one_label_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(monkeypatch, LAYERS=(2, 4, 3), TARGETS="one_hot")
+    _, y = data.read_csv(write(tmp_path, "0,1,2\n1,0,0\n"))
+    np.testing.assert_array_equal(y, [[0, 0, 1], [1, 0, 0]])
+    _, y3 = data.read_csv(write(tmp_path, "0,1,0,1,0\n"))  # or the one-hot columns
+    np.testing.assert_array_equal(y3, [[0, 1, 0]])
+
+
+def test_read_csv_by_numpy_agrees_with_a_line_by_line_reading(
+    tmp_path: Path, net_2_1: None
+) -> None:
+    rng = np.random.default_rng(2)
+    values = rng.normal(size=(50, 3))
+    path = write(
+        tmp_path, "\n".join(",".join(repr(float(v)) for v in row) for row in values)
+    )
+    X, y = data.read_csv(path)
+    np.testing.assert_array_equal(np.hstack([X, y]), values)
+    assert X.dtype == np.float64 and X.flags.c_contiguous
+
+
+def test_loss_text_keeps_small_losses_visible() -> None:
+    assert epoch_format.loss_text(1.0537123) == "1.0537"
+    assert epoch_format.loss_text(0.0365) == "0.0365"
+    assert epoch_format.loss_text(1.5391e-07) == "1.539e-07"
+    assert epoch_format.loss_text(0.004567) == "0.004567"
+    assert epoch_format.loss_text(0.0) == "0.0"
+
+
+def test_split_holds_out_a_seeded_fraction_and_standardize_scales() -> None:
+    X = np.arange(40.0).reshape(20, 2)
+    y = np.arange(20.0).reshape(20, 1)
+    a = main.split(X, y, 0.25, 3)
+    b = main.split(X, y, 0.25, 3)
+    assert [len(v) for v in a] == [15, 15, 5, 5]
+    for u, v in zip(a, b, strict=True):
+        np.testing.assert_array_equal(u, v)
+    rows = {tuple(r) for r in a[0]} | {tuple(r) for r in a[2]}
+    assert len(rows) == 20  # every row on exactly one side
+    with pytest.raises(data.DataError, match="keep at least one row"):
+        main.split(X[:2], y[:2], 0.1, 0)
+    Xs, Vs = main.standardize(
+        np.array([[1.0, 5.0], [3.0, 5.0]]), np.array([[2.0, 6.0]])
+    )
+    np.testing.assert_allclose(Xs, [[-1.0, 0.0], [1.0, 0.0]])
+    np.testing.assert_allclose(Vs, [[0.0, 1.0]])  # the training rows' statistics
+
+
+def test_predict_and_accuracy_of_generated_classifiers() -> None:
+    from conftest import trainer_for
+
+    rng = np.random.default_rng(5)
+    t = trainer_for(layers=(2, 3, 3), loss="softmax_cross_entropy")
+    params, X = t.init_params(0), rng.normal(size=(12, 2))
+    labels = t.predict(params, X)
+    np.testing.assert_array_equal(labels, np.argmax(t.forward(params, X)["Y"], axis=1))
+    assert t.accuracy(params, X, np.eye(3)[labels]) == 1.0
+    b = trainer_for(layers=(2, 3, 1), loss="bce_with_logits")
+    p = b.init_params(0)
+    probability = 1 / (1 + np.exp(-b.forward(p, X)["Y"]))
+    np.testing.assert_array_equal(b.predict(p, X), (probability > 0.5).astype(int))
+    assert b.accuracy(p, X, 1.0 - b.predict(p, X)) == 0.0
+    r = trainer_for()
+    np.testing.assert_array_equal(
+        r.predict(r.init_params(0), X), r.forward(r.init_params(0), X)["Y"]
+    )

@@ -75,7 +75,8 @@ def test_csv_minibatch_training_learns_and_saves(
         cwd=tmp_path,
     )
     assert r.returncode == 0, r.stderr
-    lines = r.stdout.splitlines()
+    header, *lines = r.stdout.splitlines()
+    assert header.startswith("# loss: half_sse, the sum over the samples")
     first = float(lines[0].split()[-1])
     last = float(lines[-2].split()[-1])
     assert lines[0].startswith("epoch 1/60") and lines[-2].startswith("epoch 60/60")
@@ -95,8 +96,9 @@ def test_csv_minibatch_training_learns_and_saves(
         cwd=tmp_path,
     )
     assert r2.returncode == 0, r2.stderr
-    assert r2.stdout.startswith("Epoch: 1 loss: ")
-    assert float(r2.stdout.split()[3]) == pytest.approx(last, abs=1e-4)
+    line = r2.stdout.splitlines()[1]
+    assert line.startswith("Epoch: 1 loss: ")
+    assert float(line.split()[3]) == pytest.approx(last, abs=1e-4)
 
 
 def test_same_seed_same_run(trainers, tmp_path: Path) -> None:
@@ -141,14 +143,19 @@ def test_integer_class_labels_become_one_hot(trainers, tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert r.returncode == 0, r.stderr
-    losses = [float(line.split()[-1]) for line in r.stdout.splitlines()]
+    lines = r.stdout.splitlines()[1:]
+    losses = [float(line.split()[3]) for line in lines]
     assert losses[-1] < losses[0]
+    # a classifier logs its accuracy
+    accuracies = [float(line.split()[5]) for line in lines]
+    assert lines[0].split()[4] == "accuracy:" and accuracies[-1] > 0.8
 
 
 BAD_CSV = [
     ("1,2,3\n2,x,2.5\n", "row 2, column 2: 'x' is not a number"),
     ("a,b,c\n1,2,3\n2,1\n", "row 3 has 2 columns, the first row 3"),
-    ("1,2,3,4\n", "leaves 3 input columns, but the network takes 2 inputs"),
+    ("1,2,3,4\n", "2 target columns, but the network has 1 outputs"),
+    ("1,2\n", "2 columns leave no target column after the network's 2 inputs"),
     ("", "no data rows"),
     ("1,2,nan\n", "'nan' is not a number"),
 ]

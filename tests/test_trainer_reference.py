@@ -88,6 +88,12 @@ def test_running_the_generated_trainer_prints_100_seed_format_lines() -> None:
         check=True,
         timeout=60,
     ).stdout.splitlines()
+    # one line saying what the loss is (the seed printed the mean, this network sums)
+    header, *out = out
+    assert (
+        header
+        == "# loss: half_sse, the sum over the samples of each batch (reduction sum)"
+    )
     assert len(out) == 100
     pattern = re.compile(
         r"^Epoch: (\d+) loss: (\S+) W1_grad: \[[^\]]*\] W2_grad: \[[^\]]*\] "

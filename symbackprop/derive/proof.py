@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import sympy as sp
 
-from ..spec import NetworkSpec, make_spec, names
+from ..spec import NetworkSpec, make_spec, names, optimizers
 from . import evaluate
 from .closed_forms import PROXY_WIDTH, SCALAR_COST_LIMIT, ScalarForms, closed_form_cost
 from .derivation import Derivation
@@ -23,6 +23,30 @@ from .rules import DerivationError
 
 POINTS = 4  # random parameter/data draws per proof
 RTOL = 1e-10
+# a float32 trainer computes the same maths rounded to ~6e-8 per operation: its gradients are
+# compared normwise (the largest difference over the largest entry), within this
+RTOL_FLOAT32 = 1e-4
+
+
+def _dtype(module: types.ModuleType) -> type:
+    """The trainer's dtype (float64 when it names none)."""
+    return getattr(module, "DTYPE", np.float64)
+
+
+def _tolerance(module: types.ModuleType) -> float:
+    """RTOL, or RTOL_FLOAT32 for a float32 trainer."""
+    return RTOL if _dtype(module) == np.float64 else RTOL_FLOAT32
+
+
+def _error(module: types.ModuleType, got: np.ndarray, want: np.ndarray) -> float:
+    """The error in units of the tolerance (above 1 fails): entrywise relative for float64,
+    normwise for float32, whose tiny entries carry the rounding of the large ones."""
+    if _dtype(module) == np.float64:
+        return max_rel_error(got, want) / RTOL
+    diff = np.max(np.abs(np.asarray(got, float) - want), initial=0.0)
+    return float(diff / max(np.max(np.abs(want), initial=0.0), 1e-12)) / RTOL_FLOAT32
+
+
 KINK_MARGIN = 1e-2
 
 
@@ -55,6 +79,9 @@ def random_point(
         }
         X = rng.normal(size=(n, layers[0]))
         y = random_targets(module.TARGETS, module.LAYERS[-1], rng, n)
+        dtype = _dtype(module)
+        params = {k: v.astype(dtype) for k, v in params.items()}
+        X, y = X.astype(dtype), y.astype(dtype)
         cache = module.forward(params, X)
         zs = [cache[names.pre_activation(k)] for k in range(1, len(layers))]
         if all(np.min(np.abs(z)) > KINK_MARGIN for z in zs) and all(
@@ -120,14 +147,20 @@ def check_against_closed_forms(
         params, X, y = random_point(module, rng, d.spec.layers)
         got = module.gradients(params, X, y)
         want = closed_form_gradients(d, fn, params, X, y)
+        plain = module.backward(params, X, y)
         for name in d.spec.param_names:
+            err = _error(module, plain[name], want[name])
+            if plain[name].shape != want[name].shape or err > 1:
+                raise DerivationError(
+                    f"backward(): gradient {name} differs from SymPy's closed form"
+                )
             if got[name].shape != want[name].shape:
                 raise DerivationError(
                     f"gradient {name} has shape {got[name].shape}, expected {want[name].shape}"
                 )
-            err = max_rel_error(got[name], want[name])
+            err = _error(module, got[name], want[name]) * _tolerance(module)
             worst = max(worst, err)
-            if err > RTOL:
+            if err > _tolerance(module):
                 raise DerivationError(
                     f"gradient {name}: emitted code differs from SymPy's closed form (rel. error {err:.2e})"
                 )
@@ -148,7 +181,7 @@ def directional_check(
     numeric = (module.loss(plus, X, y) - module.loss(minus, X, y)) / (2 * eps)
     analytic = sum(float(np.sum(grads[k] * direction[k])) for k in params)
     err = abs(numeric - analytic) / max(abs(numeric), abs(analytic), 1e-12)
-    if err > 1e-5:
+    if err > (1e-5 if _dtype(module) == np.float64 else 1e-3):
         raise DerivationError(
             f"directional derivative differs from finite differences (rel. error {err:.2e})"
         )
@@ -201,7 +234,9 @@ def proxy_specs(spec: NetworkSpec) -> list[NetworkSpec]:
     hidden activation (enough to exercise every rule: the output error, and the delta recursion
     through each activation into the layer below).
     """
-    common = dict(loss=spec.loss, reduction=spec.reduction, alpha=spec.alpha)
+    common = dict(
+        loss=spec.loss, reduction=spec.reduction, alpha=spec.alpha, dtype=spec.dtype
+    )
     narrow = make_spec(
         layers=tuple(min(n, PROXY_WIDTH) for n in spec.layers),
         activations=spec.activations,
@@ -222,6 +257,61 @@ def proxy_specs(spec: NetworkSpec) -> list[NetworkSpec]:
     ]
 
 
+UPDATE_STEPS = 3  # steps of every optimizer checked against its rules
+
+
+def check_updates(module: types.ModuleType, seed: int = 0) -> float:
+    """Run each optimizer of the trainer UPDATE_STEPS times on random weights, gradients and
+    state, against its registry rules evaluated node by node; raise unless they agree."""
+    rng = np.random.default_rng(seed)
+    dtype = _dtype(module)
+    worst = 0.0
+
+    def draw(shape: tuple[int, ...]) -> np.ndarray:
+        return rng.normal(size=shape).astype(dtype)
+
+    for entry in optimizers.OPTIMIZERS.values():
+        params = {k: draw(np.shape(v)) for k, v in module.init_params(0).items()}
+        state = module.init_state(params, entry.name)
+        # nonzero state (a second moment positive), so every term of a rule counts
+        for key in entry.state:
+            state[key] = {k: np.abs(draw(v.shape)) for k, v in params.items()}
+        want = {k: v.astype(np.float64) for k, v in params.items()}
+        kept = {
+            key: {k: v.astype(np.float64) for k, v in state[key].items()}
+            for key in entry.state
+        }
+        for t in range(1, UPDATE_STEPS + 1):
+            grads = {k: draw(v.shape) for k, v in params.items()}
+            lr = float(rng.uniform(0.01, 0.1))
+            module.UPDATES[entry.name](
+                params, state, tuple(grads[k].copy() for k in module.PARAM_NAMES), lr
+            )
+            for k in want:
+                env = {
+                    optimizers.symbol("theta"): want[k],
+                    optimizers.symbol("g"): grads[k].astype(np.float64),
+                    optimizers.symbol("eta"): lr,
+                    optimizers.symbol("t"): float(t),
+                    **{optimizers.symbol(h): state[h] for h in entry.hyper},
+                    **{optimizers.symbol(key): kept[key][k] for key in entry.state},
+                }
+                for name, expr in entry.rules():
+                    env[optimizers.symbol(name)] = evaluate.numeric(expr, env)
+                want[k] = env[optimizers.symbol("theta")]
+                for key in entry.state:
+                    kept[key][k] = env[optimizers.symbol(key)]
+        for k in want:
+            err = _error(module, params[k], want[k])
+            worst = max(worst, err * _tolerance(module))
+            if err > 1:
+                raise DerivationError(
+                    f"optimizer {entry.name}: the update of {k} differs from its rules "
+                    f"(rel. error {err * _tolerance(module):.2e})"
+                )
+    return worst
+
+
 def prove_module(
     d: Derivation,
     module: types.ModuleType,
@@ -229,6 +319,20 @@ def prove_module(
 ) -> str:
     """Run the numeric proof that fits the derivation's route; return a sentence saying what
     was proven. `proxy` derives a proxy spec (with closed forms) and loads its trainer."""
+    updates = check_updates(module)
+    rules = (
+        f"; every optimizer's update ({', '.join(optimizers.OPTIMIZERS)}) equals its "
+        f"rules over {UPDATE_STEPS} steps (max rel. error {updates:.1e})"
+    )
+    return _prove_gradients(d, module, proxy) + rules
+
+
+def _prove_gradients(
+    d: Derivation,
+    module: types.ModuleType,
+    proxy: Callable[[NetworkSpec], tuple[Derivation, types.ModuleType]],
+) -> str:
+    """The gradients' part of prove_module."""
     if d.scalar is not None:
         err = check_against_closed_forms(d, module)
         numeric = (

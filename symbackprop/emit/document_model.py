@@ -15,6 +15,7 @@ from .. import __version__
 from ..derive import Derivation
 from ..derive import program as P
 from ..printing import numpy as numpy_printing
+from ..printing import updates
 from ..printing.latex import ProgramLatexPrinter
 from ..printing.notation import act_tex, general, h_tex, has_link, symbol_tex, vec_h
 from ..printing.prose import Code, Math, Writer
@@ -27,7 +28,7 @@ from ..printing.tex import (
     shape_tex,
     visual_width,
 )
-from ..spec import NetworkSpec, names, registry
+from ..spec import NetworkSpec, names, optimizers, registry
 from . import formulas, pdf
 from .drawing import Drawing, drawing
 from .example import ExampleSection, example_section
@@ -82,6 +83,8 @@ class Maths:
     backward_code: tuple[CodeRow, ...]
     backward_compact: bool
     backward_vector: tuple[Display, ...]
+    optimizer_intro: str
+    optimizer: tuple[Display, ...]
 
 
 @dataclass(frozen=True)
@@ -227,6 +230,10 @@ def maths(d: Derivation, w: Writer) -> Maths:
         backward_code=backward_code,
         backward_compact=compact_table(backward_code),
         backward_vector=formulas.backward_vector(d),
+        optimizer_intro=updates.update_intro(
+            optimizers.optimizer(d.spec.optimizer), d.spec.lr, d.spec.hyper, w
+        ),
+        optimizer=updates.update_displays(optimizers.optimizer(d.spec.optimizer)),
     )
 
 

@@ -76,6 +76,7 @@ class ExampleSection:
     gradients: tuple[Pair, ...]
     updated: tuple[Pair, ...]
     lr: str
+    optimizer: str
     curve: LossCurve
 
 
@@ -109,7 +110,7 @@ def run_example(d: Derivation, trainer: types.ModuleType) -> Example:
         cache = trainer.forward(params, X)
         loss, grads = trainer.loss_and_gradients(params, X, y)
         updated = {k: v.copy() for k, v in params.items()}
-        trainer.sgd_step(updated, X, y, spec.lr)
+        trainer.step(updated, trainer.init_state(updated), X, y, spec.lr)
         run = {k: v.copy() for k, v in params.items()}
         history = trainer.train(run, X, y, spec.lr, spec.epochs)
     return Example(X, y, params, cache, float(loss), grads, updated, history, note)
@@ -197,7 +198,11 @@ def example_section(d: Derivation, trainer: types.ModuleType) -> ExampleSection:
         grad = partial(r"\mathcal{L}", array_tex(k))
         grads.append(Named(grad, transposed(grad), ex.grads[k]))
         small = partial(r"\mathcal{L}", array_tex(k), frac=r"\tfrac")
-        step = array_tex(k) + r" - \eta\," + small
+        step = (
+            array_tex(k) + r" - \eta\," + small
+            if spec.optimizer == "sgd"
+            else array_tex(k) + r"\ \text{after the step}"
+        )
         updated.append(Named(step, transposed(step), ex.updated[k]))
     return ExampleSection(
         intro=ex.data_note,
@@ -207,5 +212,6 @@ def example_section(d: Derivation, trainer: types.ModuleType) -> ExampleSection:
         gradients=pairs(grads),
         updated=pairs(updated),
         lr=number_tex(spec.lr),
+        optimizer=TEX.text(Code(spec.optimizer)),
         curve=curve(ex.history),
     )

@@ -16,8 +16,7 @@ from ..derive import H, LayerRule
 from ..errors import UserError
 from ..printing.latex import tex
 from ..printing.markdown import MARKDOWN, md_code, md_escape, md_inline
-from ..printing.notation import array_tex
-from ..printing.tex import Display, number_tex
+from ..printing.tex import Display
 from ..spec import NetworkSpec, registry
 from ..spec import names as names_of
 from . import document_model, render
@@ -50,11 +49,18 @@ CELLS = (
 # joins them; the docstring, the imports only the command line uses (argparse, sys) and the
 # command-line program (format, data, weights, gradcheck, main) are left out
 TRAINER_CELLS = {
-    "setup": ("future", "import_math", "import_callable", "import_numpy", "constants"),
+    "setup": (
+        "future",
+        "import_math",
+        "import_callable",
+        "import_typing",
+        "import_numpy",
+        "constants",
+    ),
     "forward": ("forward",),
-    "loss": ("loss",),
-    "backward": ("backward",),
-    "training": ("training", "make_data"),
+    "loss": ("loss", "predict"),
+    "backward": ("plain_backward", "backward"),
+    "training": ("optimizers", "training", "make_data"),
 }
 METADATA = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
@@ -136,16 +142,6 @@ def activation_rows(
     return list(rows.values())
 
 
-def update_rules(spec: NetworkSpec) -> str:
-    """W <- W - eta dL/dW for every parameter, as one MathJax block."""
-    rules = []
-    for name in spec.param_names:
-        p = array_tex(name)
-        grad = rf"\frac{{\partial \mathcal{{L}}}}{{\partial {p}}}"
-        rules.append(Display(p, (rf"{p} - \eta\, {grad}",), relation=r"\leftarrow"))
-    return aligned(rules)
-
-
 # --------------------------------------------------------------------------- trainer code
 
 
@@ -214,10 +210,10 @@ def notebook_context(built: codegen.TrainerBuild, command: str) -> dict[str, Any
         backward_vector=aligned(m.backward_vector),
         backward_table=code_table(m.backward_code),
         proof=md_escape(built.proof),
-        lr=f"$\\eta = {number_tex(spec.lr)}$",
         lr_text=md_escape(repr(float(spec.lr))),
         epochs=spec.epochs,
-        update=update_rules(spec),
+        optimizer_intro=m.optimizer_intro,
+        update=aligned(m.optimizer),
         data=data,
         samples=f"{n} {'sample' if n == 1 else 'samples'}",
         X=_py_list(spec.X or ()),

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..derive import Derivation, derive, proof
+from ..derive import YHAT, Derivation, H, T, Z, derive, proof
+from ..derive import program as P
 from ..errors import UserError
 from ..printing import numpy as printing
-from ..printing import plain
-from ..spec import NetworkSpec, names, registry
+from ..printing import plain, updates
+from ..spec import NetworkSpec, names, optimizers, registry
 from . import render
 
 BASE_TEMPLATE = "trainer_base.py.jinja"
@@ -26,18 +27,21 @@ TRAINER_TEMPLATE = "trainer.py.jinja"
 SECTIONS: tuple[tuple[str, int], ...] = (
     ("docstring", 0),
     ("future", 1),
-    ("import_argparse", 1),
-    ("import_io", 0),
+    ("import_io", 1),
     ("import_math", 0),
     ("import_os", 0),
     ("import_sys", 0),
+    ("import_warnings", 0),
     ("import_callable", 0),
     ("import_typing", 0),
     ("import_numpy", 1),
     ("constants", 1),
     ("forward", 2),
     ("loss", 2),
+    ("plain_backward", 2),
+    ("predict", 2),
     ("backward", 2),
+    ("optimizers", 2),
     ("training", 2),
     ("format", 2),
     ("make_data", 2),
@@ -106,6 +110,59 @@ def _unpack(arrays: list[str]) -> str:
     return ", ".join(arrays) + " = " + ", ".join(f'params["{n}"]' for n in arrays)
 
 
+@dataclass(frozen=True)
+class PlainBackward:
+    """The readable backward(): what it unpacks, its statements (the docstring's), its result."""
+
+    unpack_params: str
+    unpack_forward: str
+    uses_n: bool
+    lines: list[printing.Line]
+    result: str
+
+
+def _printed(node: P.Node) -> list[P.Node]:
+    """The nodes a statement prints: an entrywise rule's operands only where the rule uses
+    their placeholder (relu'(z) reads Z, tanh'(z) reads H, yhat - y reads no Z)."""
+    out = [node]
+    if isinstance(node, P.Derivative):
+        pairs = ((Z, node.z), (H, node.h))
+    elif isinstance(node, P.OutputError):
+        pairs = ((Z, node.z), (YHAT, node.prediction), (T, node.target))
+    else:
+        return out + [n for child in P.children(node) for n in _printed(child)]
+    symbols = node.rule.free_symbols
+    return out + [n for s, child in pairs if s in symbols for n in _printed(child)]
+
+
+def plain_backward(d: Derivation) -> PlainBackward:
+    """backward() as the docstring writes it: the Program's backward steps, one line each."""
+    prog = d.program
+    done = {step.name for step in prog.backward}
+    used: dict[str, None] = {}
+    uses_n = False
+    for step in prog.backward:
+        for node in _printed(step.expr):
+            if isinstance(node, P.Ref) and node.name not in done:
+                used[node.name] = None
+            uses_n = uses_n or isinstance(node, P.Mean)
+    params = [n for n in d.spec.param_names if n in used]
+    cached = [s.name for s in prog.forward if s.name in used]
+    return PlainBackward(
+        unpack_params=_unpack(params),
+        unpack_forward=(
+            ", ".join(cached) + " = " + ", ".join(f'cache["{n}"]' for n in cached)
+            if cached
+            else ""
+        ),
+        uses_n=uses_n,
+        lines=printing.backward_lines(d),
+        result="{"
+        + ", ".join(f'"{n}": {prog.grads[n]}' for n in d.spec.param_names)
+        + "}",
+    )
+
+
 def trainer_context(
     d: Derivation,
     command: str,
@@ -123,13 +180,19 @@ def trainer_context(
     for rule in d.layers:
         gain = registry.activation(rule.activation).init_gain
         std = repr(math.sqrt(gain / rule.fan_in))
+        cast = ".astype(DTYPE)" if spec.dtype != "float64" else ""
         init.append(
             InitLine(
                 names.weight(rule.index),
-                f"rng.normal(0.0, {std}, size=({rule.units}, {rule.fan_in}))",
+                f"rng.normal(0.0, {std}, size=({rule.units}, {rule.fan_in})){cast}",
             )
         )
-        init.append(InitLine(names.bias(rule.index), f"np.zeros({rule.units})"))
+        init.append(
+            InitLine(
+                names.bias(rule.index),
+                f"np.zeros({rule.units}{', dtype=DTYPE' if cast else ''})",
+            )
+        )
     loss_code = printing.loss_code(d)
     data = None
     if spec.X is not None and spec.y is not None:
@@ -139,6 +202,8 @@ def trainer_context(
             "params": [(n, _py(spec.params[n])) for n in params] if spec.params else [],
         }
     mean_note = " and divided by N" if spec.reduction == "mean" else ""
+    update_code = updates.all_update_code()
+    chosen = next(u for u in update_code if u.name == spec.optimizer)
     return dict(
         header=[
             *render.header(spec.describe(), command),
@@ -161,12 +226,23 @@ def trainer_context(
         lr=repr(float(spec.lr)),
         epochs=spec.epochs,
         seed=spec.seed,
+        dtype=spec.dtype,
+        dtype_arg=", dtype=DTYPE" if spec.dtype != "float64" else "",
+        optimizer=spec.optimizer,
+        optimizer_description=chosen.description,
+        optimizer_rules=chosen.rules,
+        hyper=repr(
+            {key: float(getattr(spec, key)) for key in optimizers.HYPERPARAMETERS}
+        ),
+        state_arrays=repr({u.name: u.state for u in update_code}),
+        updates=update_code,
         param_names=repr(tuple(params)),
         forward_dict="{" + ", ".join(f'"{n}": {n}' for n in forward_names) + "}",
         grad_order=repr(tuple(names.seed_order(spec.depth))),
         data=data,
         init=init,
         unpack_params=_unpack(params),
+        plain=plain_backward(d),
         forward=forward,
         forward_names=forward_names,
         loss_code=loss_code,
@@ -229,6 +305,8 @@ def scalar_refusal(d: Derivation) -> str | None:
         return "no closed forms: " + (" ".join(d.notes) or "the network is too large")
     if registry.loss(d.spec.loss).link is not None:
         return f"loss {d.spec.loss} needs exp/log, which plain floats cannot evaluate safely"
+    if d.spec.dtype != "float64":
+        return f"dtype {d.spec.dtype}: plain Python floats are float64"
     unsafe = [r.activation for r in d.layers if r.forward.has(sp.exp, sp.log)]
     if unsafe:
         return f"activation {unsafe[0]} needs exp/log, which plain floats can overflow"

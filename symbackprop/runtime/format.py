@@ -7,12 +7,25 @@ import numpy as np
 from ._trainer import GRAD_ORDER
 
 
-def print_epoch(epoch: int, value: float, grads: dict[str, np.ndarray]) -> None:
-    """One line in the seed notebook's format: epoch, loss, every gradient rounded."""
+def print_epoch(
+    epoch: int, value: float, grads: dict[str, np.ndarray], *extra: str
+) -> None:
+    """One line in the seed notebook's format: epoch, loss, every gradient rounded (then any
+    `extra` fields, such as the accuracy)."""
     fields = []
     for name in GRAD_ORDER:
-        fields += [f"{name}_grad:", format_array(np.round(grads[name].flatten(), 2))]
-    print("Epoch:", epoch, "loss:", float(np.round(value, 4)), *fields)
+        # rounded in float64, so a float32 trainer's 0.29 prints as 0.29
+        rounded = np.round(grads[name].flatten().astype(np.float64), 2)
+        fields += [f"{name}_grad:", format_array(rounded)]
+    print("Epoch:", epoch, "loss:", loss_text(value), *fields, *extra)
+
+
+def loss_text(value: float) -> str:
+    """The loss to 4 decimals as the seed printed it (0.0365) while that keeps 3 significant
+    digits; smaller ones to 4 significant digits (1.539e-07), never rounded to 0.0."""
+    if value == 0 or not np.isfinite(value) or abs(value) >= 0.01:
+        return str(float(np.round(value, 4)))
+    return f"{value:.4g}"
 
 
 def format_array(values: np.ndarray) -> str:

@@ -1,21 +1,13 @@
-"""The matrix style's SGD: sgd_step and train, updating the parameters in place."""
+"""The matrix style's training: sgd_step, step and train, updating the parameters in place."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from ._trainer import EPOCHS, LR, PARAM_NAMES, _step
-
-
-def _update(
-    params: dict[str, np.ndarray], grads: tuple[np.ndarray, ...], lr: float
-) -> None:
-    """params -= lr * grads, in place (the gradient buffers are scaled on the way)."""
-    for name, g in zip(PARAM_NAMES, grads, strict=True):
-        np.multiply(g, lr, out=g)
-        np.subtract(params[name], g, out=params[name])
+from ._trainer import EPOCHS, LR, PARAM_NAMES, UPDATES, _step, _update_sgd, init_state
 
 
 def sgd_step(
@@ -23,7 +15,21 @@ def sgd_step(
 ) -> float:
     """One full-batch SGD step, in place; returns the loss before the step."""
     value, grads = _step(params, X, y)
-    _update(params, grads, lr)
+    _update_sgd(params, {}, grads, lr)
+    return value
+
+
+def step(
+    params: dict[str, np.ndarray],
+    state: dict[str, Any],
+    X: np.ndarray,
+    y: np.ndarray,
+    lr: float = LR,
+) -> float:
+    """One full-batch step of the state's optimizer (params and state in place); returns the
+    loss before the step. Make the state with init_state(params)."""
+    value, grads = _step(params, X, y)
+    UPDATES[state["optimizer"]](params, state, grads, lr)
     return value
 
 
@@ -34,13 +40,17 @@ def train(
     lr: float = LR,
     epochs: int = EPOCHS,
     log: Callable[[int, float, dict[str, np.ndarray]], None] | None = None,
+    state: dict[str, Any] | None = None,
 ) -> list[float]:
-    """`epochs` SGD steps; returns each step's loss, calling log(epoch, loss, grads)."""
+    """`epochs` steps of the optimizer (the spec's, or the state's); returns each step's loss,
+    calling log(epoch, loss, grads) before each update."""
+    state = init_state(params) if state is None else state
+    update = UPDATES[state["optimizer"]]
     history = []
     for epoch in range(1, epochs + 1):
         value, grads = _step(params, X, y)
         history.append(value)
         if log is not None:
             log(epoch, value, dict(zip(PARAM_NAMES, grads, strict=True)))
-        _update(params, grads, lr)
+        update(params, state, grads, lr)
     return history

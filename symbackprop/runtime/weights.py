@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from ._trainer import PARAM_NAMES, init_params
+from ._trainer import DTYPE, PARAM_NAMES, init_params
 from .data import DataError
 
 
@@ -125,9 +125,9 @@ def load_params(path: str) -> dict[str, np.ndarray]:
             f"{path}: weights format {int(marker)}, but this trainer reads format "
             f"{FORMAT_VERSION}; save them again with this trainer"
         )
-    # a fresh, writable C-order float64 copy: training updates the arrays in place
+    # a fresh, writable C-order copy in the trainer's dtype: training updates it in place
     return {
-        name: np.array(arrays[name], dtype=float, order="C") for name in PARAM_NAMES
+        name: np.array(arrays[name], dtype=DTYPE, order="C") for name in PARAM_NAMES
     }
 
 

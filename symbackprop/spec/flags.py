@@ -6,7 +6,7 @@ import argparse
 import shlex
 from pathlib import Path
 
-from . import registry
+from . import optimizers, registry
 from .limits import MAX_DEPTH, MAX_DOCUMENT_PARAMETERS, MAX_PARAMETERS, MAX_WIDTH
 from .load import resolve
 from .model import NetworkSpec, check_document_size, parse_real, parse_whole
@@ -48,6 +48,17 @@ def add_spec_options(p: argparse.ArgumentParser, training: bool = True) -> None:
         )
         g.add_argument("--seed", help="seed for random init/data (default 0)")
         g.add_argument(
+            "--optimizer",
+            help="the trainer's update rule (default sgd); from: "
+            + ", ".join(optimizers.OPTIMIZERS),
+        )
+        for h in optimizers.HYPERPARAMETERS.values():
+            g.add_argument(f"--{h.name}", help=f"{h.meaning} (default {h.default:g})")
+        g.add_argument(
+            "--dtype",
+            help="float64 (default) or float32: the trainer's buffers, weights, gradients",
+        )
+        g.add_argument(
             "--name", help="spec name, a Python identifier (default net_<sizes>)"
         )
         g.add_argument("--title", help="title shown in the generated files")
@@ -55,7 +66,16 @@ def add_spec_options(p: argparse.ArgumentParser, training: bool = True) -> None:
 
 # every spec flag, in the order a command line shows them; the training-only ones last
 SPEC_FLAGS = ("spec", "layers", "activations", "loss", "reduction", "alpha")
-TRAINING_FLAGS = ("lr", "epochs", "seed", "name", "title")
+TRAINING_FLAGS = (
+    "lr",
+    "epochs",
+    "seed",
+    "optimizer",
+    *optimizers.HYPERPARAMETERS,
+    "dtype",
+    "name",
+    "title",
+)
 
 
 def flag_text(args: argparse.Namespace) -> list[str]:
@@ -75,6 +95,10 @@ def _numbers(args: argparse.Namespace) -> dict[str, float | int | None]:
         ("lr", parse_real, "--lr 0.05"),
         ("epochs", parse_whole, "--epochs 100"),
         ("seed", parse_whole, "--seed 0"),
+        *(
+            (h.name, parse_real, f"--{h.name} {h.default!r}")
+            for h in optimizers.HYPERPARAMETERS.values()
+        ),
     ):
         text = getattr(args, flag, None)
         out[flag] = None if text is None else parse(f"--{flag}", text, example)

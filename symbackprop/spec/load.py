@@ -10,7 +10,10 @@ from ..errors import UserError
 from .limits import MAX_NESTING, MAX_SPEC_BYTES, MAX_SPEC_MIB, shown
 from .model import DEFAULT, NetworkSpec, make_spec
 
-SPEC_KEYS = "name title layers activations loss reduction lr epochs seed alpha data params".split()
+SPEC_KEYS = (
+    "name title layers activations loss reduction lr epochs seed alpha optimizer beta beta1 "
+    "beta2 eps dtype data params"
+).split()
 
 
 def _freeze(value: Any) -> Any:
@@ -116,7 +119,14 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise UserError(
             f"{path}: the spec has no 'layers'; add e.g. layers = [2, 2, 1]"
         )
-    for key, typ in (("name", str), ("title", str), ("loss", str), ("reduction", str)):
+    for key, typ in (
+        ("name", str),
+        ("title", str),
+        ("loss", str),
+        ("reduction", str),
+        ("optimizer", str),
+        ("dtype", str),
+    ):
         if key in out and not isinstance(out[key], typ):
             raise UserError(f"{path}: {key} must be a string")
     return out

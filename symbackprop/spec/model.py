@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn
 
 from ..errors import UserError
-from . import names, registry
+from . import names, optimizers, registry
 from .limits import (
     DOCUMENT_ARTEFACTS,
     MAX_DEPTH,
@@ -42,6 +42,12 @@ class NetworkSpec:
     epochs: int = 100
     seed: int = 0
     alpha: float = 0.01  # slope of leaky_relu for z <= 0
+    optimizer: str = "sgd"
+    beta: float = optimizers.HYPERPARAMETERS["beta"].default
+    beta1: float = optimizers.HYPERPARAMETERS["beta1"].default
+    beta2: float = optimizers.HYPERPARAMETERS["beta2"].default
+    eps: float = optimizers.HYPERPARAMETERS["eps"].default
+    dtype: str = "float64"
     name: str = ""
     title: str = ""
     X: Matrix | None = None
@@ -80,6 +86,12 @@ class NetworkSpec:
         """Total number of scalar parameters."""
         return parameter_count(self.layers)
 
+    @property
+    def hyper(self) -> dict[str, float]:
+        """The optimizer's hyperparameters, by spec key (none for sgd)."""
+        entry = optimizers.optimizer(self.optimizer)
+        return {key: float(getattr(self, key)) for key in entry.hyper}
+
     def describe(self) -> str:
         """One line naming everything that determines the generated code."""
         data = (
@@ -96,6 +108,14 @@ class NetworkSpec:
                 if any(registry.activation(a).uses_alpha for a in self.activations)
                 else ""
             )
+            + (
+                f"optimizer {self.optimizer}"
+                + "".join(f", {k} {v!r}" for k, v in self.hyper.items())
+                + ", "
+                if self.optimizer != "sgd"
+                else ""
+            )
+            + (f"dtype {self.dtype}, " if self.dtype != "float64" else "")
             + f"data: {data}"
         )
 
@@ -309,6 +329,9 @@ def validate(spec: NetworkSpec) -> None:
         raise UserError(
             f"alpha: {shown(spec.alpha)} is not a finite number; e.g. alpha = 0.01"
         )
+    _check_optimizer(spec)
+    if spec.dtype not in DTYPES:
+        raise UserError(f"dtype: {shown(spec.dtype)} is not one of {', '.join(DTYPES)}")
     if spec.reduction not in registry.REDUCTIONS:
         raise UserError(
             f"reduction: {shown(spec.reduction)} is not one of {', '.join(registry.REDUCTIONS)}"
@@ -373,6 +396,35 @@ def validate(spec: NetworkSpec) -> None:
                 _check_matrix(f"params.{key}", spec.params[key], shape, what)
             else:
                 _check_vector(f"params.{key}", spec.params[key], shape[0], what)
+
+
+DTYPES = ("float64", "float32")
+
+
+def _check_optimizer(spec: NetworkSpec) -> None:
+    """The optimizer is a known one and each hyperparameter lies in its range."""
+    if spec.optimizer not in optimizers.OPTIMIZERS:
+        raise UserError(
+            f"optimizer: unknown optimizer {shown(spec.optimizer)}; choose from "
+            f"{', '.join(optimizers.OPTIMIZERS)}"
+        )
+    for key, h in optimizers.HYPERPARAMETERS.items():
+        value = _finite(getattr(spec, key))
+        if (
+            value is None
+            or value < h.low
+            or (h.high is not None and value >= h.high)
+            or (h.high is None and value <= h.low)
+        ):
+            where = (
+                f"from {h.low:g} up to (not including) {h.high:g}"
+                if h.high is not None
+                else f"above {h.low:g}"
+            )
+            raise UserError(
+                f"{key}: {shown(getattr(spec, key))} is not a number {where} ({h.meaning}); "
+                f"e.g. {key} = {h.default!r}"
+            )
 
 
 def _whole(v: object) -> bool:
