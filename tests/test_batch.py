@@ -73,7 +73,10 @@ def test_a_class_gets_one_row_each_and_a_summary(klass: Path, tmp_path: Path) ->
         "ok",
         "1",
     )
-    assert (bob["score"], bob["max_score"]) == ("3", "5")  # forward, W2, b2: a point each
+    assert (bob["score"], bob["max_score"]) == (
+        "3",
+        "5",
+    )  # forward, W2, b2: a point each
     dave = table[3]
     assert (dave["status"], dave["score"], dave["max_score"]) == ("error", "0", "5")
     assert "W1: missing_activation_mask" in bob["diagnoses"]
