@@ -13,6 +13,10 @@ MISSING_ACTIVATION_MASK = "missing_activation_mask"
 WRONG_SHAPE = "wrong_shape"
 PRODUCT_ORDER = "product_order"
 BIAS_BROADCAST = "bias_broadcast"
+# matrix equations (check-formulas)
+USES_ACTIVATION = "uses_activation_not_preactivation"
+ELEMENTWISE_PRODUCT = "elementwise_product"
+WRONG_AXIS = "wrong_axis"
 WRONG = "wrong"
 
 EXPLANATIONS: dict[str, str] = {
@@ -29,5 +33,10 @@ EXPLANATIONS: dict[str, str] = {
     "samples",
     BIAS_BROADCAST: "the bias is added per sample instead of per unit: a bias of shape (h, 1) "
     "broadcasts down the batch; use shape (h,) or (1, h)",
+    USES_ACTIVATION: "the derivative is taken at the activation A where it belongs at the "
+    "pre-activation Z: write g'(Z), not g'(A)",
+    ELEMENTWISE_PRODUCT: "an entrywise product (*) stands where a matrix product (@) belongs, or "
+    "the other way round",
+    WRONG_AXIS: "the sum runs over the wrong axis: a bias gradient sums over the samples",
     WRONG: "the values are wrong in a way that is not one of the common mistakes",
 }

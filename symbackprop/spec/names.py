@@ -139,3 +139,94 @@ def parse(name: str) -> Name | None:
     if name in (INPUTS, TARGETS, OUTPUTS, PREDICTION):
         return Name(name)
     return None
+
+
+# -- the course names of the matrix equations (check-formulas' matrix mode) -----------------
+# deeplearning.ai's A1, dZ1, dW1, db1, dA1 and the textbook's delta1, beside the program's
+# H1, dZ1, gW1, gb1; lower case (x, a1, z1, delta1, yhat) is one sample's column vector.
+BATCH_SIZES = ("m", "N")
+# CS231n's words for the output layer's arrays (and its one hidden layer's)
+_CS231N = {
+    "scores": "Z",
+    "dscores": "dZ",
+    "probs": "A",
+    "hidden_layer": "A1",
+    "H": "A1",
+    "hidden": "A1",
+    "dhidden": "dA1",
+}
+
+
+def course_activation(layer: int) -> str:
+    """A1, A2, ...: deeplearning.ai's name of a layer's activations (H1 in the program)."""
+    return f"A{layer}"
+
+
+def course_grad(param: str) -> str:
+    """dW1, db1: the course's name of a parameter's gradient (gW1 in the program)."""
+    return f"d{param}"
+
+
+def course_upstream(layer: int) -> str:
+    """dA1: d loss / d A of a hidden layer."""
+    return f"dA{layer}"
+
+
+@dataclass(frozen=True)
+class CourseName:
+    """A course name read: kind (X, Y, Yhat, A, Z, W, b, dZ, dA, dW, db, m), its layer (0 where
+    none; A0 is X) and whether it is one sample's column vector (x, a1, delta1)."""
+
+    kind: str
+    layer: int = 0
+    per_sample: bool = False
+
+
+_COURSE_GRAD = re.compile(
+    r"^(?:d|dL/d|dJ/d|∂L/∂|∂J/∂|dL_d|grad_?)(W|b|Z|A|H|w|z|a|h)_?(\d{1,3})$"
+)
+_COURSE_ARRAY = re.compile(r"^(A|H|Z|W|b|a|h|z|w)_?(\d{1,3})$")
+_COURSE_DELTA = re.compile(r"^(delta|Delta|δ|Δ)_?(\d{1,3})$")
+_COURSE_FIXED = {
+    "X": CourseName("X"),
+    "x": CourseName("X", per_sample=True),
+    "Y": CourseName("Y"),
+    "y": CourseName("Y", per_sample=True),
+    "Yhat": CourseName("Yhat"),
+    "Y_hat": CourseName("Yhat"),
+    "Ŷ": CourseName("Yhat"),
+    "yhat": CourseName("Yhat", per_sample=True),
+    "y_hat": CourseName("Yhat", per_sample=True),
+    "ŷ": CourseName("Yhat", per_sample=True),
+    **{m: CourseName("m") for m in BATCH_SIZES},
+}
+
+
+def parse_course(name: str, depth: int) -> CourseName | None:
+    """Read a course name (dW2, dL/dW2, A1, H1, z1, delta2, δ2, Yhat, dscores, m) for a
+    network of `depth` weight layers; None for anything else (or a layer it does not have)."""
+    if name in _COURSE_FIXED:
+        return _COURSE_FIXED[name]
+    if name in _CS231N:
+        alias = _CS231N[name]
+        if alias[-1].isdigit():
+            return parse_course(alias, depth) if depth == 2 else None
+        return CourseName(alias, depth)
+    out: CourseName | None = None
+    if m := _COURSE_GRAD.match(name):
+        base, layer = m.groups()
+        kind = {"H": "A", "h": "A", "w": "W"}.get(base, base)
+        lower = base.islower() and base != "b"
+        out = CourseName("d" + kind.upper() if kind != "b" else "db", int(layer), lower)
+    elif m := _COURSE_DELTA.match(name):
+        out = CourseName("dZ", int(m.group(2)), m.group(1) in ("delta", "δ"))
+    elif m := _COURSE_ARRAY.match(name):
+        base, layer = m.groups()
+        kind = {"H": "A", "h": "A", "w": "W"}.get(base, base)
+        sample = base in ("a", "h", "z")
+        out = CourseName(kind.upper() if kind != "b" else "b", int(layer), sample)
+        if out.kind == "A" and out.layer == 0:
+            return CourseName("X", 0, sample)
+    if out is None or not 1 <= out.layer <= depth:
+        return None
+    return out

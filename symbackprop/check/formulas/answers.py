@@ -70,61 +70,81 @@ def read_answer_file(path: Path) -> str:
 
 
 def parse_answers(
-    text: str, vocab: Vocabulary, source: str = "answers", fmt: str = "auto"
+    text: str,
+    vocab: Vocabulary,
+    source: str = "answers",
+    fmt: str = "auto",
+    errors: list[UserError] | None = None,
 ) -> dict[sp.Symbol, Answer]:
-    """Parse every line; the first problem is a UserError naming the line and the fix."""
+    """Parse every line; a problem is a UserError naming the line and the fix, raised at once,
+    or, given an `errors` list, collected there while the other lines are read."""
     entries = set(vocab.entries)
     answers: dict[sp.Symbol, Answer] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
-
-        def fail(message: str, number: int = number) -> UserError:
-            """A UserError naming this line."""
-            return UserError(f"{source}:{number}: {message}")
-
-        if len(raw) > MAX_LINE_CHARS:
-            raise fail(
-                f"the line is {len(raw)} characters long; the limit is {MAX_LINE_CHARS}"
-            )
-        line = _strip_comment(raw).strip()
-        if not line:
-            continue
-        m = _KEY_LINE.fullmatch(line)
-        if m is None:
-            raise fail(
-                f"expected `dL/dW1_1_2 = formula` (or `W1_1_2: formula`), found {line[:60]!r}"
-            )
-        key, formula = m["key"], m["formula"].strip()
-        if key.lower() == "format":
-            fmt = formula.lower()
-            if fmt not in FORMATS:
-                raise fail(
-                    f"format must be one of {', '.join(FORMATS)}, not {formula!r}"
-                )
-            continue
         try:
-            entry = _entry(key, vocab)
-        except ParseError as exc:
-            raise fail(str(exc)) from None
-        if entry not in entries:
-            raise fail(
-                f"{key!r} is not a parameter entry of {vocab_span(vocab)}; answer lines are "
-                "for the weights and biases only"
-            )
-        if entry in answers:
-            raise fail(
-                f"{entry} is answered twice (first on line {answers[entry].line})"
-            )
-        if not formula:
-            answers[entry] = Answer(number, "", None)
-            continue
-        if looks_like_latex(formula) or fmt == "latex":
-            formula = _strip_latex_comment(formula)
-        try:
-            expr = parse_formula(formula, vocab, fmt)
-        except ParseError as exc:
-            raise fail(f"dL/d{entry}: {exc}") from None
-        answers[entry] = Answer(number, formula, expr)
+            fmt = _parse_line(number, raw, vocab, source, fmt, entries, answers)
+        except UserError as exc:
+            if errors is None:
+                raise
+            errors.append(exc)
     return answers
+
+
+def _parse_line(
+    number: int,
+    raw: str,
+    vocab: Vocabulary,
+    source: str,
+    fmt: str,
+    entries: set[sp.Symbol],
+    answers: dict[sp.Symbol, Answer],
+) -> str:
+    """Read one line into `answers`; returns the notation for the lines after it."""
+
+    def fail(message: str, number: int = number) -> UserError:
+        """A UserError naming this line."""
+        return UserError(f"{source}:{number}: {message}")
+
+    if len(raw) > MAX_LINE_CHARS:
+        raise fail(
+            f"the line is {len(raw)} characters long; the limit is {MAX_LINE_CHARS}"
+        )
+    line = _strip_comment(raw).strip()
+    if not line:
+        return fmt
+    m = _KEY_LINE.fullmatch(line)
+    if m is None:
+        raise fail(
+            f"expected `dL/dW1_1_2 = formula` (or `W1_1_2: formula`), found {line[:60]!r}"
+        )
+    key, formula = m["key"], m["formula"].strip()
+    if key.lower() == "format":
+        fmt = formula.lower()
+        if fmt not in FORMATS:
+            raise fail(f"format must be one of {', '.join(FORMATS)}, not {formula!r}")
+        return fmt
+    try:
+        entry = _entry(key, vocab)
+    except ParseError as exc:
+        raise fail(str(exc)) from None
+    if entry not in entries:
+        raise fail(
+            f"{key!r} is not a parameter entry of {vocab_span(vocab)}; answer lines are "
+            "for the weights and biases only"
+        )
+    if entry in answers:
+        raise fail(f"{entry} is answered twice (first on line {answers[entry].line})")
+    if not formula:
+        answers[entry] = Answer(number, "", None)
+        return fmt
+    if looks_like_latex(formula) or fmt == "latex":
+        formula = _strip_latex_comment(formula)
+    try:
+        expr = parse_formula(formula, vocab, fmt)
+    except ParseError as exc:
+        raise fail(f"dL/d{entry}: {exc}") from None
+    answers[entry] = Answer(number, formula, expr)
+    return fmt
 
 
 def vocab_span(vocab: Vocabulary) -> str:

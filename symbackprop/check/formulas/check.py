@@ -59,7 +59,10 @@ def check_formulas(
     """Judge an answer file's text against the spec's gradients (UserError on bad input)."""
     derivation = scalar_derivation(spec)
     vocab = vocabulary(derivation)
-    answers = parse_answers(text, vocab, source, fmt)
+    refused: list[UserError] = []
+    answers = parse_answers(text, vocab, source, fmt, errors=refused)
+    if refused and not any(a.expr is not None for a in answers.values()):
+        raise refused[0]  # nothing else to judge: the one line that says what to fix
     judge = make_judge(derivation, vocab)
     results = []
     for entry in vocab.entries:
@@ -82,4 +85,5 @@ def check_formulas(
         units=[u.name for u in judge.regions.units],
         regions_checked=len(judge.regions.regions),
         regions_possible=judge.regions.possible,
+        refused=[e.message for e in refused],
     )

@@ -13,9 +13,10 @@ from . import EXIT_CODES
 def add_check_formulas_arguments(p: argparse.ArgumentParser) -> None:
     """Define check-formulas' arguments (no heavy imports here)."""
     p.description = (
-        "Check a student's per-sample gradient formulas, one line per parameter entry "
-        "(`dL/dW1_1_2 = (yhat - y)*W2_1_1*step(z1_1)*x_2`, plain text or LaTeX), against "
-        "SymPy's derivation. Start from `--template`."
+        "Check a student's gradient formulas against SymPy's derivation: matrix equations "
+        "(`dW2 = 1/m dZ2 A1^T`, `dZ1 = W2.T @ dZ2 * (Z1 > 0)`, NumPy-like, maths or LaTeX; any "
+        "size) or per-sample entries, one line per parameter entry (`dL/dW1_1_2 = "
+        "(yhat - y)*W2_1_1*step(z1_1)*x_2`). Start from `--template [--matrix]`."
     )
     p.epilog = f"exit codes: {EXIT_CODES}"
     p.add_argument("file", nargs="?", type=Path, help="the answer file")
@@ -26,6 +27,26 @@ def add_check_formulas_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--json", action="store_true", help="print one JSON object on stdout"
+    )
+    p.add_argument(
+        "--matrix",
+        action="store_true",
+        help="matrix equations (dZ2, dW2, db2, ...); read a file as such when its lines name "
+        "whole arrays; with --template, print the matrix answer file",
+    )
+    p.add_argument(
+        "--layout",
+        choices=("rows", "columns"),
+        default="rows",
+        help="matrix mode: samples are rows (the seed's, CS231n's; default) or columns "
+        "(deeplearning.ai's)",
+    )
+    p.add_argument(
+        "--weights",
+        choices=("units_first", "inputs_first"),
+        default="units_first",
+        help="matrix mode: W is (units, inputs) (default; Z = X W^T + b in rows) or "
+        "(inputs, units) as in CS231n (Z = X W + b)",
     )
     p.add_argument(
         "--format",
@@ -57,6 +78,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.template and args.file is not None:
         raise UserError("give either --template or an answer FILE, not both")
     spec = spec_from_args(args)
+    if args.template and args.matrix:
+        from .matrix.template import matrix_template
+
+        text = matrix_template(spec, args.layout, check_command=_check_command(args))
+        print(
+            json.dumps({"template": text}) if args.json else text,
+            end="\n" if args.json else "",
+        )
+        return 0
     if args.template:
         blank = template(spec, check_command=_check_command(args))
         if args.json:
@@ -70,6 +100,16 @@ def _run(args: argparse.Namespace) -> int:
             EXIT_USAGE,
         )
     text = read_answer_file(args.file)
+    from .matrix.equations import is_matrix_file
+
+    if args.matrix or is_matrix_file(text, spec.depth):
+        from .matrix.check import check_matrix
+        from .matrix.report import print_matrix_report
+
+        matrix = check_matrix(
+            spec, text, str(args.file), args.layout, args.weights, fmt=args.format
+        )
+        return print_matrix_report(matrix, args.json)
     report = check_formulas(spec, text, source=str(args.file), fmt=args.format)
     return print_report(report, args.json)
 

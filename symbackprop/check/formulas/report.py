@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ...errors import EXIT_FAILED, EXIT_OK
+from ...errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from ...spec import NetworkSpec
 from .judge import Verdict
 from .values import HUGE
@@ -60,15 +60,19 @@ class FormulaReport:
     units: list[str] = field(default_factory=list)
     regions_checked: int = 1
     regions_possible: int = 1
+    # lines that could not be read (each judged apart from the others): exit code 2
+    refused: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """True when every entry is answered and correct."""
-        return all(e.status == "ok" for e in self.entries)
+        """True when every entry is answered and correct and no line was refused."""
+        return not self.refused and all(e.status == "ok" for e in self.entries)
 
     @property
     def exit_code(self) -> int:
-        """0 all correct, 1 a wrong, not proven or missing formula."""
+        """0 all correct, 1 a wrong, not proven or missing formula, 2 a line refused."""
+        if self.refused:
+            return EXIT_USAGE
         return EXIT_OK if self.ok else EXIT_FAILED
 
     def counts(self) -> dict[str, int]:
@@ -105,6 +109,7 @@ class FormulaReport:
             },
             "summary": self.counts(),
             "entries": {e.name: e.to_json() for e in self.entries},
+            "refused": list(self.refused),
         }
 
     def human(self, unicode: bool = True) -> str:
@@ -128,6 +133,7 @@ class FormulaReport:
                     "      " + t
                     for t in _counterexample_lines(e.verdict.counterexample)
                 )
+        lines.extend(f"{mark['wrong']} refused: {message}" for message in self.refused)
         c = self.counts()
         region_note = (
             f"; {self.regions_checked} of {self.regions_possible} sign regions of "

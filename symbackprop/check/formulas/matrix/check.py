@@ -1,0 +1,121 @@
+"""check-formulas' matrix mode: read the equations, judge each, list the gradients not given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ....derive import program as P
+from ....spec import NetworkSpec, names
+from . import ast as A
+from .equations import Equation, read_equations
+from .judge import Judge, Verdict
+from .printer import program_tree, show, transpose
+
+WEIGHTS = ("units_first", "inputs_first")
+
+
+@dataclass
+class MatrixReport:
+    """Every equation's verdict, then the missing gradients."""
+
+    source: str
+    spec: NetworkSpec
+    layout: str
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every equation is right and no gradient is missing."""
+        return all(v.status == "ok" for v in self.verdicts)
+
+
+def check_matrix(
+    spec: NetworkSpec,
+    text: str,
+    source: str = "answers",
+    layout: str = "rows",
+    weights: str = "units_first",
+    fmt: str = "auto",
+) -> MatrixReport:
+    """Judge a file of matrix equations against the spec's derivation in `layout`."""
+    judge = Judge(spec, layout, weights, seed=spec.seed)
+    report = MatrixReport(source, spec, layout)
+    equations = read_equations(text, spec.depth, fmt)
+    seen: dict[tuple[str, int], int] = {}
+    wrong: set[str] = set()
+    for eq in equations:
+        if eq.rhs is None or eq.key is None:
+            if eq.key is not None:
+                seen.setdefault(
+                    eq.key, eq.line
+                )  # given, though unreadable: not missing
+            message = eq.error or f"{eq.name}: not a quantity of this network"
+            report.verdicts.append(Verdict(eq.name, eq.line, "error", message=message))
+            continue
+        if eq.key in seen:
+            message = f"{eq.name} is given twice (first on line {seen[eq.key]})"
+            report.verdicts.append(Verdict(eq.name, eq.line, "error", message=message))
+            continue
+        seen[eq.key] = eq.line
+        verdict = judge.judge(eq)
+        if verdict.status != "ok":
+            wrong.add(eq.name)
+            if not verdict.fix:
+                verdict.fix = correct_equation(judge, eq)
+        else:
+            verdict.built_on = [
+                n for n in dict.fromkeys(A.names_in(eq.rhs)) if n in wrong
+            ]
+            if verdict.built_on:
+                verdict.message += (
+                    "; correct as written, but it uses "
+                    + ", ".join(verdict.built_on)
+                    + ", which is wrong above"
+                )
+        report.verdicts.append(verdict)
+    for k in range(1, spec.depth + 1):
+        for kind in ("dW", "db"):
+            if (kind, k) not in seen:
+                name = f"{kind}{k}"
+                report.verdicts.append(
+                    Verdict(
+                        name,
+                        None,
+                        "missing",
+                        message=f"no line gives {name}; write {name} = ...",
+                    )
+                )
+    return report
+
+
+def correct_equation(judge: Judge, eq: Equation) -> str:
+    """The derivation's equation for the line's left side, in the student's notation."""
+    assert eq.key is not None
+    kind, layer = eq.key
+    prog = judge.derivation.program_for(judge.layout)
+    depth = prog.depth
+    rename = {
+        names.activation(k, depth): names.course_activation(k)
+        for k in range(1, depth + 1)
+    }
+    rename[prog.prediction] = names.course_activation(depth)
+    rename[names.TARGETS] = "Y"
+    mean = judge.spec.reduction == "mean"
+    inputs_first = judge.weights == "inputs_first"
+    if kind in ("dW", "db"):
+        step = prog.step(names.grad(("W" if kind == "dW" else "b") + str(layer)))
+        tree = program_tree(prog, step.expr, rename, inputs_first)
+        if inputs_first and kind == "dW":
+            tree = transpose(tree)
+        if mean:
+            tree = A.Binary("matmul", A.Binary("/", A.Num(1.0), A.Name("m")), tree)
+    elif kind == "dZ":
+        step = prog.step(names.delta(layer))
+        tree = program_tree(prog, step.expr, rename, inputs_first)
+    elif kind == "dA" and layer < depth:
+        expr = prog.step(names.delta(layer)).expr
+        back = expr.left if isinstance(expr, P.Hadamard) else expr
+        tree = program_tree(prog, back, rename, inputs_first)
+    else:
+        return ""
+    return f"{eq.name} = {show(tree, eq.style)}"
