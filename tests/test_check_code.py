@@ -341,10 +341,19 @@ def test_cli_json_and_exit_codes() -> None:
         "gradients",
         "sandbox",
         "probe_seed",
+        "score",
+        "max_score",
     }
     assert list(report["gradients"]) == ["W1", "b1", "W2", "b2"]
     for part in [report["forward"], *report["gradients"].values()]:
-        assert set(part) == {"status", "diagnoses", "message", "max_rel_error"}
+        assert set(part) == {
+            "status",
+            "diagnoses",
+            "message",
+            "max_rel_error",
+            "score",
+            "max_score",
+        }
         assert part["status"] in ("ok", "wrong", "error")
         assert part["max_rel_error"] is None or isinstance(part["max_rel_error"], float)
 
