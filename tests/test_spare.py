@@ -215,7 +215,9 @@ def test_the_childs_hard_limits_are_set_with_or_without_prlimit(
     out = subprocess.run(
         command, preexec_fn=preexec, capture_output=True, text=True, check=True
     )
-    got = [tuple(map(int, v.strip("()").split(","))) for v in out.stdout.split(";")]
+    got = [
+        tuple(map(int, v.strip("()").split(","))) for v in out.stdout.strip().split(";")
+    ]
     assert got == [(s, h) for _, s, h in limits.limit_values(7)]
     assert got[1] == (7, 8) and got[0] == (limits.MEMORY_LIMIT,) * 2
 

@@ -294,7 +294,11 @@ def main() -> None:
         if boot["guard"]:
             install_guard(boot["work"])
         line = requests.readline()
-        if not line:  # started ahead and never given a submission
+        if not line:  # booted ahead and never given a submission: its checker is gone
+            if boot["guard"]:  # the unisolated child's folder, which ran nothing
+                import shutil
+
+                shutil.rmtree(boot["work"], ignore_errors=True)
             os._exit(0)
         job = json.loads(line)
         _rebase_cpu_limit(job["cpu_seconds"])
