@@ -1,15 +1,17 @@
 """What check-code costs per submission, and what its sandbox adds, measured in one run.
 
     python benchmarks/bench_check_code.py [--rounds R] [--baseline CHECKOUT] [--class N]
-                                          [--json out.json]
+                                          [--class-rounds K] [--json out.json]
 
 Times `symbackprop check-code` on the seed notebook (the whole command, as a student runs it) and
 the library call `run_check` in a warm process (the cost per submission in a batch), each with
 `--sandbox bwrap` and `--sandbox process`, alternating so that machine load hits all alike.
 `--baseline` names another checkout of symbackprop (e.g. `git worktree add /tmp/before <commit>`)
-whose command is timed in the same rounds, for a before/after ratio. `--class N` also checks N
-copies of the seed in one `check-code FOLDER --jobs 2` run: submissions a minute, beside one
-command per submission (what a class cost before a batch existed).
+whose commands are timed in the same rounds, for a before/after ratio: the seed, and one check
+of tests/fixtures/students/correct.py (a correct file: the single-check target). `--class N`
+also checks N copies of the seed in one `check-code FOLDER --jobs 2` run, K times alternating
+with the baseline: submissions a minute, beside one command per submission; and the same batch
+with each pool worker keeping a booted spare child (`spare.keep_spare` as the Pool initializer).
 """
 
 from __future__ import annotations
@@ -28,6 +30,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "symbackprop" / "data" / "notebook_221_relu.txt"
+CORRECT = ROOT / "tests" / "fixtures" / "students" / "correct.py"
+# the batch as batch.check_all runs it, with each pool worker keeping a spare: what batch.py
+# does once its Pool passes initializer=spare.keep_spare (argv: folder, jobs)
+SPARES = """
+import multiprocessing, sys
+from symbackprop import interrupt
+from symbackprop.check.code import batch, spare
+from symbackprop.spec import default_spec
+interrupt.install()
+pool = multiprocessing.get_context("fork").Pool
+class Pool:
+    def __new__(cls, n):
+        return pool(n, initializer=spare.keep_spare, initargs=("bwrap", 10.0))
+multiprocessing.get_context("fork").Pool = Pool
+subs = batch.find_submissions([__import__("pathlib").Path(sys.argv[1])])
+rows = list(batch.check_all(subs, default_spec(), int(sys.argv[2]), "bwrap", {}))
+assert len(rows) == len(subs)
+"""
 WARM = """
 import sys, time, json
 from symbackprop.check.code.core import run_check
@@ -41,11 +61,11 @@ print(json.dumps(times))
 """
 
 
-def _command(checkout: Path, *args: str) -> float:
+def _command(checkout: Path, *args: str, path: Path = SEED) -> float:
     env = dict(os.environ, PYTHONPATH=str(checkout))
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "symbackprop", "check-code", str(SEED), *args],
+        [sys.executable, "-m", "symbackprop", "check-code", str(path), *args],
         env=env,
         cwd=checkout,
         stdout=subprocess.DEVNULL,
@@ -66,21 +86,41 @@ def _warm(mode: str, count: int) -> list[float]:
     return json.loads(out.stdout)
 
 
-def _class(count: int, jobs: int) -> float:
-    """Seconds for one `check-code FOLDER` run over `count` copies of the seed."""
+def _class(folder: Path, jobs: int, checkout: Path, spares: bool = False) -> float:
+    """Seconds for one `check-code FOLDER` run (or the same batch keeping spares)."""
+    if spares:
+        command = [sys.executable, "-c", SPARES, str(folder), str(jobs)]
+    else:
+        command = [sys.executable, "-m", "symbackprop", "check-code", str(folder)]
+        command += ["--jsonl", "--jobs", str(jobs)]
+    start = time.perf_counter()
+    subprocess.run(
+        command,
+        env=dict(os.environ, PYTHONPATH=str(checkout)),
+        cwd=checkout,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
+    return time.perf_counter() - start
+
+
+def _classes(count: int, rounds: int, baseline: Path | None) -> dict[str, list[float]]:
+    """Per minute for each batch variant, `rounds` times, alternating the variants."""
+    variants = {"class, --jobs 2": (ROOT, False)}
+    if shutil.which("bwrap"):
+        variants["class, --jobs 2, spares"] = (ROOT, True)
+    if baseline:
+        variants["class, --jobs 2, baseline"] = (baseline, False)
+    out: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as folder:
         for i in range(count):
             shutil.copy(SEED, Path(folder) / f"student{i:04d}.txt")
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "symbackprop", "check-code", folder, "--jsonl"]
-            + ["--jobs", str(jobs)],
-            env=dict(os.environ, PYTHONPATH=str(ROOT)),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            check=False,
-        )
-        return time.perf_counter() - start
+        for _ in range(rounds):
+            for name, (checkout, spares) in variants.items():
+                seconds = _class(Path(folder), 2, checkout, spares)
+                out.setdefault(name, []).append(60 * count / seconds)
+    return out
 
 
 def main() -> None:
@@ -89,6 +129,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--baseline", type=Path, help="another symbackprop checkout")
     parser.add_argument("--class", dest="klass", type=int, default=0, metavar="N")
+    parser.add_argument("--class-rounds", type=int, default=1, metavar="K")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
     modes = ["bwrap", "process"] if shutil.which("bwrap") else ["process"]
@@ -98,8 +139,14 @@ def main() -> None:
             samples.setdefault(f"command, --sandbox {mode}", []).append(
                 _command(ROOT, "--sandbox", mode)
             )
+        samples.setdefault("single check of correct.py", []).append(
+            _command(ROOT, path=CORRECT)
+        )
         if args.baseline:
             samples.setdefault("command, baseline", []).append(_command(args.baseline))
+            samples.setdefault("single check of correct.py, baseline", []).append(
+                _command(args.baseline, path=CORRECT)
+            )
     for mode in modes:
         samples[f"run_check in a warm process, {mode}"] = _warm(mode, args.rounds)
     medians = {k: statistics.median(v) for k, v in samples.items()}
@@ -110,6 +157,11 @@ def main() -> None:
         for mode in modes:
             ratio = medians[f"command, --sandbox {mode}"] / medians["command, baseline"]
             print(f"  {mode} / baseline: {ratio:.2f}x")
+        ratio = (
+            medians["single check of correct.py"]
+            / medians["single check of correct.py, baseline"]
+        )
+        print(f"  single check of correct.py / baseline: {ratio:.2f}x")
     if len(modes) == 2:
         ratio = (
             medians["run_check in a warm process, bwrap"]
@@ -117,13 +169,17 @@ def main() -> None:
         )
         print(f"  warm bwrap / warm process: {ratio:.2f}x")
     if args.klass:
-        seconds = _class(args.klass, 2)
         one = medians[f"command, --sandbox {modes[0]}"]
-        medians[f"class of {args.klass}, --jobs 2"] = seconds
         print(
-            f"  class of {args.klass} in one run, --jobs 2: {seconds:.1f} s = "
-            f"{60 * args.klass / seconds:.0f} a minute (one command each: {60 / one:.0f} a minute)"
+            f"class of {args.klass} copies of the seed in one run, --jobs 2, median of "
+            f"{args.class_rounds} (one command each: {60 / one:.0f} a minute):"
         )
+        for name, rates in _classes(
+            args.klass, args.class_rounds, args.baseline
+        ).items():
+            samples[name + " (a minute)"] = rates
+            medians[name + " (a minute)"] = statistics.median(rates)
+            print(f"  {name:<40} {statistics.median(rates):8.0f} a minute")
     if args.json:
         args.json.write_text(
             json.dumps({"medians_s": medians, "samples_s": samples}, indent=2)

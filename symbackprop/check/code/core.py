@@ -9,54 +9,28 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ...derive import Derivation
 from ...errors import UserError
-from ...spec import NetworkSpec, default_spec, names, registry
-from .. import diagnoses as dx
+from ...spec import NetworkSpec, default_spec, registry
 from ..inert import inert
 from . import bind, runner, view
-from .calls import (
-    build_calls,
-    info_from_signature,
-    initial_shapes,
-    load_failure_part,
-    outcomes,
-    returned_value,
-    student_namer,
-)
-from .diagnose_forward import diagnose_forward
-from .diagnose_gradient import diagnose_gradient
 from .in_process import InProcessRun
-from .layout import Layout, candidate_layouts
 from .load import (
     FunctionInfo,
     StudentFile,
     function_info_from_callable,
     read_student_file,
 )
-from .result import (
-    NOT_CHECKED,
-    CallOutcome,
-    CheckResult,
-    Namer,
-    Where,
-    error_message,
-    part,
-)
-from .sandbox import ChildRun, choose_sandbox
-from .student_form import StudentForm
-from .truth import (
-    Probe,
-    Truth,
-    batch_sizes,
-    check_size,
-    make_probes,
-    truth_for,
-)
+from .result import CheckResult
+from .sandbox import choose_sandbox, cpu_budget
+from .sizes import check_size
+from .spare import child_for
+
+if TYPE_CHECKING:
+    from ...derive import Derivation
 
 DEFAULT_TIMEOUT = 10.0
 MAX_TIMEOUT = 3600.0
@@ -108,11 +82,11 @@ def run_check(
     check_timeout(timeout)
     seed = probe_seed_or_new(probe_seed)
     mode, warning = choose_sandbox(sandbox)
-    deadline = start + timeout
     spec = resolve_spec(spec, reduction)
     check_size(spec)
     student = read_student_file(Path(path))
-    if time.monotonic() > deadline:
+    read = time.monotonic() - start
+    if read > timeout:
         raise UserError(
             f"{path}: reading the file took longer than the time limit ({timeout:g} s)",
             exit_code=1,
@@ -143,24 +117,23 @@ def run_check(
         code = inert(student.code_at(chunk, frame["line"]), 120)
         return student.where(chunk, frame["line"]) + (f" `{code}`" if code else "")
 
-    child = ChildRun(
-        statements,
-        [forward, backward],
-        deadline,
-        mode,
-        len(student.chunks),
-        view.PACKAGES + tuple(p for p in view.OPTIONAL if p in student.imports),
-    )
-
+    packages = view.PACKAGES + tuple(p for p in view.OPTIONAL if p in student.imports)
+    child = child_for(mode, packages, cpu_budget(timeout))  # booting from here on
     try:
+        # SymPy, the derivation and the probes: while the child boots, outside its time limit
+        from .verdict import check, make_probes, truth_for
+
         truth = truth_for(spec, derivation)
         probes = make_probes(truth, seed)
         notes = _file_notes(student)
-        result = _check(
+        # the time limit covers reading the file and running it, not the parent's derivation
+        deadline = time.monotonic() + timeout - read
+        child.take(statements, [forward, backward], deadline, len(student.chunks))
+        result = check(
             spec, truth, probes, child, bindings, infos, where, timeout, notes
         )
     finally:
-        child.close()  # also when binding fails after the child started
+        child.close()  # also when the derivation fails before it was given the file
     result.source = inert(student.path.name, 200)
     result.sandbox = mode
     result.warning = warning
@@ -234,6 +207,9 @@ def check_callables(
     probe_seed: int | None = None,
 ) -> CheckResult:
     """The same check for functions already imported here: they run in this process."""
+    from .calls import info_from_signature
+    from .verdict import check, make_probes, truth_for
+
     start = time.monotonic()
     check_timeout(timeout)
     seed = probe_seed_or_new(probe_seed)
@@ -274,185 +250,13 @@ def check_callables(
     def where(frame: dict[str, Any] | None) -> str:
         return f"{frame['file']}:{frame['line']}" if frame else ""
 
-    result = _check(spec, truth, probes, run, bindings, infos, where, timeout, [])
+    result = check(spec, truth, probes, run, bindings, infos, where, timeout, [])
     module = getattr(backward_fn, "__module__", None)
     name = getattr(backward_fn, "__qualname__", "backward")
     result.source = f"{module}.{name}" if module else name
     result.report["probe_seed"] = seed
     result.seconds = time.monotonic() - start
     return result
-
-
-@dataclass
-class _Probed:
-    """Everything the diagnosis of one layout needs: the probes and what each call did."""
-
-    truth: Truth
-    probes: list[Probe]
-    results: dict[int, CallOutcome]
-    index: dict[tuple[str, int, int], int]  # (role, layout, probe) -> call id
-    bindings: dict[str, bind.Binding]
-    infos: dict[str, FunctionInfo]
-    where: Where
-    timeout: float
-    loaded: dict[str, Any]
-    namer: Namer
-
-    def calls(self, role: str, li: int) -> list[CallOutcome]:
-        """The outcomes of one function's calls under one layout, in probe order."""
-        return [
-            returned_value(self.results[self.index[(role, li, pi)]])
-            for pi in range(len(self.probes))
-        ]
-
-    def missing(self, role: str) -> str:
-        """Why the function is not there after loading the file, or ''."""
-        name = self.bindings[role].function
-        if name not in self.loaded.get("missing", []):
-            return ""
-        return load_failure_part(self.loaded, name, self.where)
-
-
-def _check(
-    spec: NetworkSpec,
-    truth: Truth,
-    probes: list[Probe],
-    run: ChildRun | InProcessRun,
-    bindings: dict[str, bind.Binding],
-    infos: dict[str, FunctionInfo],
-    where: Where,
-    timeout: float,
-    notes: list[str],
-) -> CheckResult:
-    """Probe every plausible layout, diagnose each, keep the layout that explains the most."""
-    sizes = batch_sizes(spec.layers)
-    loaded = run.loaded()
-    if loaded is None:  # hung or crashed while loading the file
-        outcome = run.outcome
-        at = where(outcome.stuck_at)
-        what = (
-            f"loading the file did not finish within {timeout:g} s"
-            if outcome.timed_out
-            else "loading the file failed: "
-            + (outcome.ended or _last_line(outcome.runner_error) or "no report")
-        ) + (f" ({at})" if at else "")
-        message = part("error", [], what)
-        report = _report(spec, message, {n: dict(message) for n in spec.param_names})
-        return CheckResult(report, "", spec, None, sizes, len(probes), {}, notes)
-    for e in loaded.get("errors", []):
-        at = where(e.get("where"))
-        notes.append(
-            f"while loading: {e['type']}: {e['message']}" + (f" ({at})" if at else "")
-        )
-    layouts = candidate_layouts(
-        spec, initial_shapes(loaded.get("globals", {}), spec.depth)
-    )
-    calls, index = build_calls(layouts, probes, bindings)
-    results = outcomes(run.run(calls), calls, timeout)
-    namer = student_namer(bindings, infos, spec.depth)
-    probed = _Probed(
-        truth, probes, results, index, bindings, infos, where, timeout, loaded, namer
-    )
-    best = None
-    for li, layout in enumerate(layouts):
-        form = StudentForm(truth, layout, namer)
-        forward = _forward_part(probed, li, layout)
-        gradients = _gradient_parts(probed, li, form)
-        parts = [forward, *gradients.values()]
-        score = (
-            sum(p["status"] == "ok" for p in parts),
-            sum(p["status"] != "error" for p in parts),
-            -sum(dx.WRONG_SHAPE in p["diagnoses"] for p in parts),
-            -li,
-        )
-        if best is None or score > best[0]:
-            best = (score, form, forward, gradients)
-    assert best is not None
-    _, form, forward, gradients = best
-    if len(layouts) > 1:
-        notes.append(
-            f"layout inferred from what the code accepts ({len(layouts)} tried)"
-        )
-    report = _report(spec, forward, gradients)
-    return CheckResult(
-        report, "", spec, form.layout, sizes, len(probes), form.lines(), notes
-    )
-
-
-def _last_line(text: str) -> str:
-    lines = text.strip().splitlines()
-    return lines[-1] if lines else ""
-
-
-def _report(
-    spec: NetworkSpec, forward: dict[str, Any], gradients: dict[str, dict[str, Any]]
-) -> dict[str, Any]:
-    ordered = {name: gradients[name] for name in spec.param_names}
-    # a forward that was not given is not checked; the gradients still were compared
-    ok = forward["status"] in ("ok", NOT_CHECKED) and all(
-        p["status"] == "ok" for p in ordered.values()
-    )
-    return {
-        "ok": ok,
-        "reduction": spec.reduction,
-        "forward": forward,
-        "gradients": ordered,
-    }
-
-
-def _forward_part(probed: _Probed, li: int, layout: Layout) -> dict[str, Any]:
-    """The forward PART under one layout."""
-    if "forward" not in probed.bindings:
-        return part(NOT_CHECKED, [], "no forward function was given")
-    if probed.missing("forward"):
-        return part("error", [], probed.missing("forward"))
-    binding = probed.bindings["forward"]
-    where = probed.infos["forward"].where
-    named = [
-        call if not call.ok else bind.map_returned(call.value, binding, where)
-        for call in probed.calls("forward", li)
-    ]
-    return diagnose_forward(
-        probed.probes,
-        layout,
-        named,
-        probed.namer,
-        probed.where,
-        probed.timeout,
-        binding.signature,
-        _needed_from_forward(probed),
-    )
-
-
-def _needed_from_forward(probed: _Probed) -> list[str]:
-    """The forward values the check needs returned: the output, and whatever backward takes."""
-    outputs = [k for k in probed.probes[0].forward if k != names.PREDICTION]
-    taken = {c for _, c in probed.bindings["backward"].arguments}
-    return [k for k in outputs if k == names.OUTPUTS or k in taken]
-
-
-def _gradient_parts(
-    probed: _Probed, li: int, form: StudentForm
-) -> dict[str, dict[str, Any]]:
-    """Every gradient's PART under one layout; a failed call makes them all errors."""
-    binding = probed.bindings["backward"]
-    params = probed.truth.spec.param_names
-    if probed.missing("backward"):
-        return {n: part("error", [], probed.missing("backward")) for n in params}
-    returned = probed.calls("backward", li)
-    ns = [p.n for p in probed.probes]
-    failed = [(o, n) for o, n in zip(returned, ns, strict=True) if not o.ok]
-    if failed:
-        order = {"hung": 0, "died": 1, "raised": 2}
-        o, n = min(failed, key=lambda f: order.get(f[0].state, 3))
-        message = error_message(binding.signature, o, n, probed.where, probed.timeout)
-        return {name: part("error", [], message) for name in params}
-    where = probed.infos["backward"].where
-    named = [bind.map_returned(o.value, binding, where) for o in returned]
-    return {
-        name: diagnose_gradient(name, probed.truth, probed.probes, form, named)
-        for name in params
-    }
 
 
 __all__ = ["CheckResult", "check_code", "run_check", "check_callables"]

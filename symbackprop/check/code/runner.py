@@ -1,9 +1,11 @@
 """Run a student's extracted code and the probe calls: the child side of check-code's sandbox.
 
 Standalone on purpose (standard library and NumPy only): it runs as a script inside the
-sandbox, where symbackprop is not visible. It reads one job line from stdin, loads the file's
-kept statements, reports on fd 3, then runs one phase of calls per stdin line (the forward
-calls, then, once their results are sent, the backward calls), one event per line, flushed.
+sandbox, where symbackprop is not visible. It reads a boot line from stdin (where to report,
+NumPy's folder), imports NumPy, then waits for the job line (a submission's statements), so a
+child can be started before its submission is known. It loads the file's kept statements,
+reports on fd 3, then runs one phase of calls per stdin line (the forward calls, then, once
+their results are sent, the backward calls), one event per line, flushed.
 The same `run_calls` also serves the autograder helper's in-process mode for callables.
 """
 
@@ -15,6 +17,7 @@ import faulthandler
 import json
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -234,16 +237,40 @@ def _limit_processes(count: int) -> None:
         pass
 
 
-def main() -> None:
-    """Child entry point: load the file, report, then run each phase of calls read from stdin.
+def _rebase_cpu_limit(seconds: int) -> None:
+    """Lower RLIMIT_CPU to `seconds` beyond the CPU this process has used so far.
 
-    Events go to the pipe named in the job (the parent reads it with a byte limit and a deadline).
-    The student's output goes to /dev/null; faulthandler writes to stderr (a crash, or where the
-    code was when the time is nearly up). Exits with os._exit, skipping atexit handlers.
+    A child started ahead of its submission spent CPU importing NumPy: the submission's own
+    budget counts from here. Lowering a limit is always allowed; it never rises above the hard
+    limit set before exec.
+    """
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    used = int(usage.ru_utime + usage.ru_stime) + 1
+    soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    new_hard = used + seconds + 1
+    if hard != resource.RLIM_INFINITY:
+        new_hard = min(hard, new_hard)
+    new_soft = min(used + seconds, new_hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_CPU, (new_soft, new_hard))
+    except (ValueError, OSError):
+        pass
+
+
+def main() -> None:
+    """Child entry point: boot (NumPy imported), wait for the job, load the file, report, then
+    run each phase of calls read from stdin.
+
+    Events go to the pipe named in the boot line (the parent reads it with a byte limit and a
+    deadline). The student's output goes to /dev/null; faulthandler writes to stderr (a crash,
+    or where the code was when the time is nearly up). Exits with os._exit, skipping atexit
+    handlers; a child whose stdin closes before a job came exits without running anything.
     """
     requests = os.fdopen(0, "rb")
-    job = json.loads(requests.readline())
-    results_fd = job["results_fd"]
+    boot = json.loads(requests.readline())
+    results_fd = boot["results_fd"]
     os.closerange(3, results_fd)  # descriptors bubblewrap read its data from
     os.closerange(results_fd + 1, 1 << 16)
     channel = os.fdopen(results_fd, "w", encoding="utf-8")
@@ -252,19 +279,32 @@ def main() -> None:
         channel.write(json.dumps(event) + "\n")
         channel.flush()
 
-    emit({"event": "started"})  # the sandbox is up: what follows is the student's
+    emit(
+        {"event": "started"}
+    )  # the sandbox is up: what follows the job is the student's
     try:
         faults = os.fdopen(os.dup(2), "w")
         faulthandler.enable(faults, all_threads=True)
-        faulthandler.dump_traceback_later(job["dump_after"], file=faults)
         sys.stdout = sys.stderr = open(os.devnull, "w")
-        _limit_processes(job["threads"])
-        if job["site"]:
-            sys.path.insert(0, job["site"])
+        _limit_processes(boot["threads"])
+        if boot["site"]:
+            sys.path.insert(0, boot["site"])
         import numpy  # noqa: F401 - imported before the student's code, which expects it
 
-        if job["guard"]:
-            install_guard(job["work"])
+        if boot["guard"]:
+            install_guard(boot["work"])
+        line = requests.readline()
+        if not line:  # booted ahead and never given a submission: its checker is gone
+            if boot["guard"]:  # the unisolated child's folder, which ran nothing
+                import shutil
+
+                shutil.rmtree(boot["work"], ignore_errors=True)
+            os._exit(0)
+        job = json.loads(line)
+        _rebase_cpu_limit(job["cpu_seconds"])
+        late = job["dump_at"] - time.monotonic()  # never later than dump_after from now
+        dump = max(0.05, min(job["dump_after"], late))
+        faulthandler.dump_traceback_later(dump, file=faults)
         namespace: dict[str, Any] = {"__name__": "student", "__builtins__": builtins}
         errors = load_statements(job["statements"], namespace)
         functions = {name: namespace.get(name) for name in job["functions"]}

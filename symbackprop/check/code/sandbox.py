@@ -12,10 +12,15 @@ stdin; events back on fd 3, read with a byte limit and a deadline and checked by
 stderr (faulthandler's dumps) kept to its last STDERR_BYTES. Nothing is read from a path the
 child could replace. The forward calls run first; the backward calls, which carry the true
 intermediate values, are sent only after the forward results are in.
+
+A child boots (sandbox built, NumPy imported) before it is given a submission, so a batch
+worker keeps one spare ready (`keep_spare`): each submission takes a child that has never run
+anything, and the next spare starts while this one runs. A child is given one submission only.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -33,14 +38,10 @@ from typing import Any
 from ... import interrupt
 from ...errors import UserError
 from ..inert import inert
-from . import channel, runner, seccomp, view
+from . import channel, limits, runner, seccomp, view
 from .channel import ProtocolError
 from .result import Outcome
 
-MEMORY_LIMIT = 2 * 1024**3  # bytes of address space
-FILE_SIZE_LIMIT = 64 * 1024**2
-OPEN_FILES_LIMIT = 64
-THREAD_LIMIT = 64
 STDERR_BYTES = 256 * 1024
 DUMP_MARGIN = 0.3  # seconds before the deadline the child writes where it is
 # the longest wait in one select: a TERM or Ctrl-C the kernel hands to one of NumPy's BLAS
@@ -80,27 +81,6 @@ def choose_sandbox(requested: str, several: bool = False) -> tuple[str, str]:
     return "bwrap", ""
 
 
-def _limits(cpu_seconds: int) -> Callable[[], None]:
-    """Hard limits (soft = hard: the child cannot raise them) set before exec."""
-
-    def apply() -> None:
-        import resource
-
-        for limit, soft, hard in (
-            (resource.RLIMIT_AS, MEMORY_LIMIT, MEMORY_LIMIT),
-            (resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 1),
-            (resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT, FILE_SIZE_LIMIT),
-            (resource.RLIMIT_NOFILE, OPEN_FILES_LIMIT, OPEN_FILES_LIMIT),
-            (resource.RLIMIT_CORE, 0, 0),
-        ):
-            try:
-                resource.setrlimit(limit, (soft, hard))
-            except (ValueError, OSError):
-                pass
-
-    return apply
-
-
 _FRAME = re.compile(
     r'File "(?P<file>[^"]{1,200})", line (?P<line>\d{1,9}) in (?P<function>\S{1,200})'
 )
@@ -135,57 +115,64 @@ def _memfd(name: str, data: bytes) -> int:
     return fd
 
 
+# CPU seconds a child may spend booting (bwrap, Python, NumPy) before its submission's budget
+STARTUP_CPU = 2
+
+
+def cpu_budget(seconds: float) -> int:
+    """The RLIMIT_CPU seconds a submission with `seconds` of wall-clock time left gets."""
+    return math.ceil(max(0.05, seconds)) + 1
+
+
 class ChildRun:
-    """A started child: `loaded()` waits for its report, `run(calls)` runs them to the end."""
+    """A booted child (sandbox built, NumPy importing) waiting for its one submission, given by
+    `take(...)`; then `loaded()` waits for its report and `run(calls)` runs them to the end.
+
+    `cpu_seconds`: the most CPU the submission it is given may use (see cpu_budget).
+    """
 
     def __init__(
         self,
-        statements: list[dict[str, Any]],
-        functions: list[str],
-        deadline: float,
         sandbox: str,
-        chunks: int,
         packages: tuple[str, ...] = view.PACKAGES,
+        cpu_seconds: int = 11,
     ) -> None:
+        self._boot(sandbox, packages, cpu_seconds)
+
+    def _boot(self, sandbox: str, packages: tuple[str, ...], cpu_seconds: int) -> None:
         self.start = time.monotonic()
-        self.deadline = deadline
-        self.functions = functions
-        self.chunks = chunks
+        self.deadline = math.inf
+        self.functions: list[str] = []
+        self.chunks = 0
         self.outcome = Outcome()
+        self.sandbox = sandbox
+        self.packages = packages
+        self.cpu_seconds = cpu_seconds
+        self.taken = False
         self._done = False
         self._folder: str | None = None
         self._pending: list[bytes] = []  # the start of a line not yet complete
         self._pending_bytes = 0
         self._received = 0
         self._stderr = bytearray()
-        self._phase: tuple[int, set[int]] | None = (
-            None  # running phase and its call ids
-        )
+        self._phase: tuple[int, set[int]] | None = None  # running phase, its call ids
         self._phase_done = False
         self._eof = False
         self._started = False  # the runner said it is up (so bwrap built the sandbox)
-        self.sandbox = sandbox
         try:
-            self._spawn(statements, functions, deadline, sandbox, packages)
+            self._spawn(sandbox, packages, cpu_seconds)
         except (
             BaseException
         ):  # a TERM or Ctrl-C mid-start: leave no child and no folder
             self._abandon()
             raise
 
-    def _spawn(
-        self,
-        statements: list[dict[str, Any]],
-        functions: list[str],
-        deadline: float,
-        sandbox: str,
-        packages: tuple[str, ...],
-    ) -> None:
-        """Start the child (bwrap or a plain process) and queue its job on stdin."""
+    def _spawn(self, sandbox: str, packages: tuple[str, ...], cpu_seconds: int) -> None:
+        """Start the child (bwrap or a plain process) and write its boot line to its stdin."""
         results_r, results_w = os.pipe()
         extra: list[int] = [results_w]
         if sandbox == "bwrap":
-            runner_fd = _memfd("runner", Path(runner.__file__).read_bytes())
+            runner_fd = _memfd("runner", _runner_source())
             program = seccomp.no_new_processes()
             seccomp_fd = _memfd("seccomp", program) if program is not None else None
             extra += [runner_fd] + ([seccomp_fd] if seccomp_fd is not None else [])
@@ -195,16 +182,11 @@ class ChildRun:
             cwd, work, site = "/", view.WORK, view.SITE
         else:
             self._folder = tempfile.mkdtemp(prefix="symbackprop-check-")
-            command = [
-                view.interpreter(),
-                "-I",
-                "-S",
-                "-B",
-                str(Path(runner.__file__).resolve()),
-            ]
+            command = [view.interpreter(), "-I", "-S", "-B", _runner_path()]
             cwd, work, site = self._folder, self._folder, _numpy_site()
         env = dict(view.ENVIRONMENT, HOME=work, TMPDIR=work)
-        remaining = max(0.05, deadline - time.monotonic())
+        # the boot's CPU on top of the submission's; the runner lowers it when the job comes
+        command, preexec = limits.limited(command, cpu_seconds + STARTUP_CPU)
         try:
             self.proc = subprocess.Popen(
                 command,
@@ -215,9 +197,7 @@ class ChildRun:
                 stderr=subprocess.PIPE,
                 pass_fds=extra,
                 start_new_session=True,
-                preexec_fn=_limits(
-                    math.ceil(remaining) + 1
-                ),  # the parent is single-threaded
+                preexec_fn=preexec,  # None with prlimit; else the parent is single-threaded
             )
         finally:
             for fd in extra:
@@ -228,17 +208,56 @@ class ChildRun:
         for stream in (self.proc.stdin, self.proc.stderr):
             os.set_blocking(stream.fileno(), False)
         os.set_blocking(results_r, False)
-        job = {
-            "statements": statements,
-            "functions": functions,
-            "dump_after": max(0.05, remaining - DUMP_MARGIN),
-            "threads": THREAD_LIMIT,
+        boot = {
+            "threads": limits.THREAD_LIMIT,
             "site": site,
             "work": work,
             "results_fd": results_w,
             "guard": sandbox != "bwrap",
         }
+        self._send(boot)
+        self._write_now()  # so the child imports NumPy while nobody waits for it
+
+    def take(
+        self,
+        statements: list[dict[str, Any]],
+        functions: list[str],
+        deadline: float,
+        chunks: int,
+    ) -> None:
+        """Give the child its one submission; the deadline and the CPU budget count from now."""
+        if self.taken or self._done:
+            raise RuntimeError("a child runs one submission only")
+        self.taken = True
+        self.start = time.monotonic()
+        self.deadline = deadline
+        self.functions = functions
+        self.chunks = chunks
+        remaining = max(0.05, deadline - self.start)
+        job = {
+            "statements": statements,
+            "functions": functions,
+            "dump_after": max(0.05, remaining - DUMP_MARGIN),
+            # the same instant on the shared monotonic clock: a child that reads its job late
+            # (it was importing NumPy) still writes where it is before the deadline
+            "dump_at": deadline - DUMP_MARGIN,
+            "cpu_seconds": min(self.cpu_seconds, cpu_budget(remaining)),
+        }
         self._send(job)
+        self._write_now()  # the child loads the file while the parent derives the truth
+
+    def _write_now(self) -> None:
+        """Write what the pipe takes without waiting; the pump writes the rest."""
+        assert self.proc.stdin
+        try:
+            sent = os.write(self.proc.stdin.fileno(), self._outbox[: 1 << 16])
+            del self._outbox[:sent]
+        except (BlockingIOError, BrokenPipeError, OSError):
+            pass  # the pump finds a full pipe writable later, or the child gone
+
+    def alive(self) -> bool:
+        """True while the child runs and has not been given up."""
+        return not self._done and self.proc.poll() is None
 
     # --- the channel -------------------------------------------------------------------
 
@@ -386,6 +405,8 @@ class ChildRun:
 
         SandboxUnavailable when bwrap stopped before the runner started (no student code ran).
         """
+        if not self.taken:
+            raise RuntimeError("the child was not given a submission")
         if self._pump(lambda: self.outcome.loaded is not None):
             return self.outcome.loaded
         self._finish()
@@ -516,6 +537,17 @@ def _unlock(function: Any, path: str, _exc: Any) -> None:
         pass
 
 
+@functools.cache
+def _runner_path() -> str:
+    return str(Path(runner.__file__).resolve())
+
+
+@functools.cache
+def _runner_source() -> bytes:
+    return Path(runner.__file__).read_bytes()
+
+
+@functools.cache
 def _numpy_site() -> str:
     """The folder NumPy is installed in, for the unisolated child (which runs with -I -S)."""
     import numpy

@@ -12,20 +12,17 @@ per-sample bias is the Program's forward steps with those biases added as (h, 1)
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ...derive import Derivation, DerivationError, derive, evaluate, proof
 from ...derive import program as P
-from ...errors import UserError
 from ...spec import NetworkSpec, make_spec, names, registry
 from .layout import is_weight
-from .runner import MAX_ENTRIES
+from .sizes import batch_sizes
 
 POINTS_PER_BATCH = 2
-GENERIC_BATCHES = (3, 5, 7)
 # |Z| at least this fraction of the layer's largest |Z|: no entry sits on a kink, where rounding
 # could flip a sign between the student's arithmetic and ours (a fixed margin fails wide layers)
 KINK_MARGIN = 1e-6
@@ -109,35 +106,6 @@ class Probe:
     no_mask: dict[tuple[int, ...], Arrays] = field(default_factory=dict)
     # layers whose bias is added per sample -> that forward pass, None where NumPy raises
     per_sample_bias: dict[tuple[int, ...], Arrays | None] = field(default_factory=dict)
-
-
-def check_size(spec: NetworkSpec) -> None:
-    """Refuse, before deriving, a network whose arrays the sandbox would not transfer: every
-    parameter, and every probe's batch of every layer, has at most runner.MAX_ENTRIES entries."""
-    arrays = [(f"{n}", math.prod(spec.param_shape(n))) for n in spec.param_names]
-    n = max(batch_sizes(spec.layers))
-    arrays += [
-        (f"a batch of {n} samples of layer {k}", n * w)
-        for k, w in enumerate(spec.layers)
-    ]
-    name, size = max(arrays, key=lambda a: a[1])
-    if size > MAX_ENTRIES:
-        raise UserError(
-            f"check-code compares arrays of at most {MAX_ENTRIES:,} entries, and {name} of "
-            f"{'-'.join(map(str, spec.layers))} has {size:,}; check the same code on a "
-            "narrower network (--layers): its rules do not depend on the width"
-        )
-
-
-def batch_sizes(layers: tuple[int, ...]) -> list[int]:
-    """Sizes off every width (3, 5, 7 shifted as needed), plus each hidden width above 1."""
-    sizes: list[int] = []
-    for n in GENERIC_BATCHES:
-        while n in layers or n in sizes:
-            n += 1
-        sizes.append(n)
-    widths = sorted({w for w in layers[1:] if w > 1})
-    return sorted(set(sizes) | set(widths))
 
 
 def _gradients(prog: P.Program, values: Arrays) -> Arrays:
