@@ -26,6 +26,7 @@ from ...errors import UserError
 from ...files import write_atomic
 from ...spec import NetworkSpec
 from ..inert import inert
+from . import spare
 from .core import run_check
 from .result import NOT_CHECKED
 from .sandbox import SIGNAL_POLL
@@ -189,12 +190,20 @@ def check_all(
     truth_for(spec)  # derived here, inherited by every worker
     _OPTIONS.clear()
     _OPTIONS.update(options, spec=spec, sandbox=mode)
-    if jobs <= 1 or len(submissions) == 1:
-        yield from map(check_one, submissions)
+    timeout = float(options.get("timeout", 10.0))
+    if len(submissions) == 1:
+        yield check_one(submissions[0])
+        return
+    if jobs <= 1:
+        spare.keep_spare(mode, timeout)  # the next child boots while this one is judged
+        try:
+            yield from map(check_one, submissions)
+        finally:
+            spare.stop_keeping_spare()
         return
     context = multiprocessing.get_context("fork")
     with context.Pool(
-        min(jobs, len(submissions)), initializer=interrupt.install_in_worker
+        min(jobs, len(submissions)), initializer=_start_worker, initargs=(mode, timeout)
     ) as pool:
         rows = pool.imap(check_one, submissions)
         for _ in submissions:
@@ -205,6 +214,12 @@ def check_all(
                 except multiprocessing.TimeoutError:
                     interrupt.check()
             yield row
+
+
+def _start_worker(mode: str, timeout: float) -> None:
+    """A pool worker stops quietly on TERM and keeps one booted sandbox ready."""
+    interrupt.install_in_worker()
+    spare.keep_spare(mode, timeout)
 
 
 def parts_of(row: dict[str, Any]) -> dict[str, dict[str, Any]]:
