@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from ....derive import program as P
 from ....spec import NetworkSpec, names
 from . import ast as A
+from .counterexample import Counterexamples
 from .equations import Equation, read_equations
 from .judge import Judge, Verdict
 from .printer import program_tree, show, transpose
@@ -40,6 +41,7 @@ def check_matrix(
     """Judge a file of matrix equations against the spec's derivation in `layout`."""
     judge = Judge(spec, layout, weights, seed=spec.seed)
     report = MatrixReport(source, spec, layout)
+    examples = Counterexamples(judge)
     equations = read_equations(text, spec.depth, fmt)
     seen: dict[tuple[str, int], int] = {}
     wrong: set[str] = set()
@@ -62,6 +64,8 @@ def check_matrix(
             wrong.add(eq.name)
             if not verdict.fix:
                 verdict.fix = correct_equation(judge, eq)
+            if verdict.status == "wrong":
+                verdict.counterexample = examples.find(eq)
         else:
             verdict.built_on = [
                 n for n in dict.fromkeys(A.names_in(eq.rhs)) if n in wrong
