@@ -23,20 +23,27 @@ def style_of(text: str, latex: bool) -> str:
     return "numpy" if re.search(r"np\.|@|\.T\b|\.dot\(", text) else "maths"
 
 
-def show(node: A.Node, style: str) -> str:
-    """A tree as text in one notation."""
-    return _Printer(style).p(node)[0]
+def show(node: A.Node, style: str, brackets: str = "[]") -> str:
+    """A tree as text in one notation (LaTeX layers in `brackets`: W^{[2]} or W^{(2)})."""
+    return _Printer(style, brackets).p(node)[0]
 
 
 class _Printer:
-    def __init__(self, style: str) -> None:
+    def __init__(self, style: str, brackets: str = "[]") -> None:
         self.s = style
+        self.brackets = brackets
 
-    def name(self, text: str) -> str:
+    def name(self, text: str, top: bool = False) -> str:
         if self.s != "latex":
             return text
+        if text == "Yhat":
+            return r"\hat{Y}" + (r"^{\top}" if top else "")
         m = re.fullmatch(r"(d?[A-Za-z]+?)(\d+)", text)
-        return f"{m.group(1)}^{{[{m.group(2)}]}}" if m else text
+        mark = r"\top" if top else ""
+        if not m:
+            return text + (f"^{{{mark}}}" if top else "")
+        left, right = self.brackets
+        return f"{m.group(1)}^{{{left}{m.group(2)}{right}{mark}}}"
 
     def wrap(self, node: A.Node, prec: int) -> str:
         text, p = self.p(node)
@@ -54,6 +61,8 @@ class _Printer:
         if isinstance(node, A.Neg):
             return "-" + self.wrap(node.arg, 3), 3
         if isinstance(node, A.Transpose):
+            if s == "latex" and isinstance(node.arg, A.Name):
+                return self.name(node.arg.text, top=True), 5
             mark = {"numpy": ".T", "maths": "^T", "latex": r"^{\top}"}[s]
             return self.wrap(node.arg, 5) + mark, 5
         if isinstance(node, A.Binary):
@@ -63,7 +72,7 @@ class _Printer:
         if isinstance(node, A.Compare):
             inner = f"{self.p(node.left)[0]} {node.op} {self.p(node.right)[0]}"
             if s == "latex":
-                return rf"\mathbb{{1}}[{inner}]", 5
+                return rf"\mathbf{{1}}[{inner}]", 5
             return (f"({inner})" if s == "numpy" else f"1[{inner}]"), 5
         if isinstance(node, A.Where):
             parts = ", ".join(self.p(n)[0] for n in (node.cond, node.a, node.b))
@@ -97,6 +106,15 @@ class _Printer:
             return f"{left} {right}"
         if node.op == "/" and self.s == "latex":
             return rf"\frac{{{self.p(node.left)[0]}}}{{{self.p(node.right)[0]}}}"
+        if node.op == "**" and self.s == "latex":
+            base = self.p(node.left)
+            shown = (
+                base[0]
+                if isinstance(node.left, A.Num)
+                or (isinstance(node.left, A.Name) and "^" not in base[0])
+                else rf"\left({base[0]}\right)"
+            )
+            return f"{shown}^{{{self.p(node.right)[0]}}}"
         if (
             node.op == "/"
             and isinstance(node.left, A.Num)
@@ -116,7 +134,8 @@ class _Printer:
             keep = ", keepdims=True" if node.keepdims else ""
             return f"{func}({arg}{axis}{keep})"
         if self.s == "latex":
-            return rf"\sum_{{i=1}}^{{m}} {self.wrap(node.arg, 5)}"
+            i, n = ("i", "m") if self.brackets == "[]" else ("n", "N")
+            return rf"\sum_{{{i}=1}}^{{{n}}} {self.wrap(node.arg, 5)}"
         return f"Σ {self.wrap(node.arg, 5)}"
 
 
