@@ -79,5 +79,11 @@ def matrix_sheet(d: Derivation, layout: str, w: Writer) -> MatrixSheet:
         ),
         Math(f"1/{n}"),
         "." if mean else " appears.",
+        ""
+        if cols
+        else " Each weight matrix is (units, inputs), as the trainer's; with CS231n's "
+        "(inputs, units) weights every weight gradient is transposed (",
+        "" if cols else Code("--weights inputs_first"),
+        "" if cols else ").",
     )
     return MatrixSheet(layout, intro, equations, notes)

@@ -103,7 +103,7 @@ class _Printer:
             scalar = isinstance(node.left, A.Num) or _is_fraction(node.left)
             if self.s == "numpy":
                 return f"{left} {'*' if scalar else '@'} {right}"
-            return f"{left} {right}"
+            return f"{left}\\,{right}" if self.s == "latex" else f"{left} {right}"
         if node.op == "/" and self.s == "latex":
             return rf"\frac{{{self.p(node.left)[0]}}}{{{self.p(node.right)[0]}}}"
         if node.op == "**" and self.s == "latex":
