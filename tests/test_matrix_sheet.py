@@ -109,6 +109,6 @@ def test_cli_layout_option(tmp_path: Path) -> None:
     done = emit("latex", "--layout", "columns", "-o", str(out))
     assert done.returncode == 0, done.stderr
     text = out.read_text()
-    assert r"dW^{[2]} &= dZ^{[2]} A^{[1]\top}" in text and "--layout columns" in text
+    assert r"dW^{[2]} &= dZ^{[2]}\,A^{[1]\top}" in text and "--layout columns" in text
     refused = emit("trainer", "--layout", "columns", "-o", str(tmp_path / "t.py"))
     assert refused.returncode == 2 and "--layout" in refused.stderr
