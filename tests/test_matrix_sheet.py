@@ -45,17 +45,22 @@ SPECS = {
 def _plain(spec: object, layout: str, style: str = "maths") -> str:
     prog = derive(spec, closed_forms=False).program_for(layout)
     eqs = course_equations(prog, spec.reduction)
-    return "\n".join(f"{e.name} = {show(e.tree, style)}" for e in eqs) + "\n"
+    lines = []
+    for e in eqs:
+        name = show(A.Name(e.name), style, layout)
+        lines.append(f"{name} = {show(e.tree, style, layout)}")
+    return "\n".join(lines) + "\n"
 
 
 @pytest.mark.parametrize("layout", ["rows", "columns"])
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_document_equations_pass_check_formulas(name: str, layout: str) -> None:
     spec = SPECS[name]
-    text = _plain(spec, layout)
-    report = check_matrix(spec, text, name, layout)
-    assert report.ok, [(v.name, v.status, v.message) for v in report.verdicts]
-    assert len(report.verdicts) == 3 * spec.depth
+    for style in ("maths", "numpy", "latex"):  # the document's own LaTeX too
+        text = _plain(spec, layout, style)
+        report = check_matrix(spec, text, name, layout)
+        assert report.ok, [(v.name, v.status, v.message) for v in report.verdicts]
+        assert len(report.verdicts) == 3 * spec.depth
 
 
 def test_the_forms_are_the_courses() -> None:
@@ -77,13 +82,12 @@ def test_document_and_notebook_show_the_equations(layout: str) -> None:
     spec = SPECS["dlai"]
     built = codegen.build_trainer(spec, command="test")
     source = documents.derivation_tex(built, "test", layout=layout)
-    brackets = "[]" if layout == "columns" else "()"
     prog = built.derivation.program_for(layout)
     section = source.split(r"\section{The backward pass as matrix equations}")[1]
     section = section.split(r"\section{")[0]
     for e in course_equations(prog, spec.reduction):
-        lhs = show(A.Name(e.name), "latex", brackets)
-        assert f"{lhs} &= {show(e.tree, 'latex', brackets)}" in section, e.name
+        lhs = show(A.Name(e.name), "latex", layout)
+        assert f"{lhs} &= {show(e.tree, 'latex', layout)}" in section, e.name
     assert (r"A^{[2]} - Y" in section) == (layout == "columns")
     assert (
         r"\frac{1}{m}" in section if layout == "columns" else r"\frac{1}{N}" in section
@@ -93,7 +97,7 @@ def test_document_and_notebook_show_the_equations(layout: str) -> None:
     shown = "".join(backward["source"])
     assert "### The backward pass as matrix equations" in shown
     first = course_equations(prog, spec.reduction)[1]
-    assert show(first.tree, "latex", brackets) in shown
+    assert show(first.tree, "latex", layout) in shown
 
 
 def test_cli_layout_option(tmp_path: Path) -> None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..check.formulas.matrix import ast as A
-from ..check.formulas.matrix.course import batch_name, course_equations
+from ..check.formulas.matrix.course import batch_name, course_equations, course_names
 from ..check.formulas.matrix.printer import show
 from ..derive import Derivation
 from ..printing.prose import Code, Math, Writer
 from ..printing.tex import Display
+from ..spec import names
 
 
 @dataclass(frozen=True)
@@ -30,13 +31,12 @@ def matrix_sheet(d: Derivation, layout: str, w: Writer) -> MatrixSheet:
     cols = layout == "columns"
     n = batch_name(layout)
     equations = tuple(
-        Display(
-            show(A.Name(e.name), "latex", brackets), (show(e.tree, "latex", brackets),)
-        )
+        Display(show(A.Name(e.name), "latex", layout), (show(e.tree, "latex", layout),))
         for e in course_equations(prog, d.spec.reduction)
     )
     depth = d.spec.depth
-    out = f"A^{{{brackets[0]}{depth}{brackets[1]}}}" if cols else r"\hat{Y}"
+    out = show(A.Name(course_names(prog)[prog.prediction]), "latex", layout)
+    output_error = show(A.Name(names.delta(depth)), "latex", layout)
     hidden = "A" if cols else "H"
     intro = w.text(
         "The same backward pass for the whole batch, in the matrix equations courses teach"
@@ -70,7 +70,7 @@ def matrix_sheet(d: Derivation, layout: str, w: Writer) -> MatrixSheet:
         " sums over the samples (the "
         + ("columns" if cols else "rows")
         + "), giving one number per unit. ",
-        Math(f"dZ^{{{brackets[0]}{depth}{brackets[1]}}}"),
+        Math(output_error),
         " is each sample's own error"
         + (
             ", so the gradients of the mean loss carry the "

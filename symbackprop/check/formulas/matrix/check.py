@@ -100,4 +100,4 @@ def correct_equation(judge: Judge, eq: Equation) -> str:
     mean = judge.spec.reduction == "mean"
     inputs_first = judge.weights == "inputs_first"
     tree = course_tree(prog, kind, layer, mean, inputs_first)
-    return "" if tree is None else f"{eq.name} = {show(tree, eq.style)}"
+    return "" if tree is None else f"{eq.name} = {show(tree, eq.style, judge.layout)}"

@@ -23,15 +23,17 @@ def style_of(text: str, latex: bool) -> str:
     return "numpy" if re.search(r"np\.|@|\.T\b|\.dot\(", text) else "maths"
 
 
-def show(node: A.Node, style: str, brackets: str = "[]") -> str:
-    """A tree as text in one notation (LaTeX layers in `brackets`: W^{[2]} or W^{(2)})."""
-    return _Printer(style, brackets).p(node)[0]
+def show(node: A.Node, style: str, layout: str | None = None) -> str:
+    """A tree as text in one notation; with a `layout` its LaTeX layers are W^{(2)} (rows) or
+    W^{[2]} (columns, also the default) and a NumPy sum over the samples names its axis."""
+    return _Printer(style, layout).p(node)[0]
 
 
 class _Printer:
-    def __init__(self, style: str, brackets: str = "[]") -> None:
+    def __init__(self, style: str, layout: str | None = None) -> None:
         self.s = style
-        self.brackets = brackets
+        self.layout = layout
+        self.brackets = "()" if layout == "rows" else "[]"
 
     def name(self, text: str, top: bool = False) -> str:
         if self.s != "latex":
@@ -130,11 +132,15 @@ class _Printer:
         arg = self.p(node.arg)[0]
         if self.s == "numpy" or node.axis not in (None,):
             func = "np.mean" if node.mean else "np.sum"
-            axis = "" if node.axis is None else f", axis={node.axis}"
-            keep = ", keepdims=True" if node.keepdims else ""
-            return f"{func}({arg}{axis}{keep})"
+            axis, keepdims = node.axis, node.keepdims
+            if axis is None and self.layout is not None:  # over the samples
+                axis = 1 if self.layout == "columns" else 0
+                keepdims = self.layout == "columns"
+            keep = ", keepdims=True" if keepdims else ""
+            axis_text = "" if axis is None else f", axis={axis}"
+            return f"{func}({arg}{axis_text}{keep})"
         if self.s == "latex":
-            i, n = ("i", "m") if self.brackets == "[]" else ("n", "N")
+            i, n = ("n", "N") if self.layout == "rows" else ("i", "m")
             return rf"\sum_{{{i}=1}}^{{{n}}} {self.wrap(node.arg, 5)}"
         return f"Σ {self.wrap(node.arg, 5)}"
 
