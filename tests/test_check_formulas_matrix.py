@@ -552,3 +552,18 @@ def test_counterexample_in_json_and_the_report(tmp_path: Path) -> None:
     shown = human(report)
     assert "counterexample (layers 2-2-1, 3 samples)" in shown
     assert "yours:   dW2 = [[" in shown and "correct: dW2 = [[" in shown
+
+
+def test_counterexample_of_a_per_sample_line() -> None:
+    spec = make_spec(layers=[2, 3, 2], activations=["sigmoid", "identity"])
+    text = (
+        "delta2 = yhat - y\ndL/dW2 = delta2 a1^T\ndL/db2 = delta2\n"
+        "delta1 = W2^T delta2\ndL/dW1 = delta1 x^T\ndL/db1 = delta1\n"
+    )
+    by = {v.name: v for v in check_matrix(spec, text, "f", "rows").verdicts}
+    ex = by["delta1"].counterexample
+    assert by["delta1"].status == "wrong" and ex is not None
+    W2 = np.array(ex["network"]["W2"], float)
+    assert np.array_equal(np.array(ex["inputs"]["W2"], float), W2)
+    d2 = np.array(ex["inputs"]["delta2"], float)  # one sample per row
+    assert np.allclose(np.array(ex["yours"], float), (W2.T @ d2.T).T, atol=2e-4)

@@ -113,7 +113,16 @@ class Counterexamples:
         assert eq.rhs is not None
         whole = replace(eq, key=None)  # a name's batch array, even in a per-sample line
         out: dict[str, Any] = {}
+        depth = world.spec.depth
         for name in dict.fromkeys(A.names_in(eq.rhs)):
+            parsed = names.parse_course(name, depth)
+            if parsed is not None and parsed.kind in (
+                "W",
+                "b",
+                "m",
+            ):  # one for all samples
+                out[name] = listed(world.values[(parsed.kind, parsed.layer)])
+                continue
             out[name] = listed(self.judge.value(whole, world, conv, A.Name(name)))
         return out
 
