@@ -105,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
         help="trainer only: vectorized NumPy (default), unrolled closed forms over floats "
         "(small networks), or auto (a cost model picks; the choice is in the header)",
     )
+    _add_layout(e)
     _add_verbose(e)
     flags.add_spec_options(e)
     e.set_defaults(run=cmd_emit)
@@ -128,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="overwrite a file symbackprop did not write",
     )
+    _add_layout(p)
     _add_verbose(p)
     flags.add_spec_options(p)
     p.set_defaults(run=cmd_pdf)
@@ -160,6 +162,22 @@ def _parser() -> argparse.ArgumentParser:
     flags.add_spec_options(f, training=False)
     f.set_defaults(run=formulas_cli.run_check_formulas)
     return parser
+
+
+def _add_layout(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--layout",
+        choices=("rows", "columns"),
+        default="rows",
+        help="latex, notebook, pdf: the layout of the section 'The backward pass as matrix "
+        "equations': rows (one sample per row, the trainer's and CS231n's; default) or "
+        "columns (one per column, deeplearning.ai's dZ2 = A2 - Y, dW2 = 1/m dZ2 A1^T)",
+    )
+
+
+def _layout_flag(args: argparse.Namespace) -> str:
+    """` --layout columns` when it is not the default, for the command in the header."""
+    return f" --layout {args.layout}" if args.layout != "rows" else ""
 
 
 def _add_verbose(p: argparse.ArgumentParser) -> None:
@@ -278,6 +296,11 @@ def cmd_emit(args: argparse.Namespace) -> int:
             f"--style {args.style} is for the trainer; a {args.artefact} always shows the "
             "vectorized derivation (drop --style)"
         )
+    if args.layout != "rows" and args.artefact == "trainer":
+        raise UserError(
+            f"--layout {args.layout} is for the documents (latex, notebook, pdf); the "
+            "trainer keeps one sample per row (drop --layout)"
+        )
     spec = spec_from_args(args, document=args.artefact != "trainer")
     render.check_output(args.output, args.artefact, args.force)
     to_stdout = args.output == render.STDOUT
@@ -285,7 +308,7 @@ def cmd_emit(args: argparse.Namespace) -> int:
     style = f" --style {args.style}" if args.style != "matrix" else ""
     command = " ".join(
         (
-            f"symbackprop emit {args.artefact}{style} "
+            f"symbackprop emit {args.artefact}{style}{_layout_flag(args)} "
             + " ".join(flags.flag_text(args))
             + f" -o {args.output.name or '-'}"
         ).split()
@@ -295,13 +318,13 @@ def cmd_emit(args: argparse.Namespace) -> int:
 
         notebook.require_nbformat()  # before the derivation, which takes a while
         built = _build(spec, command, say=say if args.verbose else None)
-        text = notebook.notebook_text(built, command)
+        text = notebook.notebook_text(built, command, args.layout)
     elif args.artefact == "latex":
         from .emit import document as documents
 
         built = _build(spec, command, say=say if args.verbose else None)
         findings = _seed_findings(spec, built.derivation)
-        text = documents.derivation_tex(built, command, findings)
+        text = documents.derivation_tex(built, command, findings, args.layout)
     else:
         built = _build(
             spec, command, style=args.style, say=say if args.verbose else None
@@ -326,10 +349,10 @@ def cmd_pdf(args: argparse.Namespace) -> int:
 
     spec = spec_from_args(args, document=True)
     render.check_output(args.output, "pdf", args.force)
-    command = "symbackprop pdf"
+    command = "symbackprop pdf" + _layout_flag(args)
     built = _build(spec, command, say=_say if args.verbose else None)
     findings = _seed_findings(spec, built.derivation)
-    return documents.write_pdf(built, args.output, command, _say, findings)
+    return documents.write_pdf(built, args.output, command, _say, findings, args.layout)
 
 
 def main(argv: list[str] | None = None) -> int:

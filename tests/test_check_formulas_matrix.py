@@ -406,3 +406,164 @@ def test_latex_is_rewritten_into_the_plain_notation(latex: str, plain: str) -> N
 def test_unsafe_input_is_refused(text: str) -> None:
     with pytest.raises(ParseError):
         parse_rhs(text)
+
+
+# -- counterexamples: the student's line in plain NumPy on the given inputs, the correct result
+# -- by finite differences at the given network point ------------------------------------------
+def _loss_from(
+    p: Params,
+    z: np.ndarray,
+    k: int,
+    Y: np.ndarray,
+    acts: list[str],
+    loss: str,
+    mean: bool,
+) -> float:
+    """The loss from layer k's pre-activations on (columns), the later layers run here."""
+    for j in range(k + 1, len(acts) + 1):
+        z = p[f"W{j}"] @ _act(acts[j - 2], z) + p[f"b{j}"]
+    if loss == "half_sse":
+        each = 0.5 * np.sum((_act(acts[-1], z) - Y) ** 2, axis=0)
+    elif loss == "bce_with_logits":
+        each = np.sum(np.logaddexp(0, z) - Y * z, axis=0)
+    else:
+        each = np.logaddexp.reduce(z, axis=0) - np.sum(Y * z, axis=0)
+    return float(np.mean(each) if mean else np.sum(each))
+
+
+COUNTEREXAMPLES = {
+    # file: (layers, activations, loss, reduction, layout, the wrong line, its NumPy, correct)
+    "dlai_missing_1m.txt": (
+        [3, 4, 1],
+        ["relu", "identity"],
+        "bce_with_logits",
+        "mean",
+        "columns",
+        "dW2",
+        lambda i, m: i["dZ2"] @ i["A1"].T,
+        ("param", "W2"),
+    ),
+    "dlai_wrong_axis.txt": (
+        [3, 4, 1],
+        ["relu", "identity"],
+        "bce_with_logits",
+        "mean",
+        "columns",
+        "db1",
+        lambda i, m: 1 / m * np.sum(i["dZ1"], axis=0, keepdims=True),
+        ("param", "b1"),
+    ),
+    "tanh_mask_from_a.txt": (
+        [2, 3, 2],
+        ["tanh", "identity"],
+        "half_sse",
+        "sum",
+        "rows",
+        "dZ1",
+        lambda i, m: i["dZ2"] @ i["W2"] * (1 - np.tanh(i["A1"]) ** 2),
+        ("z", 1),
+    ),
+    "deep_sign_and_reused.txt": (
+        [3, 4, 5, 4, 3],
+        ["relu", "sigmoid", "tanh", "identity"],
+        "softmax_cross_entropy",
+        "mean",
+        "columns",
+        "dZ4",
+        lambda i, m: i["Y"] - i["A4"],
+        ("z", 4),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COUNTEREXAMPLES))
+def test_counterexample_is_checked_independently(name: str) -> None:
+    layers, acts, loss, reduction, layout, line, numpy_form, truth = COUNTEREXAMPLES[
+        name
+    ]
+    spec = make_spec(layers=layers, activations=acts, loss=loss, reduction=reduction)
+    report = check_matrix(spec, (FIXTURES / name).read_text(), name, layout)
+    v = next(v for v in report.verdicts if v.name == line)
+    ex = v.counterexample
+    assert v.status == "wrong" and ex is not None
+    rows = layout == "rows"
+    net = {k: np.array(value, float) for k, value in ex["network"].items()}
+    if rows:  # the reference runs with samples as columns
+        net = {k: (v.T if k in "XY" else v.reshape(len(v), -1)) for k, v in net.items()}
+    X, Y = net.pop("X"), net.pop("Y")
+    p = {k: v.reshape(v.shape[0], -1) for k, v in net.items()}
+    m = ex["m"]
+    assert X.shape[1] == m and len(ex["layers"]) == len(layers)
+    # short numbers, and no pre-activation of a kinked layer at its kink
+    assert all(float(v).is_integer() or float(v * 2).is_integer() for v in np.ravel(X))
+    cache = _forward(p, X, acts)
+    top = f"Z{len(acts)}"
+    if loss == "softmax_cross_entropy":  # the prediction is the link's
+        cache[f"A{len(acts)}"] = _softmax(cache[top])
+    elif loss == "bce_with_logits":
+        cache[f"A{len(acts)}"] = _act("sigmoid", cache[top])
+    for k, act in enumerate(acts, start=1):
+        if act == "relu":
+            assert np.min(np.abs(cache[f"Z{k}"])) >= 0.25
+    # the inputs shown are the forward pass's values (or the true intermediates)
+    inputs = {k: np.array(value, float) for k, value in ex["inputs"].items()}
+    for k, value in inputs.items():
+        if k[0] in "AZ" and k[1:].isdigit():
+            want = cache[k].T if rows else cache[k]
+            assert np.allclose(value, want, atol=1e-3), k
+    yours = np.array(ex["yours"], float)
+    assert np.allclose(yours, numpy_form(inputs, m), atol=2e-4)
+    mean = reduction == "mean"
+    kind, what = truth
+    if kind == "param":
+        reference = _finite_differences(p, lambda q: _loss(q, X, Y, acts, loss, mean))
+        want = reference[what]
+    else:  # an intermediate: deeplearning.ai's reading, one sample's loss per column
+        z = cache[f"Z{what}"]
+        f = {"z": z}
+        want = _finite_differences(
+            f, lambda q: _loss_from(p, q["z"], what, Y, acts, loss, False)
+        )["z"]
+        want = want.T if rows else want
+    correct = np.array(ex["correct"], float)
+    assert np.allclose(correct.reshape(want.shape), want, atol=2e-4)
+    assert not np.allclose(
+        yours.reshape(-1)[: want.size], want.reshape(-1), atol=1e-3
+    ) or (yours.size != want.size)
+
+
+def test_counterexample_in_json_and_the_report(tmp_path: Path) -> None:
+    from symbackprop.check.formulas.matrix.report import human, to_json
+
+    spec = make_spec(
+        layers=[3, 4, 1],
+        activations=["relu", "identity"],
+        loss="bce_with_logits",
+        reduction="mean",
+    )
+    text = (FIXTURES / "dlai_missing_1m.txt").read_text()
+    report = check_matrix(spec, text, "f", "columns")
+    out = to_json(report)
+    by = {e["name"]: e for e in out["equations"]}
+    ex = by["dW2"]["counterexample"]
+    assert set(ex) == {"layers", "m", "network", "inputs", "yours", "correct"}
+    assert set(ex["inputs"]) == {"dZ2", "A1"} and by["dZ2"]["counterexample"] is None
+    json.dumps(out)
+    shown = human(report)
+    assert "counterexample (layers 2-2-1, 3 samples)" in shown
+    assert "yours:   dW2 = [[" in shown and "correct: dW2 = [[" in shown
+
+
+def test_counterexample_of_a_per_sample_line() -> None:
+    spec = make_spec(layers=[2, 3, 2], activations=["sigmoid", "identity"])
+    text = (
+        "delta2 = yhat - y\ndL/dW2 = delta2 a1^T\ndL/db2 = delta2\n"
+        "delta1 = W2^T delta2\ndL/dW1 = delta1 x^T\ndL/db1 = delta1\n"
+    )
+    by = {v.name: v for v in check_matrix(spec, text, "f", "rows").verdicts}
+    ex = by["delta1"].counterexample
+    assert by["delta1"].status == "wrong" and ex is not None
+    W2 = np.array(ex["network"]["W2"], float)
+    assert np.array_equal(np.array(ex["inputs"]["W2"], float), W2)
+    d2 = np.array(ex["inputs"]["delta2"], float)  # one sample per row
+    assert np.allclose(np.array(ex["yours"], float), (W2.T @ d2.T).T, atol=2e-4)

@@ -21,9 +21,13 @@ OVERFULL_TOLERANCE = 3.0
 
 
 def derivation_tex(
-    built: TrainerBuild, command: str, findings: tuple[Finding, ...] | None = None
+    built: TrainerBuild,
+    command: str,
+    findings: tuple[Finding, ...] | None = None,
+    layout: str = "rows",
 ) -> str:
-    """The document's LaTeX source for a verified TrainerBuild (trainer.build_trainer)."""
+    """The document's LaTeX source for a verified TrainerBuild (trainer.build_trainer), its
+    matrix equations in `layout`."""
     from . import document_model, render
     from . import trainer as codegen
 
@@ -34,6 +38,7 @@ def derivation_tex(
         proof=built.proof,
         header=render.header(d.spec.describe(), command),
         findings=findings,
+        layout=layout,
     )
     return render.render(TEMPLATE, doc=doc)
 
@@ -67,9 +72,10 @@ def write_pdf(
     command: str,
     say: Callable[[str], None],
     findings: tuple[Finding, ...] | None = None,
+    layout: str = "rows",
 ) -> int:
     """`pdf`: compile the document to `output` (the .tex beside it on failure)."""
-    source = derivation_tex(built, command, findings)
+    source = derivation_tex(built, command, findings, layout)
     return _compile_to(
         source, Path(output), say, tex_beside=True, unicode=_unicode(built)
     )

@@ -32,6 +32,7 @@ from ..spec import NetworkSpec, names, optimizers, registry
 from . import formulas, pdf
 from .drawing import Drawing, drawing
 from .example import ExampleSection, example_section
+from .matrix_sheet import MatrixSheet, matrix_sheet
 from .seed_notebook import Finding, NotebookCheck, notebook_check
 
 
@@ -103,6 +104,9 @@ class DerivationDocument:
     proof: str
     example: ExampleSection
     notebook: NotebookCheck | None = None
+    sheet: MatrixSheet | None = (
+        None  # the backward pass as the course's matrix equations
+    )
     notes: tuple[str, ...] = field(default_factory=tuple)
     unicode: bool = (
         False  # LuaLaTeX with OpenType fonts (see printing.tex.needs_unicode_tex)
@@ -421,11 +425,12 @@ def document(
     proof: str,
     header: Sequence[str],
     findings: tuple[Finding, ...] | None = None,
+    layout: str = "rows",
 ) -> DerivationDocument:
     """Everything the LaTeX template shows, printed from the derivation and the trainer.
 
     `findings` is the checker's verdict on the seed notebook (for the seed network only);
-    without it the section compares the printed numbers.
+    without it the section compares the printed numbers. `layout` is the matrix equations'.
     """
     spec = d.spec
     return DerivationDocument(
@@ -442,6 +447,7 @@ def document(
         proof=escape_tex(proof),
         example=example_section(d, trainer),
         notebook=notebook_check(spec, trainer, findings),
+        sheet=matrix_sheet(d, layout, TEX),
         notes=tuple(escape_tex(n) for n in d.notes),
         unicode=unicode_document(spec),
         fallback_fonts=", ".join(f'"{f}:mode=harf;"' for f in pdf.CJK_FONTS),

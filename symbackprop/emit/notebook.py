@@ -21,6 +21,7 @@ from ..spec import NetworkSpec, registry
 from ..spec import names as names_of
 from . import document_model, render
 from . import trainer as codegen
+from .matrix_sheet import matrix_sheet
 
 TEMPLATE = "notebook_cells.jinja"
 # the notebook's cells in order: (kind, stable id); a cell of TRAINER_CELLS is the trainer's own
@@ -170,9 +171,13 @@ def _py_list(value: object) -> str:
 # --------------------------------------------------------------------------- the notebook
 
 
-def notebook_context(built: codegen.TrainerBuild, command: str) -> dict[str, Any]:
-    """Everything the notebook template shows, as Markdown and code strings."""
+def notebook_context(
+    built: codegen.TrainerBuild, command: str, layout: str = "rows"
+) -> dict[str, Any]:
+    """Everything the notebook template shows, as Markdown and code strings (the matrix
+    equations in `layout`)."""
     d = built.derivation
+    sheet = matrix_sheet(d, layout, MARKDOWN)
     spec = d.spec
     header = render.header(spec.describe(), command)
     m = document_model.maths(d, MARKDOWN)
@@ -209,6 +214,9 @@ def notebook_context(built: codegen.TrainerBuild, command: str) -> dict[str, Any
         general_note=m.general_note,
         backward_vector=aligned(m.backward_vector),
         backward_table=code_table(m.backward_code),
+        sheet_intro=sheet.intro,
+        sheet=aligned(sheet.equations),
+        sheet_notes=sheet.notes,
         proof=md_escape(built.proof),
         lr_text=md_escape(repr(float(spec.lr))),
         epochs=spec.epochs,
@@ -224,7 +232,9 @@ def notebook_context(built: codegen.TrainerBuild, command: str) -> dict[str, Any
     )
 
 
-def notebook_cells(built: codegen.TrainerBuild, command: str) -> list[Cell]:
+def notebook_cells(
+    built: codegen.TrainerBuild, command: str, layout: str = "rows"
+) -> list[Cell]:
     """The notebook's cells for a verified TrainerBuild (codegen.build_trainer).
 
     The trainer's cells are its sections as they are (formatted when the trainer was); the
@@ -234,7 +244,7 @@ def notebook_cells(built: codegen.TrainerBuild, command: str) -> list[Cell]:
     code = trainer_cells(built)
     own = [(kind, cell_id) for kind, cell_id in CELLS if cell_id not in code]
     blocks = [cell_id.replace("-", "_") for _, cell_id in own]
-    context = notebook_context(built, command)
+    context = notebook_context(built, command, layout)
     texts = [t.strip("\n") for t in render.render_blocks([TEMPLATE], blocks, **context)]
     at = [i for i, (kind, _) in enumerate(own) if kind == "code"]
     formatted = render.format_python_many([texts[i] + "\n" for i in at])
@@ -262,9 +272,11 @@ def notebook_json(cells: Sequence[Cell]) -> str:
     return nbformat.writes(nb) + "\n"
 
 
-def notebook_text(built: codegen.TrainerBuild, command: str) -> str:
-    """The .ipynb text for a verified TrainerBuild."""
-    return notebook_json(notebook_cells(built, command))
+def notebook_text(
+    built: codegen.TrainerBuild, command: str, layout: str = "rows"
+) -> str:
+    """The .ipynb text for a verified TrainerBuild, its matrix equations in `layout`."""
+    return notebook_json(notebook_cells(built, command, layout))
 
 
 def require_nbformat() -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ....derive import program as P
-from ....spec import NetworkSpec, names
+from ....spec import NetworkSpec
 from . import ast as A
+from .counterexample import Counterexamples
+from .course import course_tree
 from .equations import Equation, read_equations
 from .judge import Judge, Verdict
-from .printer import program_tree, show, transpose
+from .printer import show
 
 WEIGHTS = ("units_first", "inputs_first")
 
@@ -40,6 +41,7 @@ def check_matrix(
     """Judge a file of matrix equations against the spec's derivation in `layout`."""
     judge = Judge(spec, layout, weights, seed=spec.seed)
     report = MatrixReport(source, spec, layout)
+    examples = Counterexamples(judge)
     equations = read_equations(text, spec.depth, fmt)
     seen: dict[tuple[str, int], int] = {}
     wrong: set[str] = set()
@@ -62,6 +64,8 @@ def check_matrix(
             wrong.add(eq.name)
             if not verdict.fix:
                 verdict.fix = correct_equation(judge, eq)
+            if verdict.status == "wrong":
+                verdict.counterexample = examples.find(eq)
         else:
             verdict.built_on = [
                 n for n in dict.fromkeys(A.names_in(eq.rhs)) if n in wrong
@@ -93,29 +97,7 @@ def correct_equation(judge: Judge, eq: Equation) -> str:
     assert eq.key is not None
     kind, layer = eq.key
     prog = judge.derivation.program_for(judge.layout)
-    depth = prog.depth
-    rename = {
-        names.activation(k, depth): names.course_activation(k)
-        for k in range(1, depth + 1)
-    }
-    rename[prog.prediction] = names.course_activation(depth)
-    rename[names.TARGETS] = "Y"
     mean = judge.spec.reduction == "mean"
     inputs_first = judge.weights == "inputs_first"
-    if kind in ("dW", "db"):
-        step = prog.step(names.grad(("W" if kind == "dW" else "b") + str(layer)))
-        tree = program_tree(prog, step.expr, rename, inputs_first)
-        if inputs_first and kind == "dW":
-            tree = transpose(tree)
-        if mean:
-            tree = A.Binary("matmul", A.Binary("/", A.Num(1.0), A.Name("m")), tree)
-    elif kind == "dZ":
-        step = prog.step(names.delta(layer))
-        tree = program_tree(prog, step.expr, rename, inputs_first)
-    elif kind == "dA" and layer < depth:
-        expr = prog.step(names.delta(layer)).expr
-        back = expr.left if isinstance(expr, P.Hadamard) else expr
-        tree = program_tree(prog, back, rename, inputs_first)
-    else:
-        return ""
-    return f"{eq.name} = {show(tree, eq.style)}"
+    tree = course_tree(prog, kind, layer, mean, inputs_first)
+    return "" if tree is None else f"{eq.name} = {show(tree, eq.style, judge.layout)}"

@@ -23,20 +23,29 @@ def style_of(text: str, latex: bool) -> str:
     return "numpy" if re.search(r"np\.|@|\.T\b|\.dot\(", text) else "maths"
 
 
-def show(node: A.Node, style: str) -> str:
-    """A tree as text in one notation."""
-    return _Printer(style).p(node)[0]
+def show(node: A.Node, style: str, layout: str | None = None) -> str:
+    """A tree as text in one notation; with a `layout` its LaTeX layers are W^{(2)} (rows) or
+    W^{[2]} (columns, also the default) and a NumPy sum over the samples names its axis."""
+    return _Printer(style, layout).p(node)[0]
 
 
 class _Printer:
-    def __init__(self, style: str) -> None:
+    def __init__(self, style: str, layout: str | None = None) -> None:
         self.s = style
+        self.layout = layout
+        self.brackets = "()" if layout == "rows" else "[]"
 
-    def name(self, text: str) -> str:
+    def name(self, text: str, top: bool = False) -> str:
         if self.s != "latex":
             return text
+        if text == "Yhat":
+            return r"\hat{Y}" + (r"^{\top}" if top else "")
         m = re.fullmatch(r"(d?[A-Za-z]+?)(\d+)", text)
-        return f"{m.group(1)}^{{[{m.group(2)}]}}" if m else text
+        mark = r"\top" if top else ""
+        if not m:
+            return text + (f"^{{{mark}}}" if top else "")
+        left, right = self.brackets
+        return f"{m.group(1)}^{{{left}{m.group(2)}{right}{mark}}}"
 
     def wrap(self, node: A.Node, prec: int) -> str:
         text, p = self.p(node)
@@ -54,6 +63,8 @@ class _Printer:
         if isinstance(node, A.Neg):
             return "-" + self.wrap(node.arg, 3), 3
         if isinstance(node, A.Transpose):
+            if s == "latex" and isinstance(node.arg, A.Name):
+                return self.name(node.arg.text, top=True), 5
             mark = {"numpy": ".T", "maths": "^T", "latex": r"^{\top}"}[s]
             return self.wrap(node.arg, 5) + mark, 5
         if isinstance(node, A.Binary):
@@ -63,7 +74,7 @@ class _Printer:
         if isinstance(node, A.Compare):
             inner = f"{self.p(node.left)[0]} {node.op} {self.p(node.right)[0]}"
             if s == "latex":
-                return rf"\mathbb{{1}}[{inner}]", 5
+                return rf"\mathbf{{1}}[{inner}]", 5
             return (f"({inner})" if s == "numpy" else f"1[{inner}]"), 5
         if isinstance(node, A.Where):
             parts = ", ".join(self.p(n)[0] for n in (node.cond, node.a, node.b))
@@ -94,9 +105,18 @@ class _Printer:
             scalar = isinstance(node.left, A.Num) or _is_fraction(node.left)
             if self.s == "numpy":
                 return f"{left} {'*' if scalar else '@'} {right}"
-            return f"{left} {right}"
+            return f"{left}\\,{right}" if self.s == "latex" else f"{left} {right}"
         if node.op == "/" and self.s == "latex":
             return rf"\frac{{{self.p(node.left)[0]}}}{{{self.p(node.right)[0]}}}"
+        if node.op == "**" and self.s == "latex":
+            base = self.p(node.left)
+            shown = (
+                base[0]
+                if isinstance(node.left, A.Num)
+                or (isinstance(node.left, A.Name) and "^" not in base[0])
+                else rf"\left({base[0]}\right)"
+            )
+            return f"{shown}^{{{self.p(node.right)[0]}}}"
         if (
             node.op == "/"
             and isinstance(node.left, A.Num)
@@ -112,11 +132,16 @@ class _Printer:
         arg = self.p(node.arg)[0]
         if self.s == "numpy" or node.axis not in (None,):
             func = "np.mean" if node.mean else "np.sum"
-            axis = "" if node.axis is None else f", axis={node.axis}"
-            keep = ", keepdims=True" if node.keepdims else ""
-            return f"{func}({arg}{axis}{keep})"
+            axis, keepdims = node.axis, node.keepdims
+            if axis is None and self.layout is not None:  # over the samples
+                axis = 1 if self.layout == "columns" else 0
+                keepdims = self.layout == "columns"
+            keep = ", keepdims=True" if keepdims else ""
+            axis_text = "" if axis is None else f", axis={axis}"
+            return f"{func}({arg}{axis_text}{keep})"
         if self.s == "latex":
-            return rf"\sum_{{i=1}}^{{m}} {self.wrap(node.arg, 5)}"
+            i, n = ("n", "N") if self.layout == "rows" else ("i", "m")
+            return rf"\sum_{{{i}=1}}^{{{n}}} {self.wrap(node.arg, 5)}"
         return f"Σ {self.wrap(node.arg, 5)}"
 
 

@@ -9,11 +9,19 @@ from collections.abc import Callable
 from ....errors import EXIT_FAILED, EXIT_OK
 from ..report import _can_print, network_line
 from .check import MatrixReport
+from .counterexample import describe
+
+# the "counterexample" of a wrong equation in --json
+COUNTEREXAMPLE = (
+    '{"layers": sizes, "m": samples, "network": {X, Y, W1, b1, ...: nested lists}, '
+    '"inputs": {each name the line uses: its value there}, "yours": the line\'s result, '
+    '"correct": the derivation\'s}; short numbers, no pre-activation at a kink'
+)
 
 
 def to_json(report: MatrixReport) -> dict:
     """{"ok", "layout", "equations": [{"name", "line", "status", "diagnoses", "message"}]}, plus
-    the fix and the method under their own keys."""
+    the fix, the method and a wrong line's counterexample (see COUNTEREXAMPLE) or null."""
     return {
         "ok": report.ok,
         "layout": report.layout,
@@ -27,6 +35,7 @@ def to_json(report: MatrixReport) -> dict:
                 "fix": v.fix or None,
                 "method": v.method or None,
                 "built_on": list(v.built_on),
+                "counterexample": v.counterexample,
             }
             for v in report.verdicts
         ],
@@ -47,6 +56,8 @@ def human(report: MatrixReport, unicode: bool = True) -> str:
         lines.append(
             f"{marks[v.status]} {v.name.ljust(width)}  {where}{status}{codes}{v.message}"
         )
+        if v.counterexample:
+            lines += ["    " + line for line in describe(v.counterexample, v.name)]
         if v.fix:
             lines.append(f"    fix: {v.fix}")
     counts = {s: sum(v.status == s for v in report.verdicts) for s in marks}

@@ -97,16 +97,22 @@ def build_world(
     symbolic: bool = False,
     seed: int = 0,
     batch: int | None = None,
+    inputs: dict[str, Any] | None = None,
 ) -> World:
-    """Run the Program in `layout` (numeric: random point at the real sizes; symbolic: generic
-    entries at the derivation's own sizes) and read every course quantity off it."""
+    """Run the Program in `layout` (numeric: random point at the real sizes, or the given
+    `inputs`; symbolic: generic entries at the derivation's own sizes) and read every course
+    quantity off it."""
     spec = derivation.spec
     prog = derivation.program_for(layout)
     m = batch or real_batch(spec)
     cols = layout == "columns"
-    inputs, z_symbols, defs = (_symbolic if symbolic else _numeric)(
-        spec, prog, m, cols, seed
-    )
+    if inputs is not None:
+        z_symbols: list[sp.Symbol] = []
+        defs: dict[sp.Symbol, sp.Expr] = {}
+    else:
+        inputs, z_symbols, defs = (_symbolic if symbolic else _numeric)(
+            spec, prog, m, cols, seed
+        )
     backend = "sympy" if symbolic else "numpy"
     run = E.run(prog, inputs, backend)
     conv = _converter(symbolic, cols)
