@@ -567,3 +567,46 @@ def test_counterexample_of_a_per_sample_line() -> None:
     assert np.array_equal(np.array(ex["inputs"]["W2"], float), W2)
     d2 = np.array(ex["inputs"]["delta2"], float)  # one sample per row
     assert np.allclose(np.array(ex["yours"], float), (W2.T @ d2.T).T, atol=2e-4)
+
+
+@pytest.mark.parametrize(
+    ("mask", "right"),
+    [
+        ("relu'(W1 X + b1)", True),  # the forward pass written out: Z1 itself
+        ("(W1 @ X + b1 > 0)", True),
+        ("relu'(W1 X)", False),  # the bias left out of the mask
+    ],
+)
+def test_a_mask_on_the_forward_pass_written_out_is_judged_as_z(
+    mask: str, right: bool
+) -> None:
+    """relu'(W1 X + b1) is relu'(Z1): proven in the same sign regions, not called wrong."""
+    p, X, Y = _problem([3, 4, 1], "bce_with_logits")
+    p["b1"] = p["b1"] + np.array([[2.0], [-2.0], [2.0], [-2.0]])  # the bias flips signs
+    acts = ["relu", "identity"]
+    c = _forward(p, X, acts)
+    m = X.shape[1]
+    dZ2 = 1 / (1 + np.exp(-c["Z2"])) - Y
+    written = {
+        "relu'(W1 X + b1)": p["W1"] @ X + p["b1"] > 0,
+        "(W1 @ X + b1 > 0)": p["W1"] @ X + p["b1"] > 0,
+        "relu'(W1 X)": p["W1"] @ X > 0,
+    }[mask]
+    dW1 = 1 / m * (p["W2"].T @ dZ2 * written) @ X.T
+    numeric = _finite_differences(
+        p, lambda q: _loss(q, X, Y, acts, "bce_with_logits", True)
+    )
+    assert (
+        np.allclose(dW1, numeric["W1"], atol=1e-6) is right
+    )  # the label, independently
+    spec = make_spec(
+        layers=[3, 4, 1],
+        activations=acts,
+        loss="bce_with_logits",
+        reduction="mean",
+    )
+    text = f"dZ2 = A2 - Y\ndZ1 = W2^T dZ2 * {mask}\ndW1 = 1/m dZ1 X^T\n"
+    by = {v.name: v for v in check_matrix(spec, text, "f", "columns").verdicts}
+    assert (by["dZ1"].status == "ok") is right, by["dZ1"].message
+    if right:
+        assert "proven for generic matrices" in by["dZ1"].message

@@ -8,7 +8,7 @@ registry (an activation and SymPy's derivative of it), evaluated by derive.evalu
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,11 +62,25 @@ class Evaluator:
         layer_of: Callable[[A.Node], int],
         functions: Functions,
         symbolic: bool = False,
+        preactivations: Mapping[sp.Expr, sp.Symbol] | None = None,
     ) -> None:
         self.lookup = lookup
         self.layer_of = layer_of
         self.f = functions
         self.symbolic = symbolic
+        self.preactivations = preactivations or {}
+
+    def _as_z(self, value: Array) -> Array:
+        """Symbolic: entries that are a layer's W A + b written out become its z symbols."""
+        if not self.symbolic or not self.preactivations:
+            return value
+
+        def one(v: Any) -> Any:
+            if isinstance(v, sp.Symbol) or not isinstance(v, sp.Expr):
+                return v
+            return self.preactivations.get(sp.expand(v), v)
+
+        return _each(value, one)
 
     def run(self, node: A.Node) -> Array:
         """The value of a tree."""
@@ -133,7 +147,7 @@ class Evaluator:
     def _Compare(self, node: A.Compare) -> Array:
         left, right = self.run(node.left), self.run(node.right)
         flip = node.op in ("<", "<=")
-        diff = (right - left) if flip else (left - right)
+        diff = self._as_z((right - left) if flip else (left - right))
         at_zero = 1 if "=" in node.op else 0
         if self.symbolic:
             return _each(diff, lambda v: sp.Heaviside(v, at_zero))
@@ -166,7 +180,7 @@ class Evaluator:
             return self._softmax(value)
         rule = _rule(func, self.f.alpha, node.prime)
         if self.symbolic:
-            return _each(value, lambda v: rule.xreplace({Z: v}))
+            return _each(self._as_z(value), lambda v: rule.xreplace({Z: v}))
         with np.errstate(all="ignore"):
             return (
                 np.broadcast_to(

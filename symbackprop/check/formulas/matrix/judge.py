@@ -129,9 +129,9 @@ class Judge:
                 got = base(name)
                 return got if not isinstance(got, tuple) else got[0]
 
-            return Evaluator(lookup, layer_of, world.functions, world.symbolic).run(
-                tree
-            )
+            return Evaluator(
+                lookup, layer_of, world.functions, world.symbolic, world.preactivations
+            ).run(tree)
         results = []
         for s in range(world.batch):
 
@@ -145,7 +145,13 @@ class Judge:
                     return value.reshape(-1, 1)
                 return world.sample(value, s) if ps else value
 
-            ev = Evaluator(lookup_s, layer_of, world.functions, world.symbolic)
+            ev = Evaluator(
+                lookup_s,
+                layer_of,
+                world.functions,
+                world.symbolic,
+                world.preactivations,
+            )
             results.append(ev.run(tree))
         if eq.key is not None and eq.key[0] in ("dW", "db"):
             total = sum(results[1:], results[0])

@@ -46,6 +46,9 @@ class World:
     )  # piecewise units (symbolic)
     # symbolic: a smooth activation's (or the link's) entries are symbols of their own, h = act(z)
     definitions: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)
+    # symbolic: each pre-activation entry's definition (W A + b, expanded) -> its z symbol, so
+    # a line that writes relu'(W1 @ X + b1) out is judged in the same sign regions as Z1
+    preactivations: dict[sp.Expr, sp.Symbol] = field(default_factory=dict)
 
     @property
     def columns(self) -> bool:
@@ -147,9 +150,28 @@ def build_world(
             intermediates[(kind, k, "J")] = value
             intermediates[(kind, k, "sum")] = value * scale
     functions = Functions(tuple(spec.activations), link, spec.alpha, cols)
-    return World(
+    world = World(
         spec, layout, symbolic, m, values, intermediates, functions, z_symbols, defs
     )
+    if symbolic:
+        world.preactivations = _preactivations(values, depth, cols, flip)
+    return world
+
+
+def _preactivations(
+    values: dict[Key, Any], depth: int, cols: bool, flip: bool
+) -> dict[sp.Expr, sp.Symbol]:
+    """Each layer's W A + b, entry by entry and expanded, mapped to that entry's z symbol."""
+    out: dict[sp.Expr, sp.Symbol] = {}
+    for k in range(1, depth + 1):
+        prev = values[("X", 0)] if k == 1 else values[("A", k - 1)]
+        W = values[("W", k)].T if flip else values[("W", k)]  # (units, inputs)
+        b = np.reshape(values[("b", k)], (-1, 1) if cols else (1, -1))
+        defined = W @ prev + b if cols else prev @ W.T + b
+        for d, z in zip(np.ravel(defined), np.ravel(values[("Z", k)]), strict=True):
+            if isinstance(z, sp.Symbol):
+                out[sp.expand(d)] = z
+    return out
 
 
 def _upstream(prog: P.Program, run: dict[str, Any], k: int, backend: str) -> Any:
