@@ -610,3 +610,29 @@ def test_a_mask_on_the_forward_pass_written_out_is_judged_as_z(
     assert (by["dZ1"].status == "ok") is right, by["dZ1"].message
     if right:
         assert "proven for generic matrices" in by["dZ1"].message
+
+
+def test_a_sign_flip_is_named_under_the_courses_reading_of_dz() -> None:
+    """deeplearning.ai's dZ carries no 1/m: -1/m Σ dZ1 is the sign, not a factor -1/m."""
+    p, X, Y = _problem([2, 4, 1], "bce_with_logits")
+    acts = ["tanh", "identity"]
+    c = _forward(p, X, acts)
+    m = X.shape[1]
+    dZ2 = 1 / (1 + np.exp(-c["Z2"])) - Y
+    dZ1 = p["W2"].T @ dZ2 * (1 - c["A1"] ** 2)
+    numeric = _finite_differences(
+        p, lambda q: _loss(q, X, Y, acts, "bce_with_logits", True)
+    )
+    students = -1 / m * np.sum(dZ1, axis=1, keepdims=True)
+    assert np.allclose(students, -numeric["b1"], atol=1e-6)  # the label: the sign only
+    spec = make_spec(
+        layers=[2, 4, 1], activations=acts, loss="bce_with_logits", reduction="mean"
+    )
+    for dz1 in ("np.dot(W2.T, dZ2) * (1 - np.power(A1, 2))", "W2.T @ dZ2"):
+        text = (
+            f"dZ2 = A2 - Y\ndZ1 = {dz1}\n"
+            "db1 = -1/m * np.sum(dZ1, axis=1, keepdims=True)\n"
+        )
+        by = {v.name: v for v in check_matrix(spec, text, "f", "columns").verdicts}
+        assert by["db1"].diagnoses == ["sign_flipped"], by["db1"].message
+        assert by["db1"].fix == "db1 = 1/m * np.sum(dZ1, axis=1, keepdims=True)"

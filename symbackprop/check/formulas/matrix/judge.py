@@ -252,35 +252,26 @@ class Judge:
             v.diagnoses = [TRANSPOSED]
             v.message = f"this is the transpose of {eq.name}: {_fmt_shape(gs, world)}"
             return
-        for _, want in self.truths(eq, world):
-            g, w = (
-                np.asarray(got, float).reshape(-1),
-                np.asarray(want, float).reshape(-1),
-            )
-            if g.shape != w.shape or not np.any(w):
-                continue
-            c = float(g @ w / (w @ w))
-            if c and np.allclose(
-                g, c * w, rtol=1e-7, atol=1e-12 * (1 + np.abs(w).max())
-            ):
-                m = world.batch
-                if np.isclose(c, -1):
-                    v.diagnoses, v.message = (
-                        [SIGN_FLIPPED],
-                        "every entry has the wrong sign",
-                    )
-                else:
-                    named = (
-                        "1/m"
-                        if np.isclose(c, 1 / m)
-                        else "m"
-                        if np.isclose(c, m)
-                        else f"{c:.6g}"
-                    )
-                    hint = " (a 1/m is missing)" if named == "m" else ""
-                    v.diagnoses = [SCALED]
-                    v.message = f"off by the factor {named}{hint}"
-                return
+        factors = []  # under each reading of the names (1/m in dZ or not) and of the truth
+        convs = CONVENTIONS if self.spec.reduction == "mean" else ("J",)
+        for conv in convs:
+            read = got if conv == "J" else self.value(eq, world, conv)
+            for _, want in self.truths(eq, world):
+                g, w = (
+                    np.asarray(read, float).reshape(-1),
+                    np.asarray(want, float).reshape(-1),
+                )
+                if g.shape != w.shape or not np.any(w):
+                    continue
+                c = float(g @ w / (w @ w))
+                if c and np.allclose(
+                    g, c * w, rtol=1e-7, atol=1e-12 * (1 + np.abs(w).max())
+                ):
+                    factors.append(c)
+        if factors:
+            m = world.batch
+            _name_factor(v, min(factors, key=lambda c: _plainness(c, m)), m)
+            return
         v.message = "the values differ from the derivation's"
 
     def _diagnose(self, eq: Equation, v: Verdict) -> None:
@@ -445,7 +436,7 @@ def _edits(tree: A.Node, eq: Equation, depth: int) -> Iterator[tuple[str, A.Node
     m = A.Name("m")
     yield SCALED, A.Binary("matmul", A.Binary("/", A.Num(1.0), m), tree)
     yield SCALED, A.Binary("matmul", m, tree)
-    yield SIGN_FLIPPED, A.Neg(tree)
+    yield SIGN_FLIPPED, _negated(tree)
 
 
 def _local_edits(node: A.Node) -> Iterator[tuple[str, A.Node]]:
@@ -499,3 +490,32 @@ def _with_child(node: A.Node, i: int, child: A.Node) -> A.Node:
         parts[i] = child
         return A.Where(*parts)
     return node
+
+
+def _plainness(c: float, m: int) -> tuple[bool, bool]:
+    """Sort key: a sign flip names the mistake first, then a missing or extra 1/m."""
+    return (not np.isclose(c, -1), not (np.isclose(c, m) or np.isclose(c, 1 / m)))
+
+
+def _name_factor(v: Verdict, c: float, m: int) -> None:
+    """A line that is the truth times c: the sign, the 1/m, or the factor itself."""
+    if np.isclose(c, -1):
+        v.diagnoses, v.message = [SIGN_FLIPPED], "every entry has the wrong sign"
+        return
+    named = "1/m" if np.isclose(c, 1 / m) else "m" if np.isclose(c, m) else f"{c:.6g}"
+    hint = " (a 1/m is missing)" if named == "m" else ""
+    v.diagnoses = [SCALED]
+    v.message = f"off by the factor {named}{hint}"
+
+
+def _negated(node: A.Node) -> A.Node:
+    """-node as a student would write it: a leading minus dropped, not a second one added."""
+    if isinstance(node, A.Neg):
+        return node.arg
+    if isinstance(node, A.Binary) and node.op in ("/", "mul", "matmul"):
+        left = node.left
+        if isinstance(left, A.Neg) or (
+            isinstance(left, A.Binary) and left.op in ("/", "mul", "matmul")
+        ):
+            return A.Binary(node.op, _negated(left), node.right)
+    return A.Neg(node)
