@@ -636,3 +636,21 @@ def test_a_sign_flip_is_named_under_the_courses_reading_of_dz() -> None:
         by = {v.name: v for v in check_matrix(spec, text, "f", "columns").verdicts}
         assert by["db1"].diagnoses == ["sign_flipped"], by["db1"].message
         assert by["db1"].fix == "db1 = 1/m * np.sum(dZ1, axis=1, keepdims=True)"
+
+
+@pytest.mark.parametrize(
+    "derivative", ["(1 - np.tanh(Z1)**2)", "tanh'(Z1)", "g1'(Z1)", "(1 - A1**2)"]
+)
+def test_tanh_derivative_at_z_is_proven_like_at_a(derivative: str) -> None:
+    """tanh'(Z1) written out meets the derivation's 1 - A1**2 once A1 = tanh(Z1)."""
+    p, X, Y = _problem([3, 4, 2], "half_sse")
+    acts = ["tanh", "identity"]
+    c = _forward(p, X, acts)
+    dZ1 = (p["W2"].T @ (c["Z2"] - Y)) * (1 - np.tanh(c["Z1"]) ** 2)
+    numeric = _finite_differences(p, lambda q: _loss(q, X, Y, acts, "half_sse", False))
+    assert np.allclose(dZ1 @ X.T, numeric["W1"], atol=1e-6)  # the label
+    spec = make_spec(layers=[3, 4, 2], activations=acts)
+    text = f"dZ2 = A2 - Y\ndZ1 = W2^T dZ2 * {derivative}\ndW1 = dZ1 X^T\n"
+    by = {v.name: v for v in check_matrix(spec, text, "f", "columns").verdicts}
+    assert by["dZ1"].status == "ok" and "proven" in by["dZ1"].message, by["dZ1"].message
+    assert by["dW1"].status == "ok"
