@@ -391,6 +391,10 @@ def test_cli_json_schema_exit_codes_and_template(tmp_path: Path) -> None:
         (r"W^{[2]T} dZ^{[2]} \odot g^{[1]\prime}(Z^{[1]})", "W2^T dZ2  ⊙  g1'(Z1)"),
         (r"\frac{1}{m} \sum_{i=1}^{m} dZ^{[1]}", "((1)/(m))  Σ  dZ1"),
         (
+            r"\frac{1}{m} \sum_{i=1}^{m} dZ^{[2](i)}",
+            "((1)/(m))  Σ  dZ2",
+        ),  # a sample index
+        (
             r"(W^{(2)})^\top \delta^{(2)} \circ \mathbb{1}[z^{(1)}>0]",
             "(W2)^T δ2  ∘  1[z1>0]",
         ),
@@ -654,3 +658,14 @@ def test_tanh_derivative_at_z_is_proven_like_at_a(derivative: str) -> None:
     by = {v.name: v for v in check_matrix(spec, text, "f", "columns").verdicts}
     assert by["dZ1"].status == "ok" and "proven" in by["dZ1"].message, by["dZ1"].message
     assert by["dW1"].status == "ok"
+
+
+def test_a_sum_over_every_entry_keeps_its_rank_with_keepdims() -> None:
+    """np.sum(dZ2, keepdims=True) is (1, 1) in NumPy, and the message says so."""
+    spec = make_spec(layers=[3, 4, 2], activations=["relu", "identity"])
+    text = "dZ2 = Yhat - Y\ndb2 = np.sum(dZ2, keepdims=True)\n"
+    by = {v.name: v for v in check_matrix(spec, text).verdicts}
+    assert by["db2"].diagnoses == ["wrong_axis"]
+    assert "this is (1, 1)" in by["db2"].message
+    assert np.sum(np.ones((5, 2)), keepdims=True).shape == (1, 1)  # what NumPy does
+    assert by["db2"].fix == "db2 = np.sum(dZ2, axis=0, keepdims=True)"

@@ -129,8 +129,8 @@ class Evaluator:
         value = self.run(node.arg)
         if not shape(value):
             return value
-        if node.axis == -1:
-            total = np.sum(value)
+        if node.axis == -1:  # every entry; keepdims keeps the rank, as NumPy does
+            total = np.sum(value, keepdims=node.keepdims)
             count = np.size(value)
         else:
             axis = node.axis

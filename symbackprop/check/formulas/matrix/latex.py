@@ -43,9 +43,11 @@ _SPACES = (r"\,", r"\;", r"\!", r"\:", r"\quad", r"\qquad", "~")
 _WRAPPERS = ("mathbf", "boldsymbol", "mathrm", "text", "operatorname", "mathit", "bm")
 _LOSS = r"(?:L|J|\\mathcal\s*\{?\s*L\s*\}?|\\ell)"
 _COMMAND = re.compile(r"\\[A-Za-z]+|\\.")
-# a layer superscript: ^{[2]}, ^{(2)}, ^{[2]T}, ^{(2)\top}, ^{[1]\prime}; or a subscript _{2}
+# a layer superscript: ^{[2]}, ^{(2)}, ^{[2]T}, ^{(2)\top}, ^{[1]\prime}; or a subscript _{2};
+# deeplearning.ai's sample index after the layer, ^{[2](i)}, is the sum's index: dropped
 _LAYER_SUP = re.compile(
-    r"\^\{\s*[\[(]\s*(\d{1,3})\s*[\])]\s*(T|')?\s*\}|\^\s*[\[(](\d{1,3})[\])]"
+    r"\^\{\s*[\[(]\s*(\d{1,3})\s*[\])]\s*(?:\(\s*[a-z]\s*\))?\s*(T|')?\s*\}"
+    r"|\^\s*[\[(](\d{1,3})[\])]"
 )
 
 
