@@ -46,8 +46,12 @@ class Submission:
     path: Path | None
 
 
+# folders an export or an editor adds that are nobody's submission
+_NOT_SUBMISSIONS = ("__pycache__", "__MACOSX")
+
+
 def _visible(path: Path) -> bool:
-    return not any(p.startswith(".") or p == "__pycache__" for p in path.parts)
+    return not any(p.startswith(".") or p in _NOT_SUBMISSIONS for p in path.parts)
 
 
 def _in_folder(folder: Path) -> Path | None:
@@ -284,11 +288,13 @@ def csv_text(rows: list[dict[str, Any]], points: dict[str, float]) -> str:
         for n in points:
             p = parts.get(n)
             cells += [p["status"], _number(p["score"])] if p else ["", _number(0.0)]
-        found = [
-            f"{n}: {', '.join(p['diagnoses'])}"
-            for n, p in parts.items()
-            if p["diagnoses"]
-        ]
+        found, said = [], set()
+        for n, p in parts.items():
+            if p["diagnoses"] or (_errs(p) and p["message"] not in said):
+                found.append(_found(n, p))
+                said.add(p["message"])
+            elif _errs(p):
+                found.append(f"{n}: error: the same")
         writer.writerow(
             [
                 row["submission"],
@@ -301,6 +307,17 @@ def csv_text(rows: list[dict[str, Any]], points: dict[str, float]) -> str:
             ]
         )
     return out.getvalue()
+
+
+def _errs(part: dict[str, Any]) -> bool:
+    return part["status"] == "error" and bool(part["message"])
+
+
+def _found(name: str, part: dict[str, Any]) -> str:
+    """`W1: missing_activation_mask`, or for a part that raised, why (a TA needs to know)."""
+    if _errs(part):
+        return f"{name}: error: {inert(part['message'], 300)}"
+    return f"{name}: {', '.join(part['diagnoses'])}"
 
 
 def _number(x: float) -> str:
@@ -328,12 +345,16 @@ def human_line(row: dict[str, Any], width: int) -> str:
         return f"{name}  {score}  ERROR  {row['error']}"
     if row["ok"]:
         return f"{name}  {score}  ok"
+    parts = parts_of(row)
     bad = [
         f"{n} [{', '.join(p['diagnoses']) or p['status']}]"
-        for n, p in parts_of(row).items()
+        for n, p in parts.items()
         if p["status"] not in ("ok", NOT_CHECKED)
     ]
-    return f"{name}  {score}  WRONG  {', '.join(bad)}"
+    why = next((p["message"] for p in parts.values() if _errs(p)), "")
+    return f"{name}  {score}  WRONG  {', '.join(bad)}" + (
+        f" ({inert(why, 120)})" if why else ""
+    )
 
 
 def human_summary(totals: dict[str, Any]) -> list[str]:

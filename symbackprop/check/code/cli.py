@@ -240,6 +240,7 @@ def _write_gradescope(path: Path, results: dict[str, Any]) -> None:
         raise UserError(
             f"--gradescope {path}: cannot write it ({exc.strerror or exc})"
         ) from None
+    print(f"gradescope: wrote {path}", file=sys.stderr, flush=True)
 
 
 def _run_class(args: argparse.Namespace) -> int:
@@ -313,6 +314,7 @@ def _grade(
         print("\n".join(batch.human_summary(totals)), flush=True)
     if args.csv:
         batch.write_csv(args.csv, batch.csv_text(rows, points))
+        print(f"csv: wrote {args.csv}", file=sys.stderr, flush=True)
     if args.report:
         from .class_report import write_report
 
