@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 from ..errors import UserError
 from . import names, optimizers, registry
+from .formula_entries import Formula, register_formulas
 from .limits import (
     DOCUMENT_ARTEFACTS,
     MAX_DEPTH,
@@ -53,6 +54,8 @@ class NetworkSpec:
     X: Matrix | None = None
     y: Matrix | None = None
     params: Mapping[str, Matrix | Vector] | None = field(default=None, compare=True)
+    # activations and losses defined by a formula ([activation.NAME], [loss.NAME], flags)
+    formulas: tuple[Formula, ...] = ()
 
     @property
     def tag(self) -> str:
@@ -116,6 +119,7 @@ class NetworkSpec:
                 else ""
             )
             + (f"dtype {self.dtype}, " if self.dtype != "float64" else "")
+            + "".join(f"{f.kind} {f.name} = {f.text}, " for f in self.formulas)
             + f"data: {data}"
         )
 
@@ -154,6 +158,7 @@ def make_spec(**fields: Any) -> NetworkSpec:
     """
     layers = _layers(fields.pop("layers"))
     check_layers(layers)
+    register_formulas(fields.get("formulas", ()))
     acts = fields.pop("activations", None)
     if acts is None:
         acts = ["relu"] * (len(layers) - 2) + ["identity"]
