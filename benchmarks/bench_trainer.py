@@ -5,7 +5,7 @@ GEMM floor, JAX jit and PyTorch autograd, all measured alternately in one run.
                                        [--rounds R] [--json out.json]
 
 Every competitor computes the same full-batch SGD step (hidden ReLU, linear output, loss
-half_sse summed over the samples, float64) and is checked against the generated trainer's
+half_sse summed over the samples, float64; float32 rows too) and is checked against the generated trainer's
 gradients (rtol 1e-9) before anything is timed. See benchmarks/README.md.
 """
 
@@ -47,7 +47,13 @@ BASELINES = {  # ratio column -> competitor id it divides by
     "gemm": "gemm_floor",
     "jax": "jax_jit",
     "torch": "torch_autograd",
+    "hand32": "hand_numpy_f32",  # float32 rows: vs hand-written float32 NumPy
+    "f64": "generated[matrix].sgd_step",  # and vs the float64 trainer
 }
+# float32 competitors are checked against the float64 reference normwise, as the trainer's
+# own float32 proof is: a float32 gradient is itself rounded to ~1e-7 relative
+F32_RTOL = 1e-4
+F32_STEP_RTOL = 1e-5  # the stepped params, normwise
 
 Params = dict[str, np.ndarray]
 
@@ -135,6 +141,11 @@ class Competitor:
     k: int = 0
     samples_us: list[float] = field(default_factory=list)
     blas: str = ""  # the BLAS (or kernel library) its matrix products ran on
+    rtol: float = RTOL  # loss and gradients vs the reference
+    step_rtol: float = STEP_RTOL
+    start: Params | None = (
+        None  # its own initial params (float32 ones), for the step check
+    )
 
 
 def skipped(cid: str, label: str, kind: str, reason: str) -> Competitor:
@@ -151,7 +162,7 @@ def _noop_k(k: int) -> None:
 
 
 def _copy(params: Params) -> Params:
-    return {name: np.array(value, dtype=np.float64) for name, value in params.items()}
+    return {name: np.array(value, dtype=value.dtype) for name, value in params.items()}
 
 
 def _numpy_competitor(
@@ -365,15 +376,19 @@ class StyleBuild:
 
 
 def build_style(
-    layers: tuple[int, ...], style: str, workdir: Path, tag: str
+    layers: tuple[int, ...],
+    style: str,
+    workdir: Path,
+    tag: str,
+    dtype: str = "float64",
 ) -> StyleBuild:
     """build_trainer(spec, style=style) written to a file and imported."""
     from symbackprop.emit import trainer as codegen
     from symbackprop.errors import UserError
     from symbackprop.spec import make_spec
 
-    label = style
-    spec = make_spec(layers=layers, activations=("relu", "identity"))
+    label = style if dtype == "float64" else f"{style}_{dtype}"
+    spec = make_spec(layers=layers, activations=("relu", "identity"), dtype=dtype)
     start = time.perf_counter()
     try:
         built = codegen.build_trainer(
@@ -433,6 +448,54 @@ def generated_competitors(
         note="train(epochs=K) / K",
     )
     return [sgd, train]
+
+
+def float32_competitors(
+    size: Size, p0: Params, X: np.ndarray, y: np.ndarray, workdir: Path, tag: str
+) -> list[Competitor]:
+    """The float32 matrix trainer's sgd_step and hand-written float32 NumPy."""
+    lr = size.lr
+    p32 = {n: v.astype(np.float32) for n, v in p0.items()}
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    lr32 = np.float32(lr)
+    out = []
+    b = build_style(size.layers, "matrix", workdir, tag, "float32")
+    if b.module is not None:
+        mod = b.module
+        out.append(
+            _numpy_competitor(
+                "generated[matrix_float32].sgd_step",
+                "generated[matrix] float32 sgd_step",
+                "generated32",
+                p32,
+                steps(lambda p: mod.sgd_step(p, X32, y32, lr)),
+                lambda p: mod.loss_and_gradients(p, X32, y32),
+                note="dtype float32",
+            )
+        )
+    else:
+        out.append(
+            skipped(
+                "generated[matrix_float32].sgd_step",
+                "generated float32",
+                "generated32",
+                b.reason,
+            )
+        )
+    out.append(
+        _numpy_competitor(
+            "hand_numpy_f32",
+            "hand NumPy float32",
+            "hand",
+            p32,
+            steps(lambda p: hand_sgd_step(p, X32, y32, lr32)),
+            lambda p: hand_loss_and_gradients(p, X32, y32),
+            note="@, temporaries, float32",
+        )
+    )
+    for c in out:
+        c.rtol, c.step_rtol, c.start = F32_RTOL, F32_STEP_RTOL, p32
+    return out
 
 
 # --------------------------------------------------------------------------- JAX, PyTorch
@@ -736,15 +799,21 @@ def check_competitors(
             c.run(1)
             assert c.snapshot is not None
             after = c.snapshot()
-            entry["step_rel_err"] = max(
-                _max_rel_err(p0[n] - after[n], lr * ref_grads[n]) for n in ref_grads
-            )
+            if c.start is None:
+                entry["step_rel_err"] = max(
+                    _max_rel_err(p0[n] - after[n], lr * ref_grads[n]) for n in ref_grads
+                )
+            else:  # float32: an update below its rounding of p is checked on p itself
+                entry["step_rel_err"] = max(
+                    _max_rel_err(after[n], c.start[n] - lr * ref_grads[n])
+                    for n in ref_grads
+                )
             c.reset()
             ok = (
-                entry.get("loss_rel_err", 0.0) <= RTOL
-                and entry.get("grad_max_rel_err", 0.0) <= RTOL
+                entry.get("loss_rel_err", 0.0) <= c.rtol
+                and entry.get("grad_max_rel_err", 0.0) <= c.rtol
                 and entry.get("shapes_ok", True)
-                and entry["step_rel_err"] <= STEP_RTOL
+                and entry["step_rel_err"] <= c.step_rtol
             )
         except Exception as exc:  # a crash is a failed check
             entry["error"] = f"{type(exc).__name__}: {exc}"
@@ -880,12 +949,14 @@ def bench_size(size: Size, args: argparse.Namespace, workdir: Path) -> dict[str,
     for b in builds.values():
         comps += generated_competitors(b, p0, X, y, lr)
     comps += hand_competitors(p0, X, y, lr)
+    if not args.no_float32:
+        comps += float32_competitors(size, p0, X, y, workdir, tag)
     comps.append(jax_competitor(p0, X, y, lr, args.no_jax))
     comps.append(jax_loop_competitor(p0, X, y, lr, args.no_jax))
     comps.append(torch_competitor(p0, X, y, lr, args.no_torch))
     comps.append(torch_hand_competitor(p0, X, y, lr, args.no_torch))
     for c in comps:
-        if c.kind in ("generated", "hand", "floor"):
+        if c.kind in ("generated", "generated32", "hand", "floor"):
             c.blas = numpy_blas()
 
     ref = next(
@@ -1294,7 +1365,7 @@ def print_size(result: dict[str, Any]) -> None:
         f"\n== {result['label']}  (lr {result['lr']:.3g}; correctness vs "
         f"{check['reference']}: {'PASS' if check['passed'] else 'FAIL'})"
     )
-    cols = ("hand", "prealloc", "gemm", "jax", "torch")
+    cols = tuple(BASELINES)
     head = f"  {'competitor':<34}{'median µs':>11}{'min µs':>11}{'K':>7}"
     head += "".join(f"{'x' + c:>10}" for c in cols)
     print(head)
@@ -1453,6 +1524,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, metavar="FILE", help="write every result here")
     p.add_argument("--no-jax", action="store_true", help="skip JAX even if installed")
     p.add_argument(
+        "--no-float32",
+        action="store_true",
+        help="skip the float32 rows (generated float32 trainer, hand float32 NumPy)",
+    )
+    p.add_argument(
         "--no-torch", action="store_true", help="skip PyTorch even if installed"
     )
     p.add_argument(
@@ -1491,7 +1567,7 @@ def main(argv: list[str] | None = None) -> int:
             "min_time_ms": args.min_time_ms,
             "styles": args.styles,
             "sizes": [s.key for s in args.sizes],
-            "dtype": "float64",
+            "dtype": "float64, and float32 rows unless --no-float32",
             "network": "hidden relu, linear output, half_sse summed over samples, "
             "full-batch SGD",
         },
