@@ -7,6 +7,7 @@ central finite differences of them; the package's SymPy is never asked what the 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import types
@@ -314,3 +315,45 @@ def test_a_bad_formula_in_the_toml_is_one_line_and_exit_2(tmp_path: Path) -> Non
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "activation swish: unknown name 'w'" in r.stderr
     assert not (tmp_path / "t.py").exists()
+
+
+def test_an_unpickled_spec_registers_its_formulas(tmp_path: Path) -> None:
+    """A spec sent to another process (a Dask worker) brings its formula entries along."""
+    import pickle
+
+    from symbackprop.spec import make_spec
+    from symbackprop.spec.formula_entries import Formula
+
+    spec = make_spec(
+        layers=(2, 2, 1),
+        activations=("swish", "identity"),
+        formulas=(Formula("activation", "swish", "z * sigmoid(z)"),),
+    )
+    path = tmp_path / "spec.pickle"
+    path.write_bytes(pickle.dumps(spec))
+    code = (
+        "import pickle, sys\n"
+        "from symbackprop.spec import registry\n"
+        "assert 'swish' not in registry.ACTIVATIONS\n"
+        f"spec = pickle.loads(open({str(path)!r}, 'rb').read())\n"
+        "print(registry.activation('swish').numpy)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "{z}*np.exp(-np.logaddexp(0, -{z}))"
+
+
+@pytest.mark.slow
+def test_the_pdf_shows_swish_and_huber(tmp_path: Path) -> None:
+    from symbackprop.emit import pdf
+
+    if pdf.find_tex() is None:
+        pytest.skip("no TeX on PATH: the PDF needs latexmk or pdflatex")
+    out = tmp_path / "d.pdf"
+    assert cli.main(["pdf", *NET, "-o", str(out)]) == 0
+    assert out.read_bytes().startswith(b"%PDF")
+    if shutil.which("pdftotext"):
+        text = subprocess.run(
+            ["pdftotext", str(out), "-"], capture_output=True, text=True
+        ).stdout
+        assert "swish" in text and "huber" in text

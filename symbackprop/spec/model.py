@@ -57,6 +57,12 @@ class NetworkSpec:
     # activations and losses defined by a formula ([activation.NAME], [loss.NAME], flags)
     formulas: tuple[Formula, ...] = ()
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickled (on a Dask worker, say): its formula-defined entries are registered."""
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
+        register_formulas(self.formulas)
+
     @property
     def tag(self) -> str:
         """Layer sizes joined by '_', used in file names: 2_2_1."""
