@@ -357,3 +357,27 @@ def test_the_pdf_shows_swish_and_huber(tmp_path: Path) -> None:
             ["pdftotext", str(out), "-"], capture_output=True, text=True
         ).stdout
         assert "swish" in text and "huber" in text
+
+
+@pytest.mark.parametrize(
+    ("formula", "left", "right"),
+    [
+        ("abs(z)", -1.0, 1.0),
+        ("max(z, z/4)", 0.25, 1.0),
+        ("where(z >= 0, z, 0)", 0.0, 1.0),
+    ],
+)
+def test_a_kink_takes_the_left_slope_as_relu_does(
+    formula: str, left: float, right: float
+) -> None:
+    """The derivative at z = 0 is the z <= 0 side's (ReLU'(0) = 0); elsewhere the slope."""
+    from symbackprop.derive import rules
+    from symbackprop.spec.formula_entries import Formula, register_formulas
+
+    register_formulas([Formula("activation", "cube", formula)])
+    _, slope = rules.activation_rule("cube", 0.01)
+    at = {rules.H: 0}
+    assert float(slope.subs({rules.Z: 0, **at})) == left
+    assert float(slope.subs({rules.Z: -0.5, **at})) == left
+    assert float(slope.subs({rules.Z: 0.5, **at})) == right
+    assert registry.activation("cube").kink

@@ -5,10 +5,12 @@ function of `z` (and the spec's `alpha`) for an activation, of `yhat` and `y` fo
 output; the loss sums it over the outputs). SymPy differentiates it; the registry entry made
 from it reaches every printer, the derivation and both checkers like a built-in one.
 
-At a kink the derivative is SymPy's with the derivation's step convention: max, step,
-heaviside and relu take the z <= 0 side's slope at 0 (step(0) = 0, so ReLU'(0) = 0); abs'(0)
-is sign(0) = 0; where(c, a, b) takes a' wherever c holds, its boundary included for <= and >=,
-else b'. An activation's kinks must lie at z = 0, where the checks keep away from them.
+An activation's kinks must lie at z = 0 (where the checks keep away from them), and its
+derivative there is the left one, the z <= 0 branch's, as ReLU'(0) = 0 is: the formula is
+rewritten as where(z <= 0, its z < 0 form, its z > 0 form) before SymPy differentiates it, so
+abs'(0) = -1, max(z, z/4)'(0) = 1/4, where(z >= 0, z, 0)'(0) = 0. A loss's derivative at a
+kink is SymPy's: abs'(0) = sign(0) = 0; where(c, a, b) takes a' wherever c holds (its
+boundary included for <= and >=), else b'; max and min take 0 at a tie (H(0) = 0).
 """
 
 from __future__ import annotations
@@ -155,6 +157,15 @@ def _kinks_at_zero(f: Formula, derivative: sp.Expr, z: sp.Symbol) -> None:
             )
 
 
+def _left_at_zero(expr: sp.Expr, z: sp.Symbol) -> sp.Expr:
+    """The formula as its z <= 0 branch and its z > 0 branch, so that SymPy's derivative at
+    the kink is the left one, as ReLU's is: abs'(0) = -1, max(z, z/4)'(0) = 1/4."""
+    neg, pos = sp.Symbol("n", negative=True), sp.Symbol("p", positive=True)
+    left = expr.xreplace({z: neg}).xreplace({neg: z})
+    right = expr.xreplace({z: pos}).xreplace({pos: z})
+    return sp.Piecewise((left, z <= 0), (right, True))
+
+
 def _stable_calls(expr: sp.Expr, alpha: sp.Symbol) -> tuple[sp.Expr, dict[str, str]]:
     """Replace each built-in activation inside `expr` by a call printed with its stable
     NumPy form (sigmoid as exp(-logaddexp(0, -z)), softplus as logaddexp(0, z))."""
@@ -198,6 +209,8 @@ def _activation(f: Formula) -> registry.Activation:
         )
     derivative = _differentiable(f, expr, z)
     _kinks_at_zero(f, derivative, z)
+    if derivative.has(sp.Heaviside, sp.Piecewise, sp.Max, sp.Min, sp.sign):
+        expr = _left_at_zero(expr, z)
     return registry.Activation(
         f.name,
         lambda arg, slope: expr.xreplace({z: arg, alpha: slope}),
