@@ -279,6 +279,7 @@ def test_check_formulas_judges_swish(
         ("--activation-formula", "bad=max(z, 1)", "jumps away from z = 0"),
         ("--activation-formula", "bad=__import__('os').system('true')", "not allowed"),
         ("--activation-formula", "relu=z", "the name is taken"),
+        ("--activation-formula", "bad=(z\n+ exp(z))", "one line of printable text"),
         ("--activation-formula", "no formula", "is not NAME=FORMULA"),
         ("--loss-formula", "bad=(yhat - t)**2", "unknown name 't'"),
         ("--loss-formula", "bad=yhat**2", "is not a function of yhat and y"),

@@ -93,6 +93,11 @@ def _parse(f: Formula, allowed: Sequence[str]) -> sp.Expr:
         raise UserError(
             f"{f.kind} name {shown(f.name)} is not a plain identifier; e.g. swish"
         )
+    if not f.text.isprintable():
+        raise UserError(
+            f"{f.kind} {f.name}: write the formula on one line of printable text (no "
+            "newlines or control characters)"
+        )
     if canonical_function(f.name) is not None:
         raise UserError(
             f"{f.kind} {f.name}: the name is taken by a function formulas may call; "
