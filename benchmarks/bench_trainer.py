@@ -5,7 +5,7 @@ GEMM floor, JAX jit and PyTorch autograd, all measured alternately in one run.
                                        [--rounds R] [--json out.json]
 
 Every competitor computes the same full-batch SGD step (hidden ReLU, linear output, loss
-half_sse summed over the samples, float64) and is checked against the generated trainer's
+half_sse summed over the samples, float64; float32 rows too) and is checked against the generated trainer's
 gradients (rtol 1e-9) before anything is timed. See benchmarks/README.md.
 """
 
@@ -47,7 +47,13 @@ BASELINES = {  # ratio column -> competitor id it divides by
     "gemm": "gemm_floor",
     "jax": "jax_jit",
     "torch": "torch_autograd",
+    "hand32": "hand_numpy_f32",  # float32 rows: vs hand-written float32 NumPy
+    "f64": "generated[matrix].sgd_step",  # and vs the float64 trainer
 }
+# float32 competitors are checked against the float64 reference normwise, as the trainer's
+# own float32 proof is: a float32 gradient is itself rounded to ~1e-7 relative
+F32_RTOL = 1e-4
+F32_STEP_RTOL = 1e-5  # the stepped params, normwise
 
 Params = dict[str, np.ndarray]
 
@@ -134,6 +140,12 @@ class Competitor:
     reason: str = ""
     k: int = 0
     samples_us: list[float] = field(default_factory=list)
+    blas: str = ""  # the BLAS (or kernel library) its matrix products ran on
+    rtol: float = RTOL  # loss and gradients vs the reference
+    step_rtol: float = STEP_RTOL
+    start: Params | None = (
+        None  # its own initial params (float32 ones), for the step check
+    )
 
 
 def skipped(cid: str, label: str, kind: str, reason: str) -> Competitor:
@@ -150,7 +162,7 @@ def _noop_k(k: int) -> None:
 
 
 def _copy(params: Params) -> Params:
-    return {name: np.array(value, dtype=np.float64) for name, value in params.items()}
+    return {name: np.array(value, dtype=value.dtype) for name, value in params.items()}
 
 
 def _numpy_competitor(
@@ -364,15 +376,19 @@ class StyleBuild:
 
 
 def build_style(
-    layers: tuple[int, ...], style: str, workdir: Path, tag: str
+    layers: tuple[int, ...],
+    style: str,
+    workdir: Path,
+    tag: str,
+    dtype: str = "float64",
 ) -> StyleBuild:
     """build_trainer(spec, style=style) written to a file and imported."""
     from symbackprop.emit import trainer as codegen
     from symbackprop.errors import UserError
     from symbackprop.spec import make_spec
 
-    label = style
-    spec = make_spec(layers=layers, activations=("relu", "identity"))
+    label = style if dtype == "float64" else f"{style}_{dtype}"
+    spec = make_spec(layers=layers, activations=("relu", "identity"), dtype=dtype)
     start = time.perf_counter()
     try:
         built = codegen.build_trainer(
@@ -432,6 +448,54 @@ def generated_competitors(
         note="train(epochs=K) / K",
     )
     return [sgd, train]
+
+
+def float32_competitors(
+    size: Size, p0: Params, X: np.ndarray, y: np.ndarray, workdir: Path, tag: str
+) -> list[Competitor]:
+    """The float32 matrix trainer's sgd_step and hand-written float32 NumPy."""
+    lr = size.lr
+    p32 = {n: v.astype(np.float32) for n, v in p0.items()}
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    lr32 = np.float32(lr)
+    out = []
+    b = build_style(size.layers, "matrix", workdir, tag, "float32")
+    if b.module is not None:
+        mod = b.module
+        out.append(
+            _numpy_competitor(
+                "generated[matrix_float32].sgd_step",
+                "generated[matrix] float32 sgd_step",
+                "generated32",
+                p32,
+                steps(lambda p: mod.sgd_step(p, X32, y32, lr)),
+                lambda p: mod.loss_and_gradients(p, X32, y32),
+                note="dtype float32",
+            )
+        )
+    else:
+        out.append(
+            skipped(
+                "generated[matrix_float32].sgd_step",
+                "generated float32",
+                "generated32",
+                b.reason,
+            )
+        )
+    out.append(
+        _numpy_competitor(
+            "hand_numpy_f32",
+            "hand NumPy float32",
+            "hand",
+            p32,
+            steps(lambda p: hand_sgd_step(p, X32, y32, lr32)),
+            lambda p: hand_loss_and_gradients(p, X32, y32),
+            note="@, temporaries, float32",
+        )
+    )
+    for c in out:
+        c.rtol, c.step_rtol, c.start = F32_RTOL, F32_STEP_RTOL, p32
+    return out
 
 
 # --------------------------------------------------------------------------- JAX, PyTorch
@@ -498,6 +562,7 @@ def jax_competitor(
         grads=grads,
         snapshot=lambda: {n: np.asarray(v) for n, v in holder["p"].items()},
         note=f"jax {jax.__version__}, x64, donated, blocked per measurement",
+        blas=JAX_BLAS,
     )
 
 
@@ -564,6 +629,135 @@ def torch_competitor(
         grads=grads,
         snapshot=lambda: {n: p.detach().numpy().copy() for n, p in params.items()},
         note=f"torch {torch.__version__}, {torch.get_num_threads()} threads",
+        blas=torch_blas(torch),
+    )
+
+
+JAX_BLAS = "XLA:CPU's own kernels (Eigen / oneDNN), not NumPy's BLAS"
+
+
+def numpy_blas() -> str:
+    """NumPy's BLAS as its build configuration names it (scipy-openblas 0.3.x, say)."""
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    except Exception:  # informational only
+        return "unknown"
+    return f"{blas.get('name', 'unknown')} {blas.get('version', '')}".strip()
+
+
+def torch_blas(torch: types.ModuleType) -> str:
+    """PyTorch's CPU BLAS: MKL when its build has it (torch.backends.mkl), else its own."""
+    if torch.backends.mkl.is_available():
+        return "MKL (PyTorch's bundled)"
+    return "not MKL (see torch.__config__.show())"
+
+
+def jax_loop_competitor(
+    p0: Params, X: np.ndarray, y: np.ndarray, lr: float, disabled: bool
+) -> Competitor:
+    """K steps fused in one jax.jit(lax.fori_loop(...)) call, float64; skipped if absent."""
+    cid, label = "jax_fori_loop", "JAX lax.fori_loop"
+    if disabled:
+        return skipped(cid, label, "jax", "disabled by --no-jax")
+    try:
+        import jax
+        import jax.numpy as jnp
+    except Exception as exc:
+        return skipped(
+            cid, label, "jax", f"JAX not installed ({type(exc).__name__}: {exc})"
+        )
+    jax.config.update("jax_enable_x64", True)
+    Xj, yj = jnp.asarray(X), jnp.asarray(y)
+
+    def loss_fn(p: dict[str, Any]) -> Any:
+        H1 = jax.nn.relu(Xj @ p["W1"].T + p["b1"])
+        return 0.5 * jnp.sum((H1 @ p["W2"].T + p["b2"] - yj) ** 2)
+
+    def one(_: Any, p: dict[str, Any]) -> dict[str, Any]:
+        g = jax.grad(loss_fn)(p)
+        return jax.tree_util.tree_map(lambda a, b: a - lr * b, p, g)
+
+    train = jax.jit(lambda p, k: jax.lax.fori_loop(0, k, one, p))
+    jgrad = jax.jit(jax.value_and_grad(loss_fn))
+    holder: dict[str, Any] = {}
+
+    def reset() -> None:
+        holder["p"] = {name: jnp.asarray(value) for name, value in p0.items()}
+        jax.block_until_ready(holder["p"])
+
+    def run(k: int) -> None:
+        holder["p"] = jax.block_until_ready(train(holder["p"], k))
+
+    def grads() -> tuple[float, Params]:
+        value, g = jgrad({n: jnp.asarray(v) for n, v in p0.items()})
+        return float(value), {n: np.asarray(v) for n, v in g.items()}
+
+    reset()
+    return Competitor(
+        cid,
+        label,
+        "jax",
+        reset,
+        run,
+        grads=grads,
+        snapshot=lambda: {n: np.asarray(v) for n, v in holder["p"].items()},
+        note=f"jax {jax.__version__}, x64, K steps in one compiled loop",
+        blas=JAX_BLAS,
+    )
+
+
+def torch_hand_competitor(
+    p0: Params, X: np.ndarray, y: np.ndarray, lr: float, disabled: bool
+) -> Competitor:
+    """PyTorch tensors with the backward pass written by hand (no autograd), float64."""
+    cid, label = "torch_hand", "PyTorch hand gradients"
+    if disabled:
+        return skipped(cid, label, "torch", "disabled by --no-torch")
+    try:
+        import torch
+    except Exception as exc:
+        return skipped(
+            cid, label, "torch", f"PyTorch not installed ({type(exc).__name__}: {exc})"
+        )
+    params = {n: torch.tensor(v, dtype=torch.float64) for n, v in p0.items()}
+    Xt = torch.from_numpy(np.ascontiguousarray(X))
+    yt = torch.from_numpy(np.ascontiguousarray(y))
+
+    def loss_and_grads() -> tuple[Any, dict[str, Any]]:
+        W1, b1, W2, b2 = (params[n] for n in ("W1", "b1", "W2", "b2"))
+        Z1 = torch.addmm(b1, Xt, W1.T)
+        H1 = torch.relu(Z1)
+        dY = torch.addmm(b2, H1, W2.T) - yt
+        dZ1 = (dY @ W2) * (Z1 > 0)  # relu'(0) = 0, as generated
+        value = 0.5 * (dY * dY).sum()
+        grads = {"W1": dZ1.T @ Xt, "b1": dZ1.sum(0), "W2": dY.T @ H1, "b2": dY.sum(0)}
+        return value, grads
+
+    def reset() -> None:
+        for n, v in p0.items():
+            params[n].copy_(torch.from_numpy(v))
+
+    def run(k: int) -> None:
+        for _ in range(k):
+            _, g = loss_and_grads()
+            for n, p in params.items():
+                p.sub_(g[n], alpha=lr)
+
+    def grads() -> tuple[float, Params]:
+        reset()
+        value, g = loss_and_grads()
+        return float(value), {n: t.numpy().copy() for n, t in g.items()}
+
+    return Competitor(
+        cid,
+        label,
+        "torch",
+        reset,
+        run,
+        grads=grads,
+        snapshot=lambda: {n: p.numpy().copy() for n, p in params.items()},
+        note=f"torch {torch.__version__}, {torch.get_num_threads()} threads, no autograd",
+        blas=torch_blas(torch),
     )
 
 
@@ -605,15 +799,21 @@ def check_competitors(
             c.run(1)
             assert c.snapshot is not None
             after = c.snapshot()
-            entry["step_rel_err"] = max(
-                _max_rel_err(p0[n] - after[n], lr * ref_grads[n]) for n in ref_grads
-            )
+            if c.start is None:
+                entry["step_rel_err"] = max(
+                    _max_rel_err(p0[n] - after[n], lr * ref_grads[n]) for n in ref_grads
+                )
+            else:  # float32: an update below its rounding of p is checked on p itself
+                entry["step_rel_err"] = max(
+                    _max_rel_err(after[n], c.start[n] - lr * ref_grads[n])
+                    for n in ref_grads
+                )
             c.reset()
             ok = (
-                entry.get("loss_rel_err", 0.0) <= RTOL
-                and entry.get("grad_max_rel_err", 0.0) <= RTOL
+                entry.get("loss_rel_err", 0.0) <= c.rtol
+                and entry.get("grad_max_rel_err", 0.0) <= c.rtol
                 and entry.get("shapes_ok", True)
-                and entry["step_rel_err"] <= STEP_RTOL
+                and entry["step_rel_err"] <= c.step_rtol
             )
         except Exception as exc:  # a crash is a failed check
             entry["error"] = f"{type(exc).__name__}: {exc}"
@@ -659,12 +859,15 @@ def calibrate(c: Competitor, min_ns: int) -> int:
 
 
 def time_round_robin(comps: list[Competitor], rounds: int, min_ns: int) -> None:
-    """R rounds of A B C ...: each measurement is K steps' time / K, in microseconds."""
+    """R rounds of A B C ..., B C A ..., ...: each measurement is K steps' time / K, in us."""
     active = [c for c in comps if c.status == "ok"]
     for c in active:
         c.k = calibrate(c, min_ns)
-    for _ in range(rounds):
-        for c in active:
+    for r in range(rounds):
+        # rotate the order each round: no competitor always runs right after the same one
+        # (PyTorch's OpenMP threads still spinning slowed whatever came next)
+        shift = r % len(active) if active else 0
+        for c in active[shift:] + active[:shift]:
             c.samples_us.append(_time_ns(c, c.k) / c.k / 1000.0)
             time.sleep(0.001)  # let spinning BLAS/OpenMP threads of the last one settle
 
@@ -680,6 +883,7 @@ def summarize(comps: list[Competitor]) -> dict[str, dict[str, Any]]:
             "status": c.status,
             "reason": c.reason,
             "note": c.note,
+            "blas": c.blas,
         }
         if c.samples_us:
             by_id = {o.id: o for o in comps}
@@ -745,8 +949,15 @@ def bench_size(size: Size, args: argparse.Namespace, workdir: Path) -> dict[str,
     for b in builds.values():
         comps += generated_competitors(b, p0, X, y, lr)
     comps += hand_competitors(p0, X, y, lr)
+    if not args.no_float32:
+        comps += float32_competitors(size, p0, X, y, workdir, tag)
     comps.append(jax_competitor(p0, X, y, lr, args.no_jax))
+    comps.append(jax_loop_competitor(p0, X, y, lr, args.no_jax))
     comps.append(torch_competitor(p0, X, y, lr, args.no_torch))
+    comps.append(torch_hand_competitor(p0, X, y, lr, args.no_torch))
+    for c in comps:
+        if c.kind in ("generated", "generated32", "hand", "floor"):
+            c.blas = numpy_blas()
 
     ref = next(
         (c for c in comps if c.kind == "generated" and c.status == "ok" and c.grads),
@@ -981,6 +1192,27 @@ def _target(
     }
 
 
+NOISY = 1.5  # a median this far above the minimum: the machine was busy, no verdict
+
+
+def _noise(entry: dict[str, Any]) -> float:
+    """median / min of one competitor's samples (1.0 on a quiet machine)."""
+    low = entry.get("min_us") or entry.get("min")
+    return entry.get("median_us", 0.0) / low if low else 1.0
+
+
+def _mark_noisy(target: dict[str, Any], entries: list[dict[str, Any]]) -> None:
+    """A missed target whose samples are too spread out is reported as noisy instead."""
+    worst = max(_noise(e) for e in entries)
+    target["noise"] = worst
+    if target["status"] == "missed" and worst > NOISY:
+        target["status"] = "noisy"
+        target["detail"] = (
+            f"{target.get('detail', '')}; median {worst:.2f}x the minimum (limit "
+            f"{NOISY}x): rerun on a quieter machine"
+        )
+
+
 def fastest_generated(result: dict[str, Any], api: str) -> str | None:
     """The id of the fastest timed generated style at this size through `api`."""
     timed = [
@@ -1013,6 +1245,10 @@ def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
                 detail = f"fastest style: {gen}"
             t = _target(f"{name} [{api}]", value, limit, "x", strict)
             t["detail"] = detail
+            if r and gen and value is not None:
+                _mark_noisy(
+                    t, [r["competitors"][gen], r["competitors"][BASELINES[col]]]
+                )
             targets.append(t)
 
     ratio("2-2-1:2", "hand", "2-2-1 N=2: generated <= 0.3 x hand NumPy", 0.3)
@@ -1028,6 +1264,13 @@ def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         t["detail"] = (
             f"{e2e['median_ms']['trainer']:.1f} ms vs {e2e['median_ms']['import_numpy']:.1f}"
             f" ms (import only: {e2e['median_ms']['import_trainer']:.1f} ms)"
+        )
+        _mark_noisy(
+            t,
+            [
+                {"median_us": e2e["median_ms"][k], "min_us": e2e["min_ms"][k]}
+                for k in ("trainer", "import_numpy")
+            ],
         )
     targets.append(t)
     for size in ("784-256-10:256", "784-1024-10:1024"):
@@ -1122,7 +1365,7 @@ def print_size(result: dict[str, Any]) -> None:
         f"\n== {result['label']}  (lr {result['lr']:.3g}; correctness vs "
         f"{check['reference']}: {'PASS' if check['passed'] else 'FAIL'})"
     )
-    cols = ("hand", "prealloc", "gemm", "jax", "torch")
+    cols = tuple(BASELINES)
     head = f"  {'competitor':<34}{'median µs':>11}{'min µs':>11}{'K':>7}"
     head += "".join(f"{'x' + c:>10}" for c in cols)
     print(head)
@@ -1138,6 +1381,8 @@ def print_size(result: dict[str, Any]) -> None:
             f"{_fmt_ratio(e['ratio'][c]):>10}" for c in cols
         )
         print(row + (f"   {e['note']}" if e["note"] else ""))
+    blas = sorted({e["blas"] for e in result["competitors"].values() if e.get("blas")})
+    print("  BLAS: " + "; ".join(blas))
     auto = result["auto_style"]
     fastest = result["fastest_generated"]
     print(
@@ -1201,7 +1446,9 @@ def print_targets(targets: list[dict[str, Any]]) -> None:
         else:
             shown = str(measured)
         status = t["status"]
-        if status == "missed" and t.get("missed_by_pct") is not None:
+        if status == "noisy":
+            status = "NOISY, no verdict"
+        elif status == "missed" and t.get("missed_by_pct") is not None:
             status = f"MISSED by {t['missed_by_pct']:.0f}%"
         elif status == "missed":
             status = "MISSED"
@@ -1230,6 +1477,7 @@ def _versions() -> dict[str, Any]:
                 "OPENBLAS_CORETYPE",
                 "OPENBLAS_NUM_THREADS",
                 "OMP_NUM_THREADS",
+                "OMP_WAIT_POLICY",
                 "MKL_NUM_THREADS",
                 "XLA_FLAGS",
             )
@@ -1276,6 +1524,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, metavar="FILE", help="write every result here")
     p.add_argument("--no-jax", action="store_true", help="skip JAX even if installed")
     p.add_argument(
+        "--no-float32",
+        action="store_true",
+        help="skip the float32 rows (generated float32 trainer, hand float32 NumPy)",
+    )
+    p.add_argument(
         "--no-torch", action="store_true", help="skip PyTorch even if installed"
     )
     p.add_argument(
@@ -1301,6 +1554,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run everything, print the tables and targets, write --json; exit 1 if a check failed."""
     args = parse_args(argv)
+    # before PyTorch (and its OpenMP runtime) is imported: idle threads sleep, not spin
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     warnings.simplefilter("ignore", category=UserWarning)
     started = time.perf_counter()
     report: dict[str, Any] = {
@@ -1312,7 +1567,7 @@ def main(argv: list[str] | None = None) -> int:
             "min_time_ms": args.min_time_ms,
             "styles": args.styles,
             "sizes": [s.key for s in args.sizes],
-            "dtype": "float64",
+            "dtype": "float64, and float32 rows unless --no-float32",
             "network": "hidden relu, linear output, half_sse summed over samples, "
             "full-batch SGD",
         },

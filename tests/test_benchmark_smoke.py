@@ -77,11 +77,24 @@ def test_quick_run_writes_the_expected_report(quick_run: tuple[dict, str]) -> No
         assert entry["status"] in ("ok", "skipped"), (cid, entry)
         if entry["status"] == "ok":
             assert entry["median_us"] > 0 and entry["min_us"] > 0, cid
-            assert set(entry["ratio"]) == {"hand", "prealloc", "gemm", "jax", "torch"}
+            assert set(entry["ratio"]) == {
+                "hand",
+                "prealloc",
+                "gemm",
+                "jax",
+                "torch",
+                "hand32",
+                "f64",
+            }
+            assert entry["blas"], cid  # which BLAS it ran on
             assert entry["ratio"]["hand"] is not None
         else:
             assert entry["reason"], f"{cid} skipped without a reason"
-    for optional in ("jax_jit", "torch_autograd"):  # the optional `bench` extra
+    # float32 rows: the float32 trainer and hand float32 NumPy, checked and timed
+    for cid in ("hand_numpy_f32", "generated[matrix_float32].sgd_step"):
+        assert comps[cid]["status"] == "ok", comps[cid]
+    extras = ("jax_jit", "jax_fori_loop", "torch_autograd", "torch_hand")
+    for optional in extras:  # the optional `bench` extra
         assert comps[optional]["status"] == "ok" or comps[optional]["reason"]
         if comps[optional]["status"] == "ok":
             assert size["check"]["results"][optional]["ok"] is True

@@ -11,63 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sympy as sp
-from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.pycode import PythonCodePrinter
 
 from ..derive import YHAT, Derivation, H, T, Z
 from ..derive import program as P
 from ..spec import names, registry
+from .arrays import NumPyArrayPrinter, numpy_expr
 
-
-class NumPyArrayPrinter(NumPyPrinter):
-    """NumPy as a person writes it: `np.` prefix, `np.maximum(z, 0)`, `(z > 0)` for the step."""
-
-    def _module_format(self, fqn: str, register: bool = True) -> str:
-        fqn = super()._module_format(fqn, register)
-        return "np." + fqn[len("numpy.") :] if fqn.startswith("numpy.") else fqn
-
-    def _print_Heaviside(self, expr: sp.Heaviside) -> str:
-        arg, at_zero = expr.args
-        if at_zero == 0:
-            return f"({self._print(arg)} > 0)"
-        if at_zero == 1:
-            return f"({self._print(arg)} >= 0)"
-        return f"np.heaviside({self._print(arg)}, {self._print(at_zero)})"
-
-    def _print_Float(self, expr: sp.Float) -> str:
-        return repr(float(expr))
-
-    def _print_Relational(self, expr: sp.core.relational.Relational) -> str:
-        return f"{self._print(expr.lhs)} {expr.rel_op} {self._print(expr.rhs)}"
-
-    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
-        *pieces, (last, cond) = expr.args
-        if cond != sp.true:
-            return super()._print_Piecewise(expr)
-        out = self._print(last)
-        for value, condition in reversed(pieces):
-            out = f"np.where({self._print(condition)}, {self._print(value)}, {out})"
-        return out
-
-    def _print_Max(self, expr: sp.Max) -> str:
-        args = [self._print(a) for a in expr.args if a != 0]
-        zeros = len(args) < len(expr.args)
-        if len(args) == 1 and zeros:
-            return f"np.maximum({args[0]}, 0)"
-        out = args[0]
-        for a in args[1:] + (["0"] if zeros else []):
-            out = f"np.maximum({out}, {a})"
-        return out
-
-
-_NUMPY = NumPyArrayPrinter({"fully_qualified_modules": True})
-
-
-def numpy_expr(expr: sp.Expr, names: dict[sp.Symbol, str]) -> str:
-    """Print an entrywise rule with its placeholders renamed to the arrays they stand for."""
-    named = expr.xreplace({s: sp.Symbol(n, real=True) for s, n in names.items()})
-    return _NUMPY.doprint(named)
+__all__ = ["NumPyArrayPrinter", "numpy_expr"]
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 
 from . import optimizers, registry
+from .formula_entries import Formula, parse_assignment
 from .limits import MAX_DEPTH, MAX_DOCUMENT_PARAMETERS, MAX_PARAMETERS, MAX_WIDTH
 from .load import resolve
 from .model import NetworkSpec, check_document_size, parse_real, parse_whole
@@ -35,6 +36,19 @@ def add_spec_options(p: argparse.ArgumentParser, training: bool = True) -> None:
     )
     g.add_argument(
         "--loss", help="default half_sse; from: " + ", ".join(sorted(registry.LOSSES))
+    )
+    g.add_argument(
+        "--activation-formula",
+        action="append",
+        metavar="NAME=FORMULA",
+        help="define an activation by a formula in z, e.g. 'swish=z * sigmoid(z)' "
+        "(repeatable); name it in --activations",
+    )
+    g.add_argument(
+        "--loss-formula",
+        metavar="NAME=FORMULA",
+        help="define a loss by a formula in yhat and y for one output, summed over the "
+        "outputs, and use it unless --loss names another: 'mae=abs(yhat - y)'",
     )
     g.add_argument(
         "--reduction", choices=registry.REDUCTIONS, help="over samples (default sum)"
@@ -80,11 +94,28 @@ TRAINING_FLAGS = (
 
 def flag_text(args: argparse.Namespace) -> list[str]:
     """The spec flags a command was given, as `--flag value` (to say how to redo it)."""
-    return [
+    out = [
         f"--{flag} {shlex.quote(str(getattr(args, flag)))}"
         for flag in (*SPEC_FLAGS, *TRAINING_FLAGS)
         if getattr(args, flag, None) is not None
     ]
+    for text in getattr(args, "activation_formula", None) or ():
+        out.append(f"--activation-formula {shlex.quote(text)}")
+    if getattr(args, "loss_formula", None) is not None:
+        out.append(f"--loss-formula {shlex.quote(args.loss_formula)}")
+    return out
+
+
+def _formulas(args: argparse.Namespace) -> tuple[Formula, ...]:
+    """The --activation-formula and --loss-formula flags, as NAME=FORMULA pairs."""
+    out = [
+        Formula("activation", *parse_assignment("--activation-formula", text))
+        for text in getattr(args, "activation_formula", None) or ()
+    ]
+    loss = getattr(args, "loss_formula", None)
+    if loss is not None:
+        out.append(Formula("loss", *parse_assignment("--loss-formula", loss)))
+    return tuple(out)
 
 
 def _numbers(args: argparse.Namespace) -> dict[str, float | int | None]:
@@ -112,11 +143,16 @@ def spec_from_args(args: argparse.Namespace, document: bool = False) -> NetworkS
     """
     numbers = _numbers(args)
     text = {k: getattr(args, k, None) for k in TRAINING_FLAGS if k not in numbers}
+    formulas = _formulas(args)
+    chosen_loss = args.loss
+    if chosen_loss is None and formulas and formulas[-1].kind == "loss":
+        chosen_loss = formulas[-1].name
     spec = resolve(
         args.spec,
         layers=args.layers,
         activations_flag=args.activations,
-        loss=args.loss,
+        formulas=formulas,
+        loss=chosen_loss,
         reduction=args.reduction,
         **numbers,
         **text,

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from .formula_entries import Formula
 from .limits import MAX_NESTING, MAX_SPEC_BYTES, MAX_SPEC_MIB, shown
 from .model import DEFAULT, NetworkSpec, make_spec
 
 SPEC_KEYS = (
     "name title layers activations loss reduction lr epochs seed alpha optimizer beta beta1 "
-    "beta2 eps dtype data params"
+    "beta2 eps dtype data params activation"
 ).split()
 
 
@@ -87,6 +88,7 @@ def load_toml(path: Path) -> dict[str, Any]:
     if _nesting(raw) > MAX_NESTING:
         raise too_deep
     out: dict[str, Any] = {}
+    formulas: list[Formula] = []
     for key, value in raw.items():
         if key not in SPEC_KEYS:
             raise UserError(
@@ -103,6 +105,16 @@ def load_toml(path: Path) -> dict[str, Any]:
                     f"{path}: [params] must be a table of W1, b1, W2, b2, ..."
                 )
             out["params"] = {k: _freeze(v) for k, v in value.items()}
+        elif key == "activation" or (key == "loss" and isinstance(value, dict)):
+            kind = key
+            if kind == "loss" and len(value) != 1:
+                raise UserError(
+                    f"{path}: [loss.NAME] defines the one loss the spec uses; give one"
+                )
+            found = _formula_tables(path, kind, value)
+            formulas += found
+            if kind == "loss":
+                out["loss"] = found[0].name
         elif key == "activations":
             if isinstance(value, str):
                 value = value.split(",")
@@ -115,6 +127,8 @@ def load_toml(path: Path) -> dict[str, Any]:
             out[key] = tuple(a.strip() for a in value)
         else:
             out[key] = value
+    if formulas:
+        out["formulas"] = tuple(formulas)
     if "layers" not in out:
         raise UserError(
             f"{path}: the spec has no 'layers'; add e.g. layers = [2, 2, 1]"
@@ -132,14 +146,40 @@ def load_toml(path: Path) -> dict[str, Any]:
     return out
 
 
+def _formula_tables(path: Path, kind: str, value: object) -> list[Formula]:
+    """[activation.NAME] / [loss.NAME] tables, each holding one `formula` string."""
+    example = (
+        'formula = "z * sigmoid(z)"'
+        if kind == "activation"
+        else 'formula = "abs(yhat - y)"'
+    )
+    if not isinstance(value, dict):
+        raise UserError(f"{path}: [{kind}.NAME] must be a table with {example}")
+    out = []
+    for name, table in value.items():
+        if (
+            not isinstance(table, dict)
+            or set(table) != {"formula"}
+            or not isinstance(table["formula"], str)
+        ):
+            raise UserError(
+                f"{path}: [{kind}.{shown(name)}] takes exactly one key, {example}"
+            )
+        out.append(Formula(kind, name, table["formula"]))
+    return out
+
+
 def resolve(
     spec_path: Path | None = None,
     *,
     layers: str | None = None,
     activations_flag: str | None = None,
+    formulas: tuple[Formula, ...] = (),
     **overrides: Any,
 ) -> NetworkSpec:
-    """The spec a command works on: the default, else the TOML file, then flags on top."""
+    """The spec a command works on: the default, else the TOML file, then flags on top.
+
+    `formulas` from flags replace the file's of the same kind and name."""
     fields: dict[str, Any]
     if spec_path is not None:
         fields = load_toml(spec_path)
@@ -154,4 +194,8 @@ def resolve(
     for key, value in overrides.items():
         if value is not None:
             fields[key] = value
+    if formulas:
+        given = {(f.kind, f.name) for f in formulas}
+        kept = [f for f in fields.get("formulas", ()) if (f.kind, f.name) not in given]
+        fields["formulas"] = (*kept, *formulas)
     return make_spec(**fields)

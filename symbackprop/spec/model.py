@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 from ..errors import UserError
 from . import names, optimizers, registry
+from .formula_entries import Formula, register_formulas
 from .limits import (
     DOCUMENT_ARTEFACTS,
     MAX_DEPTH,
@@ -53,6 +54,14 @@ class NetworkSpec:
     X: Matrix | None = None
     y: Matrix | None = None
     params: Mapping[str, Matrix | Vector] | None = field(default=None, compare=True)
+    # activations and losses defined by a formula ([activation.NAME], [loss.NAME], flags)
+    formulas: tuple[Formula, ...] = ()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickled (on a Dask worker, say): its formula-defined entries are registered."""
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
+        register_formulas(self.formulas)
 
     @property
     def tag(self) -> str:
@@ -116,6 +125,7 @@ class NetworkSpec:
                 else ""
             )
             + (f"dtype {self.dtype}, " if self.dtype != "float64" else "")
+            + "".join(f"{f.kind} {f.name} = {f.text}, " for f in self.formulas)
             + f"data: {data}"
         )
 
@@ -154,6 +164,7 @@ def make_spec(**fields: Any) -> NetworkSpec:
     """
     layers = _layers(fields.pop("layers"))
     check_layers(layers)
+    register_formulas(fields.get("formulas", ()))
     acts = fields.pop("activations", None)
     if acts is None:
         acts = ["relu"] * (len(layers) - 2) + ["identity"]

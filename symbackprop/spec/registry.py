@@ -4,7 +4,9 @@ The derivation reads the SymPy expression, the printers the stable NumPy forward
 LaTeX/MathJax names, the formula parsers the aliases, the trainer the init gain; whether an
 activation has a kink, is the identity or uses alpha is worked out from its expression.
 Derivatives are never written here: SymPy differentiates `expr`. `register_activation` /
-`register_loss` add entries at run time, `unregister_*` take them out again.
+`register_loss` add entries at run time, `unregister_*` take them out again; formula_entries.py
+makes them from a spec's formulas (its docstring states the derivative at a kink of where,
+abs and max; ReLU'(0) = 0 here: the step is 0 at 0, the z <= 0 side's slope).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Activation:
     aliases: tuple[str, ...] = ()  # other names the formula parsers accept (lower case)
     # weights into this layer are drawn with std sqrt(gain / fan_in)
     init_gain: float = 1.0
+    formula: str = ""  # the spec's plain-text definition, for one defined by a formula
 
     @property
     def mathjax(self) -> str:
@@ -84,6 +87,7 @@ class Loss:
     link_numpy: str = ""
     link_latex: str = ""  # the link's name in documents: \sigma, \operatorname{softmax}
     targets: str = "real"  # "real", "binary" (0/1) or "one_hot" (rows sum to 1)
+    formula: str = ""  # the spec's plain-text definition (per output), for a formula's
 
 
 def _sigmoid(z: sp.Expr) -> sp.Expr:
