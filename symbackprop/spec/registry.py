@@ -155,6 +155,18 @@ def _bce(z: Sequence[sp.Expr], y: Sequence[sp.Expr]) -> sp.Expr:
     )
 
 
+def _bce_on_probabilities(p: Sequence[sp.Expr], y: Sequence[sp.Expr]) -> sp.Expr:
+    return -sp.Add(
+        *[t * sp.log(q) + (1 - t) * sp.log(1 - q) for q, t in zip(p, y, strict=True)]
+    )
+
+
+def _cross_entropy_on_probabilities(
+    p: Sequence[sp.Expr], y: Sequence[sp.Expr]
+) -> sp.Expr:
+    return -sp.Add(*[t * sp.log(q) for q, t in zip(p, y, strict=True)])
+
+
 def _softmax(z: Sequence[sp.Expr]) -> list[sp.Expr]:
     total = sp.Add(*[sp.exp(zk) for zk in z])
     return [sp.exp(zk) / total for zk in z]
@@ -188,6 +200,13 @@ LOSSES: dict[str, Loss] = {
             link_expr=_sigmoid_link,
             link_numpy="np.exp(-np.logaddexp(0, -{Z}))",
             link_latex=r"\sigma",
+            targets="binary",
+        ),
+        Loss(
+            "bce",
+            _bce_on_probabilities,
+            "-np.sum({T} * np.log({Y}) + (1 - {T}) * np.log(1 - {Y}))",
+            "binary cross-entropy of probabilities (a sigmoid output layer's)",
             targets="binary",
         ),
         Loss(

@@ -56,7 +56,7 @@ def _student_value(
 ) -> Any:
     """What the student's parameter named `canonical` receives at a probe, in their layout."""
     if canonical == "X":
-        return probe.X
+        return layout.samples_to_student(probe.X)
     if canonical == "y":
         return layout.targets_to_student(probe.y)
     if canonical == "Y":
@@ -68,9 +68,14 @@ def _student_value(
             binding.params_keys.get(k, k): layout.to_student(k, v)
             for k, v in probe.params.items()
         }
+    if canonical == bind.CACHE:
+        return {
+            key: _student_value(c, probe, layout, binding)
+            for key, c in binding.cache_keys.items()
+        }
     if canonical[0] in "Wb":
         return layout.to_student(canonical, probe.params[canonical])
-    return probe.forward[canonical]  # Z1, H1, ...
+    return layout.samples_to_student(probe.forward[canonical])  # Z1, H1, ...
 
 
 def _encode_kwargs(values: dict[str, Any]) -> dict[str, Any]:
@@ -187,6 +192,9 @@ def student_namer(
                 for p in bind.parameter_names(depth):
                     key = bindings[role].params_keys.get(p, p)
                     names.setdefault(p, f'{student}["{key}"]')
+            if canonical == bind.CACHE:  # H1 is cache["A1"]
+                for key, c in bindings[role].cache_keys.items():
+                    names.setdefault(c, f'{student}["{key}"]')
     if "forward" in bindings:
         b = bindings["forward"]
         forward_names.update({c: s for s, c in b.arguments})

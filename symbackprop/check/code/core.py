@@ -18,7 +18,7 @@ from ...errors import UserError
 from ...spec import NetworkSpec, default_spec, names, registry
 from .. import diagnoses as dx
 from ..inert import inert
-from . import bind, runner, view
+from . import bind, profiles, runner, view
 from .calls import (
     build_calls,
     info_from_signature,
@@ -121,6 +121,7 @@ def run_check(
         role: _find(student, name, role)
         for role, name in (("forward", forward), ("backward", backward))
     }
+    forward, backward = infos["forward"].name, infos["backward"].name
     bindings = {
         "forward": bind.bind_function(
             infos["forward"], "forward", spec.depth, forward_args, forward_returns
@@ -157,7 +158,19 @@ def run_check(
         probes = make_probes(truth, seed)
         notes = _file_notes(student)
         result = _check(
-            spec, truth, probes, child, bindings, infos, where, timeout, notes
+            spec,
+            truth,
+            probes,
+            child,
+            bindings,
+            infos,
+            where,
+            timeout,
+            notes,
+            profiles.sample_layouts(
+                [i.docstring for i in infos.values()],
+                ["\n".join(c.lines.values()) for c in student.chunks],
+            ),
         )
     finally:
         child.close()  # also when binding fails after the child started
@@ -194,6 +207,10 @@ def _find(student: StudentFile, name: str, role: str) -> FunctionInfo:
     info = student.functions.get(name)
     if info is not None:
         return info
+    if name == role:  # not named: the names courses give it
+        for other in profiles.conventional_names(role):
+            if other in student.functions:
+                return student.functions[other]
     if name in student.skipped_defs:
         raise UserError(f"{student.path}: {student.skipped_defs[name]}")
     defined = ", ".join(sorted(student.functions)) or "none"
@@ -323,8 +340,10 @@ def _check(
     where: Where,
     timeout: float,
     notes: list[str],
+    samples: tuple[str, ...] = ("rows",),
 ) -> CheckResult:
-    """Probe every plausible layout, diagnose each, keep the layout that explains the most."""
+    """Probe every plausible layout, diagnose each, keep the layout that explains the most.
+    `samples`: the sample layouts to try (rows, columns)."""
     sizes = batch_sizes(spec.layers)
     loaded = run.loaded()
     if loaded is None:  # hung or crashed while loading the file
@@ -345,7 +364,7 @@ def _check(
             f"while loading: {e['type']}: {e['message']}" + (f" ({at})" if at else "")
         )
     layouts = candidate_layouts(
-        spec, initial_shapes(loaded.get("globals", {}), spec.depth)
+        spec, initial_shapes(loaded.get("globals", {}), spec.depth), samples
     )
     calls, index = build_calls(layouts, probes, bindings)
     results = outcomes(run.run(calls), calls, timeout)
@@ -427,7 +446,8 @@ def _forward_part(probed: _Probed, li: int, layout: Layout) -> dict[str, Any]:
 def _needed_from_forward(probed: _Probed) -> list[str]:
     """The forward values the check needs returned: the output, and whatever backward takes."""
     outputs = [k for k in probed.probes[0].forward if k != names.PREDICTION]
-    taken = {c for _, c in probed.bindings["backward"].arguments}
+    backward = probed.bindings["backward"]
+    taken = {c for _, c in backward.arguments} | set(backward.cache_keys.values())
     return [k for k in outputs if k == names.OUTPUTS or k in taken]
 
 

@@ -139,6 +139,17 @@ def diagnose_gradient(
     )
     if m is not None and not m.codes:
         note = ""
+        if student[0].shape != correct[0].shape and layout.samples == "columns":
+            # the courses that lay samples out as columns assert grads' shapes equal params'
+            return part(
+                "wrong",
+                [dx.WRONG_SHAPE],
+                f"{label} has shape {shape_of(student[0])} where {name} is "
+                f"{shape_of(correct[0])}: the values are right, the shape is not (a sum "
+                "without keepdims=True?); correct: "
+                f"{label} = {form.gradient(name)}",
+                err,
+            )
         if student[0].shape != correct[0].shape:
             note = f" (shape {shape_of(student[0])} broadcasts onto {name}'s {shape_of(correct[0])})"
         return part(

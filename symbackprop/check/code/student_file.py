@@ -47,6 +47,7 @@ class FunctionInfo:
     return_keys: tuple[str, ...] | None  # keys of a returned dict literal
     subscript_keys: dict[str, tuple[str, ...]]  # params["W1"] keys used, per parameter
     where: str
+    docstring: str = ""
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,8 @@ def _function_info(fn: ast.FunctionDef, where: str) -> FunctionInfo:
             isinstance(k, ast.Constant) and isinstance(k.value, str) for k in value.keys
         ):
             keys = tuple(k.value for k in value.keys)  # type: ignore[union-attr]
+        if returns is not None and len(returns) == 1 and returns[0]:
+            keys = _dict_assigned(nodes, returns[0])
     names = {p.name for p in params}
     subscripts: dict[str, list[str]] = {}
     for n in nodes:
@@ -191,7 +194,25 @@ def _function_info(fn: ast.FunctionDef, where: str) -> FunctionInfo:
         return_keys=keys,
         subscript_keys={k: tuple(v) for k, v in subscripts.items()},
         where=where,
+        docstring=ast.get_docstring(fn) or "",
     )
+
+
+def _dict_assigned(nodes: list[ast.AST], name: str) -> tuple[str, ...] | None:
+    """The string keys of a dict literal assigned to `name` (`grads = {"dW1": dW1, ...}`)."""
+    for n in nodes:
+        if (
+            isinstance(n, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == name for t in n.targets)
+            and isinstance(n.value, ast.Dict)
+            and n.value.keys
+            and all(
+                isinstance(k, ast.Constant) and isinstance(k.value, str)
+                for k in n.value.keys
+            )
+        ):
+            return tuple(k.value for k in n.value.keys)  # type: ignore[union-attr]
+    return None
 
 
 def function_info_from_callable(fn: object) -> FunctionInfo | None:
