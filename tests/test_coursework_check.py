@@ -2,7 +2,7 @@
 
 Each supported fixture of tests/fixtures/coursework/labels.toml is checked through the command
 line as a TA would run it: the network's spec (the assignment's layers, activations, loss and
-reduction, which the TA knows) and no convention flags where recognition must be flag-free
+reduction, and the L2 penalty's lambda, which the TA knows) and no convention flags where recognition must be flag-free
 (function names, containers, layout come from the file); the table says which extra flags, if
 any, each style needs. A gradient labelled ok must be ok; one labelled with a mistake must be
 wrong, with the fitting diagnosis where check-code has one.
@@ -34,7 +34,11 @@ STYLES: dict[str, list[str]] = {
     "dlai_2layer": [],
 }
 # fixtures of a supported style that need what is not done yet (the penalty, say)
-UNSUPPORTED = {"dlai_2layer/regularization_ok", "dlai_2layer/regularization_l2_half"}
+UNSUPPORTED: set[str] = set()
+
+# the spec's L2 lambda for a fixture with a penalty; each course's coefficient (lambd = l2 * m,
+# reg = l2 / 2) is passed to the student's function
+L2 = 0.1
 
 # the mistake -> the diagnosis check-code names for it (the others: "wrong")
 DIAGNOSES = {
@@ -51,7 +55,9 @@ def spec_flags(fx: dict[str, Any]) -> list[str]:
     activations = list(net["activations"])
     if net["loss"] == "softmax_ce":
         activations[-1] = "identity"  # the scores are the logits
+    penalty = ["--l2", str(L2)] if "penalty" in fx else []
     return [
+        *penalty,
         "--layers",
         ",".join(map(str, net["layers"])),
         "--activations",

@@ -41,6 +41,11 @@ def add_spec_options(p: argparse.ArgumentParser, training: bool = True) -> None:
     )
     # numbers are read as text and converted by the spec, so a bad one is one spec line
     g.add_argument("--alpha", help="leaky_relu slope for z <= 0 (default 0.01)")
+    g.add_argument(
+        "--l2",
+        help="L2 penalty lambda: lambda/2 * the sum of every W**2 (not the biases) added "
+        "to the batch loss after the reduction (default 0)",
+    )
     if training:
         g.add_argument("--lr", help="learning rate (default 0.05)")
         g.add_argument(
@@ -54,7 +59,7 @@ def add_spec_options(p: argparse.ArgumentParser, training: bool = True) -> None:
 
 
 # every spec flag, in the order a command line shows them; the training-only ones last
-SPEC_FLAGS = ("spec", "layers", "activations", "loss", "reduction", "alpha")
+SPEC_FLAGS = ("spec", "layers", "activations", "loss", "reduction", "alpha", "l2")
 TRAINING_FLAGS = ("lr", "epochs", "seed", "name", "title")
 
 
@@ -72,6 +77,7 @@ def _numbers(args: argparse.Namespace) -> dict[str, float | int | None]:
     out: dict[str, float | int | None] = {}
     for flag, parse, example in (
         ("alpha", parse_real, "--alpha 0.01"),
+        ("l2", parse_real, "--l2 0.01"),
         ("lr", parse_real, "--lr 0.05"),
         ("epochs", parse_whole, "--epochs 100"),
         ("seed", parse_whole, "--seed 0"),

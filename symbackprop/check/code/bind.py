@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import UserError
-from .profiles import CACHE_NAMES
+from ...spec.names import PENALTY
+from .profiles import CACHE_NAMES, COEFFICIENTS
 from .student_file import FunctionInfo
 
 INPUTS = {
@@ -49,8 +50,16 @@ GRADIENT_NAME = re.compile(
 CACHE = (
     "cache"  # a dict of the forward's intermediates, keyed as the student reads them
 )
-FORWARD_INPUTS = ("X", "y", "N", "params")  # plus every W and b
-BACKWARD_INPUTS = ("X", "y", "Y", "N", "params", CACHE)  # plus every W, b, Z and H
+FORWARD_INPUTS = ("X", "y", "N", "params", PENALTY)  # plus every W and b
+BACKWARD_INPUTS = (
+    "X",
+    "y",
+    "Y",
+    "N",
+    "params",
+    CACHE,
+    PENALTY,
+)  # plus W, b, Z, H
 # a docstring line saying that Y holds the labels: `Y -- "true" labels vector`
 _Y_IS_LABELS = re.compile(r"^\s*Y\s*(?:--|:|-)\s*.*\b(?:labels?|true|targets?)\b", re.M)
 
@@ -64,6 +73,7 @@ def canonical_value(name: str, depth: int) -> str | None:
         (PARAMS, "params"),
         (BATCH, "N"),
         (CACHE_NAMES, CACHE),
+        (COEFFICIENTS, PENALTY),
     ):
         if name in names:
             return canonical
@@ -121,6 +131,8 @@ class Binding:
     params_keys: dict[str, str]
     # the student's cache keys -> canonical Z1, H1, Y, when a cache dict is passed
     cache_keys: dict[str, str]
+    # canonical names in order, when the cache is a tuple the function unpacks
+    cache_order: tuple[str, ...]
     returns: tuple[str | None, ...] | None  # canonical name per returned position
     returns_declared: bool  # returns came from an option, not the return statement
     depth: int
@@ -223,13 +235,16 @@ def bind_function(
             )
     params_keys: dict[str, str] = {}
     cache_keys: dict[str, str] = {}
+    cache_order: tuple[str, ...] = ()
     for student, canonical in arguments:
         if canonical == "params":
             for key in info.subscript_keys.get(student, ()):
                 name = canonical_value(key, depth)
                 if name in parameter_names(depth):
                     params_keys[name] = key
-        if canonical == CACHE:
+        if canonical == CACHE and student in info.unpacked:
+            cache_order = _cache_order(info, student, depth)
+        elif canonical == CACHE:
             cache_keys = _cache_keys(info.subscript_keys.get(student, ()), depth)
     returns_declared = False
     returns: tuple[str | None, ...] | None = None
@@ -266,6 +281,7 @@ def bind_function(
         arguments=tuple(arguments),
         params_keys=params_keys,
         cache_keys=cache_keys,
+        cache_order=cache_order,
         returns=returns,
         returns_declared=returns_declared,
         depth=depth,
@@ -282,6 +298,21 @@ def _y_means_labels(info: FunctionInfo, depth: int) -> bool:
     if "y" in others:
         return False
     return CACHE in others or "Y" in others or bool(_Y_IS_LABELS.search(info.docstring))
+
+
+def _cache_order(info: FunctionInfo, student: str, depth: int) -> tuple[str, ...]:
+    """`(Z1, A1, W1, b1, ...) = cache`: what each position of the tuple is."""
+    order = []
+    for name in info.unpacked[student]:
+        canonical = canonical_value(name, depth) if name else None
+        if canonical is None or canonical[0] not in "ZHYWb":
+            raise UserError(
+                f"cannot bind {info.name} ({info.where}): it unpacks {student} into "
+                f"{', '.join(n or '_' for n in info.unpacked[student])}, and {name or '_'} "
+                "is not a value of the network check-code can pass"
+            )
+        order.append(canonical)
+    return tuple(order)
 
 
 def _cache_keys(read: Sequence[str], depth: int) -> dict[str, str]:

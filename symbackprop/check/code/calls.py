@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ...errors import UserError
-from . import bind, channel, runner
+from ...spec.names import PENALTY
+from . import bind, channel, profiles, runner
 from .layout import Layout
 from .result import CallOutcome, Namer, Outcome, Where
 from .student_file import FunctionInfo, Param
@@ -68,6 +69,10 @@ def _student_value(
             binding.params_keys.get(k, k): layout.to_student(k, v)
             for k, v in probe.params.items()
         }
+    if canonical == bind.CACHE and binding.cache_order:
+        return tuple(
+            _student_value(c, probe, layout, binding) for c in binding.cache_order
+        )
     if canonical == bind.CACHE:
         return {
             key: _student_value(c, probe, layout, binding)
@@ -83,7 +88,10 @@ def _encode_kwargs(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_calls(
-    layouts: list[Layout], probes: list[Probe], bindings: dict[str, bind.Binding]
+    layouts: list[Layout],
+    probes: list[Probe],
+    bindings: dict[str, bind.Binding],
+    l2: float = 0.0,
 ) -> tuple[list[dict[str, Any]], dict[tuple[str, int, int], int]]:
     """Every call (forward calls first, in phase 0), deduplicated; and (role, layout, probe) -> call id."""
     calls: list[dict[str, Any]] = []
@@ -97,7 +105,9 @@ def build_calls(
             for pi, probe in enumerate(probes):
                 kwargs = _encode_kwargs(
                     {
-                        student: _student_value(c, probe, layout, binding)
+                        student: profiles.course_coefficient(student, l2, probe.n)
+                        if c == PENALTY
+                        else _student_value(c, probe, layout, binding)
                         for student, c in binding.arguments
                     }
                 )

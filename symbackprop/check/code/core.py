@@ -366,7 +366,7 @@ def _check(
     layouts = candidate_layouts(
         spec, initial_shapes(loaded.get("globals", {}), spec.depth), samples
     )
-    calls, index = build_calls(layouts, probes, bindings)
+    calls, index = build_calls(layouts, probes, bindings, spec.l2)
     results = outcomes(run.run(calls), calls, timeout)
     namer = student_namer(bindings, infos, spec.depth)
     probed = _Probed(
@@ -447,7 +447,7 @@ def _needed_from_forward(probed: _Probed) -> list[str]:
     """The forward values the check needs returned: the output, and whatever backward takes."""
     outputs = [k for k in probed.probes[0].forward if k != names.PREDICTION]
     backward = probed.bindings["backward"]
-    taken = {c for _, c in backward.arguments} | set(backward.cache_keys.values())
+    taken = {c for _, c in backward.arguments}
     return [k for k in outputs if k == names.OUTPUTS or k in taken]
 
 

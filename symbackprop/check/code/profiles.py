@@ -47,6 +47,25 @@ COLUMN_HINTS = (
 ROW_HINTS = ("X.shape[0]", "(N,D)", "np.dot(X,W1)", "X@W1", "X.dot(W1)")
 
 
+# the coefficient a course passes for the L2 penalty -> (factor, times the batch size): the
+# course's value is factor * l2 (* m), where the spec's penalty is l2/2 * sum(W**2)
+COEFFICIENTS: dict[str, tuple[float, bool]] = {
+    "lambd": (1.0, True),  # deeplearning.ai: lambd/(2m) * sum(W**2), dW += lambd/m * W
+    "reg": (0.5, False),  # CS231n: reg * sum(W * W), dW += 2 * reg * W
+    "l2": (1.0, False),
+    "lam": (1.0, False),
+    "lmbda": (1.0, False),
+    "lambda_": (1.0, False),
+    "weight_decay": (1.0, False),
+}
+
+
+def course_coefficient(name: str, l2: float, m: int) -> float:
+    """The value a course's coefficient parameter takes for the spec's l2, at batch size m."""
+    factor, per_sample = COEFFICIENTS[name]
+    return factor * l2 * (m if per_sample else 1)
+
+
 def conventional_names(role: str) -> tuple[str, ...]:
     """The names a course may give the function of this role, in the order tried."""
     return FUNCTION_NAMES[role]

@@ -48,6 +48,8 @@ class FunctionInfo:
     subscript_keys: dict[str, tuple[str, ...]]  # params["W1"] keys used, per parameter
     where: str
     docstring: str = ""
+    # a parameter unpacked into names: `(Z1, A1, W1, b1, ...) = cache`
+    unpacked: dict[str, tuple[str | None, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,28 @@ def _function_info(fn: ast.FunctionDef, where: str) -> FunctionInfo:
         subscript_keys={k: tuple(v) for k, v in subscripts.items()},
         where=where,
         docstring=ast.get_docstring(fn) or "",
+        unpacked=_unpacked(nodes, names),
     )
+
+
+def _unpacked(
+    nodes: list[ast.AST], params: set[str]
+) -> dict[str, tuple[str | None, ...]]:
+    """Parameters unpacked into a tuple of names, and those names in order."""
+    out: dict[str, tuple[str | None, ...]] = {}
+    for n in nodes:
+        if (
+            isinstance(n, ast.Assign)
+            and len(n.targets) == 1
+            and isinstance(n.targets[0], ast.Tuple | ast.List)
+            and isinstance(n.value, ast.Name)
+            and n.value.id in params
+        ):
+            elts = n.targets[0].elts
+            out[n.value.id] = tuple(
+                e.id if isinstance(e, ast.Name) else None for e in elts
+            )
+    return out
 
 
 def _dict_assigned(nodes: list[ast.AST], name: str) -> tuple[str, ...] | None:
