@@ -305,6 +305,12 @@ def validate(spec: NetworkSpec) -> None:
             f"output activation to identity, e.g. --activations "
             f"{','.join([*spec.activations[:-1], 'identity'])}"
         )
+    if loss.output is not None and spec.activations[-1] != loss.output:
+        raise UserError(
+            f"loss {spec.loss} takes probabilities: set the output activation to "
+            f"{loss.output}, e.g. --activations "
+            f"{','.join([*spec.activations[:-1], loss.output])}"
+        )
     if loss.link == "softmax" and n[-1] < 2:
         raise UserError(
             "loss softmax_cross_entropy needs at least 2 outputs (one per class); "

@@ -84,6 +84,8 @@ class Loss:
     link_numpy: str = ""
     link_latex: str = ""  # the link's name in documents: \sigma, \operatorname{softmax}
     targets: str = "real"  # "real", "binary" (0/1) or "one_hot" (rows sum to 1)
+    # the output activation a loss on probabilities needs (bce: sigmoid), or None
+    output: str | None = None
 
 
 def _sigmoid(z: sp.Expr) -> sp.Expr:
@@ -208,6 +210,7 @@ LOSSES: dict[str, Loss] = {
             "-np.sum({T} * np.log({Y}) + (1 - {T}) * np.log(1 - {Y}))",
             "binary cross-entropy of probabilities (a sigmoid output layer's)",
             targets="binary",
+            output="sigmoid",
         ),
         Loss(
             "softmax_cross_entropy",
