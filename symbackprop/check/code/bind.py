@@ -177,8 +177,10 @@ def bind_function(
     depth: int,
     declared_args: str | Sequence[str] | None = None,
     declared_returns: str | Sequence[str] | None = None,
+    required_only: bool = False,
 ) -> Binding:
-    """Match parameters to canonical names; UserError (exit 2) when one cannot be bound."""
+    """Match parameters to canonical names; UserError (exit 2) when one cannot be bound.
+    `required_only`: leave out every parameter with a default (a loss function's y=None)."""
     params = [p for p in info.params if p.kind != "var"]
     signature = f"{info.name}({', '.join(p.name for p in info.params)})"
     option = "--forward-args" if role == "forward" else "--backward-args"
@@ -209,6 +211,8 @@ def bind_function(
                 canonical = "y"
             if canonical is not None and canonical not in allowed:
                 canonical = None
+        if required_only and p.has_default and declared is None:
+            continue
         if canonical is None:
             if p.has_default:
                 continue
@@ -378,6 +382,10 @@ def map_returned(value: Any, binding: Binding, where: str) -> dict[str, Any]:
     flag = "--returns" if backward else "--forward-returns"
     if not backward and isinstance(value, tuple | list):
         value = _flatten_caches(value, binding)
+    if backward and isinstance(value, tuple) and len(value) == 2:
+        dicts = [v for v in value if isinstance(v, dict)]
+        if len(dicts) == 1:  # (loss, grads)
+            value = dicts[0]
     if isinstance(value, dict):
         convert = canonical_gradient if backward else canonical_value
         named = {convert(str(k), depth): v for k, v in value.items()}

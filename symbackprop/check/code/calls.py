@@ -11,7 +11,7 @@ from typing import Any
 from ...errors import UserError
 from ...spec.names import PENALTY
 from . import bind, channel, profiles, runner
-from .layout import Layout
+from .layout import LABELS, Layout
 from .result import CallOutcome, Namer, Outcome, Where
 from .student_file import FunctionInfo, Param
 from .truth import Probe
@@ -59,7 +59,7 @@ def _student_value(
     if canonical == "X":
         return layout.samples_to_student(probe.X)
     if canonical == "y":
-        return layout.targets_to_student(probe.y)
+        return layout.labels_to_student(probe.y)
     if canonical == "Y":
         return layout.targets_to_student(probe.forward["Y"])
     if canonical == "N":
@@ -92,6 +92,7 @@ def build_calls(
     probes: list[Probe],
     bindings: dict[str, bind.Binding],
     l2: float = 0.0,
+    half_reg: bool = False,
 ) -> tuple[list[dict[str, Any]], dict[tuple[str, int, int], int]]:
     """Every call (forward calls first, in phase 0), deduplicated; and (role, layout, probe) -> call id."""
     calls: list[dict[str, Any]] = []
@@ -105,12 +106,17 @@ def build_calls(
             for pi, probe in enumerate(probes):
                 kwargs = _encode_kwargs(
                     {
-                        student: profiles.course_coefficient(student, l2, probe.n)
+                        student: profiles.course_coefficient(
+                            student, l2, probe.n, half_reg
+                        )
                         if c == PENALTY
                         else _student_value(c, probe, layout, binding)
                         for student, c in binding.arguments
                     }
                 )
+                for student, c in binding.arguments:
+                    if c == "y" and layout.targets == LABELS:
+                        kwargs[student]["int"] = True  # class labels index arrays
                 key = role + json.dumps(kwargs, sort_keys=True)
                 if key not in seen:
                     seen[key] = len(calls)

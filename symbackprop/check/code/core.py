@@ -124,7 +124,13 @@ def run_check(
     forward, backward = infos["forward"].name, infos["backward"].name
     bindings = {
         "forward": bind.bind_function(
-            infos["forward"], "forward", spec.depth, forward_args, forward_returns
+            infos["forward"],
+            "forward",
+            spec.depth,
+            forward_args,
+            forward_returns,
+            # one function for both (scores, or (loss, grads) given the targets)
+            required_only=forward == backward,
         ),
         "backward": bind.bind_function(
             infos["backward"], "backward", spec.depth, backward_args, returns
@@ -167,9 +173,10 @@ def run_check(
             where,
             timeout,
             notes,
-            profiles.sample_layouts(
+            profiles.read_conventions(
                 [i.docstring for i in infos.values()],
-                ["\n".join(c.lines.values()) for c in student.chunks],
+                "\n".join("\n".join(c.lines.values()) for c in student.chunks),
+                registry.loss(spec.loss).targets == "one_hot",
             ),
         )
     finally:
@@ -208,7 +215,10 @@ def _find(student: StudentFile, name: str, role: str) -> FunctionInfo:
     if info is not None:
         return info
     if name == role:  # not named: the names courses give it
-        for other in profiles.conventional_names(role):
+        for other in (
+            *profiles.conventional_names(role),
+            *profiles.LOSS_AND_GRADS_NAMES,
+        ):
             if other in student.functions:
                 return student.functions[other]
     if name in student.skipped_defs:
@@ -340,10 +350,10 @@ def _check(
     where: Where,
     timeout: float,
     notes: list[str],
-    samples: tuple[str, ...] = ("rows",),
+    conventions: profiles.Conventions = profiles.SEED,
 ) -> CheckResult:
     """Probe every plausible layout, diagnose each, keep the layout that explains the most.
-    `samples`: the sample layouts to try (rows, columns)."""
+    `conventions`: what the file's text says (sample layouts to try, class labels)."""
     sizes = batch_sizes(spec.layers)
     loaded = run.loaded()
     if loaded is None:  # hung or crashed while loading the file
@@ -364,9 +374,12 @@ def _check(
             f"while loading: {e['type']}: {e['message']}" + (f" ({at})" if at else "")
         )
     layouts = candidate_layouts(
-        spec, initial_shapes(loaded.get("globals", {}), spec.depth), samples
+        spec,
+        initial_shapes(loaded.get("globals", {}), spec.depth),
+        conventions.samples,
+        conventions.labels,
     )
-    calls, index = build_calls(layouts, probes, bindings, spec.l2)
+    calls, index = build_calls(layouts, probes, bindings, spec.l2, conventions.half_reg)
     results = outcomes(run.run(calls), calls, timeout)
     namer = student_namer(bindings, infos, spec.depth)
     probed = _Probed(

@@ -21,7 +21,9 @@ WEIGHT_LAYOUTS = ("out_in", "in_out")
 # a single unit's weights as a vector (inputs,): only when the file says so
 VECTOR = "vec"
 BIAS_LAYOUTS = ("flat", "row", "col")  # (h,), (1, h), (h, 1)
-TARGET_LAYOUTS = ("2d", "1d")  # y as (N, k), or (N,) for a single output
+# y as (N, k), (N,) for a single output, or integer class labels (N,) for one-hot targets
+TARGET_LAYOUTS = ("2d", "1d")
+LABELS = "labels"
 # one sample per row (X is (N, inputs)) or per column (X is (inputs, m), deeplearning.ai's)
 SAMPLE_LAYOUTS = ("rows", "columns")
 
@@ -71,6 +73,12 @@ class Layout:
             return value.reshape(-1, 1)
         return value
 
+    def labels_to_student(self, value: np.ndarray) -> np.ndarray:
+        """The targets y as the student takes them: class labels when the file uses them."""
+        if self.targets == LABELS:
+            return value.argmax(axis=1)
+        return self.targets_to_student(value)
+
     def targets_to_student(self, value: np.ndarray) -> np.ndarray:
         """y or Y, (N, k) -> the student's layout."""
         if self.targets == "1d":
@@ -99,7 +107,11 @@ class Layout:
                 by_kind.setdefault(kind, []).append(f"{name} {shape}")
             parts += [f"{' and '.join(v)} {words[k]}" for k, v in by_kind.items()]
         k = spec.layers[-1]
-        if self.samples == "columns":
+        if self.targets == LABELS:
+            parts.append(
+                f"X (N, {spec.layers[0]}), y class labels (N,) from 0 to {k - 1}"
+            )
+        elif self.samples == "columns":
             y = "(m,)" if self.targets == "1d" else f"({k}, m)"
             parts.append(f"samples as columns: X ({spec.layers[0]}, m), Y {y}")
         else:
@@ -130,10 +142,12 @@ def candidate_layouts(
     spec: NetworkSpec,
     initial: dict[str, tuple[int, ...]],
     samples: tuple[str, ...] = ("rows",),
+    labels: bool = False,
 ) -> list[Layout]:
     """Layouts to try, best guess first: the file's initial arrays decide where they can
     (a parameter whose shape fits no layout is a UserError); otherwise every consistent one.
-    `samples`: the sample layouts the file allows (its names and docstrings decide)."""
+    `samples`: the sample layouts the file allows (its names and docstrings decide);
+    `labels`: one-hot targets passed as integer class labels."""
     depth = spec.depth
     for name in spec.param_names:
         if name in initial:
@@ -152,8 +166,8 @@ def candidate_layouts(
                     f"network {'-'.join(map(str, spec.layers))} ({name} should be {ways}); pass "
                     "--layers (and --activations) matching the notebook"
                 )
-    targets = ["2d"]
-    if spec.layers[-1] == 1:
+    targets = [LABELS] if labels else ["2d"]
+    if spec.layers[-1] == 1 and not labels:
         y_shape = initial.get("y")
         targets = ["1d"] if y_shape is not None and len(y_shape) == 1 else ["2d"]
         if y_shape is None:

@@ -7,6 +7,7 @@ Binding and layout read these tables; nothing here runs a student's code.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 # the names a course gives each role, most specific first (the seed's first)
 FUNCTION_NAMES: dict[str, tuple[str, ...]] = {
@@ -28,6 +29,20 @@ FUNCTION_NAMES: dict[str, tuple[str, ...]] = {
         "backward_prop",
     ),
 }
+
+# a function computing both from the targets: scores without them, (loss, grads) with them
+LOSS_AND_GRADS_NAMES = ("loss", "two_layer_net", "loss_and_grads", "loss_and_gradients")
+
+# what a file says when its targets are integer class labels (CS231n's y)
+LABEL_HINTS = (
+    "np.arange(N),y]",
+    "range(N),y]",
+    "isaninteger",
+    "integerintherange",
+    "traininglabels",
+)
+# CS231n's 2015 loss 0.5 * reg * sum(W**2): there reg is the spec's l2 itself
+HALF_REG_HINTS = ("0.5*reg*", "reg*0.5*", "0.5*self.reg*")
 
 # a dict of the forward pass's intermediates handed to the backward (deeplearning.ai's cache)
 CACHE_NAMES = frozenset({"cache", "forward_cache", "memory"})
@@ -60,15 +75,24 @@ COEFFICIENTS: dict[str, tuple[float, bool]] = {
 }
 
 
-def course_coefficient(name: str, l2: float, m: int) -> float:
-    """The value a course's coefficient parameter takes for the spec's l2, at batch size m."""
+def course_coefficient(name: str, l2: float, m: int, half_reg: bool = False) -> float:
+    """The value a course's coefficient parameter takes for the spec's l2, at batch size m
+    (`half_reg`: the file's penalty is 0.5 * reg * sum(W**2))."""
     factor, per_sample = COEFFICIENTS[name]
+    if half_reg and name == "reg":
+        factor = 1.0
     return factor * l2 * (m if per_sample else 1)
 
 
 def conventional_names(role: str) -> tuple[str, ...]:
     """The names a course may give the function of this role, in the order tried."""
     return FUNCTION_NAMES[role]
+
+
+def says(text: str, hints: tuple[str, ...]) -> bool:
+    """Whether the text, its spaces taken out, contains one of the hints."""
+    flat = "".join(text.split())
+    return any(hint in flat for hint in hints)
 
 
 def sample_layouts(*sources: Iterable[str]) -> tuple[str, ...]:
@@ -81,3 +105,28 @@ def sample_layouts(*sources: Iterable[str]) -> tuple[str, ...]:
         if columns != rows:
             return ("columns",) if columns else ("rows",)
     return ("rows", "columns")
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """What a file's text says about its layout: samples as rows or columns, targets as class
+    labels, CS231n's 0.5 * reg penalty."""
+
+    samples: tuple[str, ...] = ("rows",)
+    labels: bool = False
+    half_reg: bool = False
+
+
+SEED = Conventions()  # the seed's: samples as rows, targets as arrays
+
+
+def read_conventions(
+    docstrings: Iterable[str], text: str, one_hot: bool
+) -> Conventions:
+    """The conventions of a file: from its functions' docstrings, then its whole text."""
+    docs = list(docstrings)
+    return Conventions(
+        sample_layouts(docs, [text]),
+        one_hot and says("\n".join(docs) + text, LABEL_HINTS),
+        says(text, HALF_REG_HINTS),
+    )

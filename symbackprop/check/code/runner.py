@@ -65,7 +65,8 @@ def decode(obj: Any) -> Any:
     if isinstance(obj, dict):
         if "__nd__" in obj:
             raw = base64.b64decode(obj["b64"])
-            return np.frombuffer(raw, dtype="<f8").reshape(obj["__nd__"]).copy()
+            arr = np.frombuffer(raw, dtype="<f8").reshape(obj["__nd__"]).copy()
+            return arr.astype(np.int64) if obj.get("int") else arr  # class labels
         if "__seq__" in obj:
             return tuple(decode(v) for v in obj["__seq__"])
         if "__dict__" in obj:
