@@ -32,9 +32,13 @@ LOSSES = {"bce": "bce", "softmax_ce": "softmax_cross_entropy", "half_mse": "half
 # style -> the flags a TA passes beyond the network spec (none: recognised from the file)
 STYLES: dict[str, list[str]] = {
     "dlai_2layer": [],
+    "cs231n_twolayernet": [],
 }
 # fixtures of a supported style that need what is not done yet (the penalty, say)
-UNSUPPORTED: set[str] = set()
+UNSUPPORTED = {  # CS231n's class TwoLayerNet: methods are not bound yet
+    f"cs231n_twolayernet/neural_net_{name}"
+    for name in ("ok", "reg_half", "db1_wrong_axis", "relu_on_output")
+}
 
 # the spec's L2 lambda for a fixture with a penalty; each course's coefficient (lambd = l2 * m,
 # reg = l2 / 2) is passed to the student's function
@@ -46,6 +50,7 @@ DIAGNOSES = {
     "db_without_keepdims": "wrong_shape",
     "transposed_A1": "transposed",
     "db_wrong_axis": "wrong_shape",
+    "l2_factor_off_by_2": "penalty_factor",
 }
 
 

@@ -13,6 +13,7 @@ MISSING_ACTIVATION_MASK = "missing_activation_mask"
 WRONG_SHAPE = "wrong_shape"
 PRODUCT_ORDER = "product_order"
 BIAS_BROADCAST = "bias_broadcast"
+PENALTY_FACTOR = "penalty_factor"
 WRONG = "wrong"
 
 EXPLANATIONS: dict[str, str] = {
@@ -29,5 +30,8 @@ EXPLANATIONS: dict[str, str] = {
     "samples",
     BIAS_BROADCAST: "the bias is added per sample instead of per unit: a bias of shape (h, 1) "
     "broadcasts down the batch; use shape (h,) or (1, h)",
+    PENALTY_FACTOR: "the L2 penalty's term in the weight gradient has the wrong factor: the "
+    "penalty lambda/2 * sum(W**2) adds lambda * W (CS231n's reg * sum(W * W) adds 2 * reg * W; "
+    "deeplearning.ai's lambd/(2m) * sum adds lambd/m * W)",
     WRONG: "the values are wrong in a way that is not one of the common mistakes",
 }

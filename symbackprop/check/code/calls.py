@@ -208,6 +208,10 @@ def student_namer(
                 for p in bind.parameter_names(depth):
                     key = bindings[role].params_keys.get(p, p)
                     names.setdefault(p, f'{student}["{key}"]')
+            unpacked = infos[role].unpacked.get(student, ()) if role in infos else ()
+            for c, own in zip(bindings[role].cache_order, unpacked, strict=False):
+                if own:  # `(Z1, A1, ...) = cache`: H1 is their A1
+                    names.setdefault(c, own)
             if canonical == bind.CACHE:  # H1 is cache["A1"]
                 for key, c in bindings[role].cache_keys.items():
                     names.setdefault(c, f'{student}["{key}"]')
