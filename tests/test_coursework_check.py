@@ -35,10 +35,7 @@ STYLES: dict[str, list[str]] = {
     "cs231n_twolayernet": [],
 }
 # fixtures of a supported style that need what is not done yet (the penalty, say)
-UNSUPPORTED = {  # CS231n's class TwoLayerNet: methods are not bound yet
-    f"cs231n_twolayernet/neural_net_{name}"
-    for name in ("ok", "reg_half", "db1_wrong_axis", "relu_on_output")
-}
+UNSUPPORTED: set[str] = set()
 
 # the spec's L2 lambda for a fixture with a penalty; each course's coefficient (lambd = l2 * m,
 # reg = l2 / 2) is passed to the student's function

@@ -18,7 +18,7 @@ from ...errors import UserError
 from ...spec import NetworkSpec, default_spec, names, registry
 from .. import diagnoses as dx
 from ..inert import inert
-from . import bind, profiles, runner, view
+from . import bind, methods, profiles, runner, view
 from .calls import (
     build_calls,
     info_from_signature,
@@ -121,7 +121,19 @@ def run_check(
         role: _find(student, name, role)
         for role, name in (("forward", forward), ("backward", backward))
     }
+    adapters = {
+        role: methods.adapter(student, info.name, spec)
+        for role, info in infos.items()
+        if "." in info.name  # a method of the file's class
+    }
+    for role, made in adapters.items():
+        infos[role] = made.info
     forward, backward = infos["forward"].name, infos["backward"].name
+    for role, made in adapters.items():
+        if role == "forward":
+            forward = made.name
+        else:
+            backward = made.name
     bindings = {
         "forward": bind.bind_function(
             infos["forward"],
@@ -136,9 +148,12 @@ def run_check(
             infos["backward"], "backward", spec.depth, backward_args, returns
         ),
     }
+    for role, made in adapters.items():  # the child calls the adapter
+        bindings[role] = replace(bindings[role], function=made.name)
+    own = {a.name: a.statement for a in adapters.values()}  # one per method
     statements = [
         {"chunk": s.chunk, "line": s.line, "source": s.source}
-        for s in student.statements
+        for s in [*student.statements, *own.values()]
     ]
 
     def where(frame: dict[str, Any] | None) -> str:
@@ -155,7 +170,7 @@ def run_check(
         [forward, backward],
         deadline,
         mode,
-        len(student.chunks),
+        len(student.chunks) + bool(adapters),
         view.PACKAGES + tuple(p for p in view.OPTIONAL if p in student.imports),
     )
 
@@ -214,13 +229,15 @@ def _find(student: StudentFile, name: str, role: str) -> FunctionInfo:
     info = student.functions.get(name)
     if info is not None:
         return info
-    if name == role:  # not named: the names courses give it
-        for other in (
-            *profiles.conventional_names(role),
-            *profiles.LOSS_AND_GRADS_NAMES,
-        ):
+    if name == role:  # not named: the names courses give it, or a class's methods
+        wanted = (*profiles.conventional_names(role), *profiles.LOSS_AND_GRADS_NAMES)
+        for other in wanted:
             if other in student.functions:
                 return student.functions[other]
+        for other in wanted:
+            for key in student.functions.methods():
+                if key.endswith(f".{other}"):
+                    return student.functions[key]
     if name in student.skipped_defs:
         raise UserError(f"{student.path}: {student.skipped_defs[name]}")
     defined = ", ".join(sorted(student.functions)) or "none"

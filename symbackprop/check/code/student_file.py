@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 MAX_CODE_LINE = 200  # characters of a line quoted in a message
@@ -69,22 +69,35 @@ class Functions(Mapping[str, FunctionInfo]):
         self._defs: dict[str, tuple[ast.FunctionDef, str]] = {}
         self._infos: dict[str, FunctionInfo] = {}
 
-    def add(self, node: ast.FunctionDef, where: str) -> None:
-        """Record a kept `def`; a later one of the same name replaces it, as at run time."""
-        self._defs[node.name] = (node, where)
-        self._infos.pop(node.name, None)
+    def add(self, node: ast.FunctionDef, where: str, owner: str = "") -> None:
+        """Record a kept `def` (a method of class `owner` as owner.name); a later one of the
+        same name replaces it, as at run time."""
+        name = f"{owner}.{node.name}" if owner else node.name
+        self._defs[name] = (node, where)
+        self._infos.pop(name, None)
+
+    def node(self, name: str) -> ast.FunctionDef:
+        """The `def` itself (a method's, to read what its class stores on self)."""
+        return self._defs[name][0]
 
     def __getitem__(self, name: str) -> FunctionInfo:
         if name not in self._infos:
             node, where = self._defs[name]
-            self._infos[name] = _function_info(node, where)
+            info = _function_info(node, where)
+            if "." in name:  # a method: self is not the caller's to pass
+                info = replace(info, name=name, params=info.params[1:])
+            self._infos[name] = info
         return self._infos[name]
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._defs)
+    def methods(self) -> list[str]:
+        """The kept classes' methods, as Class.method (looked up like functions)."""
+        return [name for name in self._defs if "." in name]
+
+    def __iter__(self) -> Iterator[str]:  # the top-level functions
+        return iter(name for name in self._defs if "." not in name)
 
     def __len__(self) -> int:
-        return len(self._defs)
+        return sum("." not in name for name in self._defs)
 
 
 @dataclass
