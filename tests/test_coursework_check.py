@@ -33,9 +33,17 @@ LOSSES = {"bce": "bce", "softmax_ce": "softmax_cross_entropy", "half_mse": "half
 STYLES: dict[str, list[str]] = {
     "dlai_2layer": [],
     "cs231n_twolayernet": [],
+    "dlai_L_layer": [],
+    "classes": [],
 }
 # fixtures of a supported style that need what is not done yet (the penalty, say)
-UNSUPPORTED: set[str] = set()
+UNSUPPORTED = {  # weights kept in lists (Nielsen), layer objects composed by a function
+    "classes/nielsen_network_ok",
+    "classes/nielsen_network_sigmoid_prime_of_A",
+    "classes/dense_layers_l2_ok",
+    "classes/dense_sgd_in_backward_ok",
+    "classes/dense_update_before_grad_input",
+}
 
 # the spec's L2 lambda for a fixture with a penalty; each course's coefficient (lambd = l2 * m,
 # reg = l2 / 2) is passed to the student's function
@@ -126,3 +134,66 @@ def test_columns_feedback_is_in_the_students_convention() -> None:
     assert "dW1 = dZ1 @ X.T" in done.stdout
     assert "m = X.shape[1]" in done.stdout
     assert 'cache["A1"]' in done.stdout
+
+
+# a built-in profile -> a fixture it fits (the TA's alternative to flag-free recognition)
+PROFILED = {
+    "dlai": "dlai_2layer/planar_tanh_missing_m",
+    "dlai-L-layer": "dlai_L_layer/deep_db_wrong_axis",
+    "cs231n": "cs231n_twolayernet/neural_net_reg_half",
+    "seed": None,
+}
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`symbackprop check-code ARGS` from this checkout."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "symbackprop", "check-code", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.mark.parametrize("name", [n for n, k in PROFILED.items() if k])
+def test_built_in_profile_gives_the_same_verdicts(name: str) -> None:
+    fx = FIXTURES[PROFILED[name]]  # type: ignore[index]
+    done = run_cli(str(HERE / fx["file"]), "--json", "--profile", name, *spec_flags(fx))
+    report = json.loads(done.stdout)
+    for param, label in fx["labels"].items():
+        assert (report["gradients"][param]["status"] == "ok") == (label == "ok")
+
+
+def test_a_profile_that_does_not_match_is_one_line(tmp_path: Path) -> None:
+    fx = FIXTURES["dlai_2layer/planar_tanh_ok"]
+    done = run_cli(str(HERE / fx["file"]), "--profile", "cs231n", *spec_flags(fx))
+    assert done.returncode == 2
+    line = done.stderr.strip()
+    assert "\n" not in line and "--profile cs231n does not match" in line
+    assert "'loss'" in line
+    bad = tmp_path / "bad.toml"
+    bad.write_text('forward = "f"\nbackward = "g"\nlayout = "rows"\n')
+    done = run_cli(str(HERE / fx["file"]), "--profile", str(bad), *spec_flags(fx))
+    assert done.returncode == 2 and "unknown key 'layout'" in done.stderr
+
+
+def test_a_profile_file_names_the_functions(tmp_path: Path) -> None:
+    fx = FIXTURES["cs231n_twolayernet/two_layer_net_2015_missing_m"]
+    profile = tmp_path / "cs231n_2015.toml"
+    profile.write_text(
+        'forward = "two_layer_net"\nbackward = "two_layer_net"\n'
+        'samples = "rows"\ntargets = "labels"\n'
+    )
+    done = run_cli(
+        str(HERE / fx["file"]), "--json", "--profile", str(profile), *spec_flags(fx)
+    )
+    report = json.loads(done.stdout)
+    assert report["gradients"]["W1"]["diagnoses"] == ["scaled"]
+    assert not report["ok"]
+
+
+def test_shipped_profiles_load() -> None:
+    from symbackprop.check.code import profiles
+
+    assert {"seed", "dlai", "dlai-L-layer", "cs231n"} <= set(
+        profiles.built_in_profiles()
+    )
+    assert profiles.load_profile("dlai").samples == "columns"
+    assert profiles.load_profile("cs231n").targets == "labels"

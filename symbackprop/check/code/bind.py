@@ -14,7 +14,7 @@ from typing import Any
 
 from ...errors import UserError
 from ...spec.names import PENALTY
-from .profiles import CACHE_NAMES, COEFFICIENTS
+from .profiles import CACHE_NAMES, CACHES_NAMES, COEFFICIENTS
 from .student_file import FunctionInfo
 
 INPUTS = {
@@ -47,19 +47,12 @@ GRADIENT_NAME = re.compile(
     r"(?P<kind>[WwBb])_?(?P<index>\d{1,6})(?:_?(?:grad|gradient|g|d))?\Z"
 )
 
-CACHE = (
-    "cache"  # a dict of the forward's intermediates, keyed as the student reads them
-)
+# a dict (or tuple) of the forward's intermediates, keyed as the student reads them
+CACHE = "cache"
+CACHES = "caches"  # per layer ((input, W, b), Z): deeplearning.ai's L-layer form
 FORWARD_INPUTS = ("X", "y", "N", "params", PENALTY)  # plus every W and b
-BACKWARD_INPUTS = (
-    "X",
-    "y",
-    "Y",
-    "N",
-    "params",
-    CACHE,
-    PENALTY,
-)  # plus W, b, Z, H
+# plus every W, b, Z and H
+BACKWARD_INPUTS = ("X", "y", "Y", "N", "params", CACHE, CACHES, PENALTY)
 # a docstring line saying that Y holds the labels: `Y -- "true" labels vector`
 _Y_IS_LABELS = re.compile(r"^\s*Y\s*(?:--|:|-)\s*.*\b(?:labels?|true|targets?)\b", re.M)
 
@@ -73,6 +66,7 @@ def canonical_value(name: str, depth: int) -> str | None:
         (PARAMS, "params"),
         (BATCH, "N"),
         (CACHE_NAMES, CACHE),
+        (CACHES_NAMES, CACHES),
         (COEFFICIENTS, PENALTY),
     ):
         if name in names:
@@ -301,7 +295,9 @@ def _y_means_labels(info: FunctionInfo, depth: int) -> bool:
     others = [canonical_value(n, depth) for n in names if n != "Y"]
     if "y" in others:
         return False
-    return CACHE in others or "Y" in others or bool(_Y_IS_LABELS.search(info.docstring))
+    return bool(
+        {CACHE, CACHES, "Y"} & set(others) or _Y_IS_LABELS.search(info.docstring)
+    )
 
 
 def _cache_order(info: FunctionInfo, student: str, depth: int) -> tuple[str, ...]:

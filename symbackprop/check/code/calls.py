@@ -69,6 +69,17 @@ def _student_value(
             binding.params_keys.get(k, k): layout.to_student(k, v)
             for k, v in probe.params.items()
         }
+    if canonical == bind.CACHES:  # ((A_prev, W, b), Z) per layer
+        return tuple(
+            (
+                tuple(
+                    _student_value(c, probe, layout, binding)
+                    for c in ("X" if k == 1 else f"H{k - 1}", f"W{k}", f"b{k}")
+                ),
+                _student_value(f"Z{k}", probe, layout, binding),
+            )
+            for k in range(1, binding.depth + 1)
+        )
     if canonical == bind.CACHE and binding.cache_order:
         return tuple(
             _student_value(c, probe, layout, binding) for c in binding.cache_order

@@ -96,8 +96,12 @@ def run_check(
     derivation: Derivation | None = None,
     sandbox: str = "auto",
     probe_seed: int | None = None,
+    profile: str | None = None,
 ) -> CheckResult:
     """Check a student's file in a sandboxed child process; the report and its context.
+
+    `profile`: an assignment profile (a built-in name or a TOML file) naming the functions and
+    the layout; without one they are recognised from the file.
 
     `derivation`: the spec's, when the caller has derived it already (`build` has).
     `sandbox`: "bwrap" (isolated), "process" (not isolated) or "auto" (bwrap when on PATH).
@@ -117,8 +121,12 @@ def run_check(
             f"{path}: reading the file took longer than the time limit ({timeout:g} s)",
             exit_code=1,
         )
+    declared = profiles.load_profile(profile) if profile else None
+    if declared is not None:
+        forward = declared.forward if forward == "forward" else forward
+        backward = declared.backward if backward == "backward" else backward
     infos = {
-        role: _find(student, name, role)
+        role: _find(student, name, role, declared)
         for role, name in (("forward", forward), ("backward", backward))
     }
     adapters = {
@@ -192,6 +200,7 @@ def run_check(
                 [i.docstring for i in infos.values()],
                 "\n".join("\n".join(c.lines.values()) for c in student.chunks),
                 registry.loss(spec.loss).targets == "one_hot",
+                declared,
             ),
         )
     finally:
@@ -225,10 +234,24 @@ def check_timeout(timeout: float) -> None:
         )
 
 
-def _find(student: StudentFile, name: str, role: str) -> FunctionInfo:
+def _find(
+    student: StudentFile,
+    name: str,
+    role: str,
+    declared: profiles.Profile | None = None,
+) -> FunctionInfo:
     info = student.functions.get(name)
     if info is not None:
         return info
+    if declared is not None:  # the profile's name, as a function or a class's method
+        for key in student.functions.methods():
+            if key.endswith(f".{name}"):
+                return student.functions[key]
+        defined = ", ".join([*sorted(student.functions), *student.functions.methods()])
+        raise UserError(
+            f"--profile {declared.name} does not match {student.path.name}: it has no "
+            f"{role} function or method {name!r} (defined: {defined or 'none'})"
+        )
     if name == role:  # not named: the names courses give it, or a class's methods
         wanted = (*profiles.conventional_names(role), *profiles.LOSS_AND_GRADS_NAMES)
         for other in wanted:

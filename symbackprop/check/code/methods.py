@@ -13,12 +13,14 @@ from dataclasses import dataclass, replace
 
 from ...errors import UserError
 from ...spec import NetworkSpec
+from . import bind, profiles
 from .student_file import FunctionInfo, Param, Statement, StudentFile
 
 ADAPTER_PREFIX = "_check_code_method_"
-PARAMS_ARGUMENT = (
-    "params"  # the adapter's first parameter: the parameters in the class's keys
-)
+# the adapter's first parameter: the parameters in the class's keys
+PARAMS_ARGUMENT = "params"
+# the adapter's parameter for what the forward method stored on self (given the true values)
+STATE_ARGUMENT = "cache"
 
 # constructor parameters -> which layer's width they take (-1: the output layer)
 WIDTH_NAMES: dict[str, int] = {
@@ -70,6 +72,42 @@ def _stored(init: ast.FunctionDef) -> tuple[str, tuple[str, ...]]:
     return "", tuple(attrs)
 
 
+def _self_assigned(node: ast.FunctionDef) -> list[str]:
+    """The attributes a method assigns: `self.z1 = ...` -> z1."""
+    out: list[str] = []
+    for n in ast.walk(node):
+        if isinstance(n, ast.Assign):
+            for t in n.targets:
+                if (
+                    isinstance(t, ast.Attribute)
+                    and isinstance(t.value, ast.Name)
+                    and t.value.id == "self"
+                    and t.attr not in out
+                ):
+                    out.append(t.attr)
+    return out
+
+
+def _state_and_grads(
+    student: StudentFile, cls: str, method: str, depth: int
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The forward method's stored intermediates (self.z1, self.a1, ...) a backward method
+    reads, and the gradients the method stores on self (self.dW1, ...)."""
+    state: list[str] = []
+    if method not in profiles.conventional_names("forward"):
+        for name in profiles.conventional_names("forward"):
+            key = f"{cls}.{name}"
+            if key in student.functions:
+                for attr in _self_assigned(student.functions.node(key)):
+                    c = bind.canonical_value(attr, depth)
+                    if c is not None and c[0] in "ZHY":
+                        state.append(attr)
+                break
+    own = _self_assigned(student.functions.node(f"{cls}.{method}"))
+    grads = [a for a in own if bind.canonical_gradient(a, depth)]
+    return tuple(state), tuple(grads)
+
+
 def _constructor_args(student: StudentFile, cls: str, spec: NetworkSpec) -> str:
     """The constructor's arguments, by its own parameter names: widths or the size list."""
     key = f"{cls}.__init__"
@@ -98,24 +136,42 @@ def adapter(student: StudentFile, key: str, spec: NetworkSpec) -> Adapter:
         _stored(student.functions.node(init)) if init in student.functions else ("", ())
     )
     name = f"{ADAPTER_PREFIX}{cls}_{method}"
+    state, grads = _state_and_grads(student, cls, method, spec.depth)
     if attr:
         put = f"    for _k, _v in {PARAMS_ARGUMENT}.items():\n        _obj.{attr}[_k] = _v\n"
     else:
         put = f"    for _k, _v in {PARAMS_ARGUMENT}.items():\n        setattr(_obj, _k, _v)\n"
+    extra = [PARAMS_ARGUMENT] + ([STATE_ARGUMENT] if state else [])
     source = (
-        f"def {name}({PARAMS_ARGUMENT}, **kwargs):\n"
+        f"def {name}({', '.join(extra)}, **kwargs):\n"
         f"    _obj = {cls}({_constructor_args(student, cls, spec)})\n"
         f"{put}"
-        f"    return _obj.{method}(**kwargs)\n"
+        + (
+            f"    for _k, _v in {STATE_ARGUMENT}.items():\n        setattr(_obj, _k, _v)\n"
+            if state
+            else ""
+        )
+        + f"    _out = _obj.{method}(**kwargs)\n"
+        + (  # gradients stored on self, when the method returns nothing
+            f"    if _out is None:\n        _out = {{_k: getattr(_obj, _k) for _k in "
+            f"{list(grads)!r} if hasattr(_obj, _k)}}\n"
+            if grads
+            else ""
+        )
+        + "    return _out\n"
     )
     info = student.functions[key]
-    if any(p.name == PARAMS_ARGUMENT for p in info.params):
+    if any(p.name in extra for p in info.params):
         raise UserError(
-            f"cannot bind {key}: it has a parameter named {PARAMS_ARGUMENT!r}"
+            f"cannot bind {key}: it has a parameter named {' or '.join(extra)}"
         )
     info = replace(
         info,
-        params=(Param(PARAMS_ARGUMENT, False, "positional"), *info.params),
-        subscript_keys={**info.subscript_keys, PARAMS_ARGUMENT: keys},
+        params=(*(Param(e, False, "positional") for e in extra), *info.params),
+        subscript_keys={
+            **info.subscript_keys,
+            PARAMS_ARGUMENT: keys,
+            STATE_ARGUMENT: state,
+        },
     )
     return Adapter(name, Statement(len(student.chunks), 1, source), info)

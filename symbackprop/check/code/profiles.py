@@ -6,14 +6,19 @@ Binding and layout read these tables; nothing here runs a student's code.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
+
+from ...errors import UserError
 
 # the names a course gives each role, most specific first (the seed's first)
 FUNCTION_NAMES: dict[str, tuple[str, ...]] = {
     "forward": (
         "forward",
         "forward_propagation",
+        "L_model_forward",
         "forward_pass",
         "feedforward",
         "feed_forward",
@@ -23,6 +28,7 @@ FUNCTION_NAMES: dict[str, tuple[str, ...]] = {
         "backward",
         "backward_propagation",
         "backward_propagation_with_regularization",
+        "L_model_backward",
         "backward_pass",
         "backprop",
         "back_propagation",
@@ -46,6 +52,8 @@ HALF_REG_HINTS = ("0.5*reg*", "reg*0.5*", "0.5*self.reg*")
 
 # a dict of the forward pass's intermediates handed to the backward (deeplearning.ai's cache)
 CACHE_NAMES = frozenset({"cache", "forward_cache", "memory"})
+# deeplearning.ai's L-layer caches: per layer ((A_prev, W, b), Z), input layer first
+CACHES_NAMES = frozenset({"caches"})
 
 # what a file says when its samples are columns (X is (n_x, m)) or rows (X is (N, D)),
 # compared with the file's text with its spaces taken out
@@ -121,12 +129,80 @@ SEED = Conventions()  # the seed's: samples as rows, targets as arrays
 
 
 def read_conventions(
-    docstrings: Iterable[str], text: str, one_hot: bool
+    docstrings: Iterable[str],
+    text: str,
+    one_hot: bool,
+    declared: Profile | None = None,
 ) -> Conventions:
-    """The conventions of a file: from its functions' docstrings, then its whole text."""
+    """The conventions of a file: what a profile declares, else from its functions'
+    docstrings, then its whole text."""
     docs = list(docstrings)
-    return Conventions(
-        sample_layouts(docs, [text]),
-        one_hot and says("\n".join(docs) + text, LABEL_HINTS),
-        says(text, HALF_REG_HINTS),
+    samples = sample_layouts(docs, [text])
+    labels = one_hot and says("\n".join(docs) + text, LABEL_HINTS)
+    if declared is not None and declared.samples:
+        samples = (declared.samples,)
+    if declared is not None and declared.targets:
+        labels = one_hot and declared.targets == "labels"
+    return Conventions(samples, labels, says(text, HALF_REG_HINTS))
+
+
+# an assignment profile: a small TOML file naming the functions (or Class.method) of each role
+# and the layout; built-in ones ship in symbackprop/data/profiles/
+PROFILE_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "profiles"
+PROFILE_KEYS = ("forward", "backward", "samples", "targets")
+PROFILE_VALUES = {"samples": ("rows", "columns"), "targets": ("arrays", "labels")}
+MAX_PROFILE_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What a profile declares: the function of each role, and the layout where it says."""
+
+    name: str
+    forward: str
+    backward: str
+    samples: str = ""
+    targets: str = ""
+
+
+def built_in_profiles() -> list[str]:
+    """The names of the shipped profiles (seed, dlai, dlai-L-layer, cs231n)."""
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
+
+
+def load_profile(which: str) -> Profile:
+    """A built-in profile by name, else a profile file; UserError naming what is wrong."""
+    path = (
+        PROFILE_DIR / f"{which}.toml" if which in built_in_profiles() else Path(which)
     )
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_PROFILE_BYTES + 1)
+        raw = tomllib.loads(data.decode("utf-8"))
+    except FileNotFoundError:
+        raise UserError(
+            f"--profile {which}: not a built-in profile ({', '.join(built_in_profiles())}) "
+            "and no such file"
+        ) from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UserError(f"--profile {which}: cannot read it ({exc})") from None
+    if len(data) > MAX_PROFILE_BYTES:
+        raise UserError(
+            f"--profile {which}: larger than {MAX_PROFILE_BYTES // 1024} KiB"
+        )
+    unknown = sorted(set(raw) - set(PROFILE_KEYS))
+    if unknown:
+        raise UserError(
+            f"--profile {which}: unknown key {unknown[0]!r}; a profile takes "
+            f"{', '.join(PROFILE_KEYS)}"
+        )
+    for key in PROFILE_KEYS:
+        value = raw.get(key, "")
+        if not isinstance(value, str) or (
+            key in PROFILE_VALUES and value and value not in PROFILE_VALUES[key]
+        ):
+            allowed = " or ".join(PROFILE_VALUES.get(key, ("a function name",)))
+            raise UserError(f"--profile {which}: {key} must be {allowed}")
+    if not raw.get("forward") or not raw.get("backward"):
+        raise UserError(f"--profile {which}: it must name forward and backward")
+    return Profile(Path(which).stem, **raw)
