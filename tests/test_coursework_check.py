@@ -35,6 +35,7 @@ STYLES: dict[str, list[str]] = {
     "cs231n_twolayernet": [],
     "dlai_L_layer": [],
     "classes": [],
+    "torch": [],
 }
 # fixtures of a supported style that need what is not done yet (the penalty, say)
 UNSUPPORTED = {  # weights kept in lists (Nielsen), layer objects composed by a function
@@ -43,6 +44,7 @@ UNSUPPORTED = {  # weights kept in lists (Nielsen), layer objects composed by a 
     "classes/dense_layers_l2_ok",
     "classes/dense_sgd_in_backward_ok",
     "classes/dense_update_before_grad_input",
+    "torch/fully_connected_784_128_10_ok",  # torch.nn-like layer objects
 }
 
 # the spec's L2 lambda for a fixture with a penalty; each course's coefficient (lambd = l2 * m,
@@ -197,3 +199,22 @@ def test_shipped_profiles_load() -> None:
     )
     assert profiles.load_profile("dlai").samples == "columns"
     assert profiles.load_profile("cs231n").targets == "labels"
+
+
+def test_784_128_10_in_the_default_time_limit(tmp_path: Path) -> None:
+    notebook = json.loads((HERE / "dlai_2layer" / "planar_tanh_ok.ipynb").read_text())
+    code = "\n\n".join(
+        "".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"
+    )
+    wide = (
+        tmp_path / "wide.py"
+    )  # the planar notebook's code, its 1-output assert left out
+    wide.write_text(code.replace("assert A2.shape == (1, X.shape[1])", "pass"))
+    done = run_cli(
+        str(wide),
+        "--json",
+        *("--layers", "784,128,10", "--activations", "tanh,sigmoid"),
+        *("--loss", "bce", "--reduction", "mean"),
+    )
+    report = json.loads(done.stdout)
+    assert report["ok"], report

@@ -35,7 +35,7 @@ TARGETS = {
 }  # fmt: skip
 PREDICTIONS = {
     "Y", "y_pred", "ypred", "Y_pred", "yhat", "y_hat", "Yhat", "Y_hat", "out", "output",
-    "outputs", "pred", "preds", "prediction", "predictions", "y_out", "y_output", "AL",
+    "outputs", "pred", "preds", "prediction", "predictions", "y_out", "y_output", "AL", "scores",
 }  # fmt: skip
 PARAMS = {"params", "parameters", "param", "weights", "theta", "model"}
 BATCH = {"N", "n", "m", "batch_size", "n_samples", "num_samples"}
@@ -71,6 +71,8 @@ def canonical_value(name: str, depth: int) -> str | None:
     ):
         if name in names:
             return canonical
+    if name in ("hidden", "hidden_layer") and depth == 2:  # the one hidden layer
+        return "H1"
     if name in (f"W{depth + 1}", "W"):  # no such layer, or ambiguous
         return None
     m = LAYER_NAME.match(name)

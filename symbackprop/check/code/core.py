@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -47,6 +48,7 @@ from .result import (
     error_message,
     part,
 )
+from .roles import find_function
 from .sandbox import ChildRun, choose_sandbox
 from .student_form import StudentForm
 from .truth import (
@@ -121,12 +123,16 @@ def run_check(
             f"{path}: reading the file took longer than the time limit ({timeout:g} s)",
             exit_code=1,
         )
+    if "torch" in student.imports and importlib.util.find_spec("torch") is None:
+        raise UserError(
+            f"{student.path.name} computes on PyTorch tensors: pip install torch"
+        )
     declared = profiles.load_profile(profile) if profile else None
     if declared is not None:
         forward = declared.forward if forward == "forward" else forward
         backward = declared.backward if backward == "backward" else backward
     infos = {
-        role: _find(student, name, role, declared)
+        role: find_function(student, name, role, declared)
         for role, name in (("forward", forward), ("backward", backward))
     }
     adapters = {
@@ -232,48 +238,6 @@ def check_timeout(timeout: float) -> None:
             f"--timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, "
             f"not {timeout}"
         )
-
-
-def _find(
-    student: StudentFile,
-    name: str,
-    role: str,
-    declared: profiles.Profile | None = None,
-) -> FunctionInfo:
-    info = student.functions.get(name)
-    if info is not None:
-        return info
-    if declared is not None:  # the profile's name, as a function or a class's method
-        for key in student.functions.methods():
-            if key.endswith(f".{name}"):
-                return student.functions[key]
-        defined = ", ".join([*sorted(student.functions), *student.functions.methods()])
-        raise UserError(
-            f"--profile {declared.name} does not match {student.path.name}: it has no "
-            f"{role} function or method {name!r} (defined: {defined or 'none'})"
-        )
-    if name == role:  # not named: the names courses give it, or a class's methods
-        wanted = (*profiles.conventional_names(role), *profiles.LOSS_AND_GRADS_NAMES)
-        for other in wanted:
-            if other in student.functions:
-                return student.functions[other]
-        for other in wanted:
-            for key in student.functions.methods():
-                if key.endswith(f".{other}"):
-                    return student.functions[key]
-    if name in student.skipped_defs:
-        raise UserError(f"{student.path}: {student.skipped_defs[name]}")
-    defined = ", ".join(sorted(student.functions)) or "none"
-    hint = f"--{role} NAME" if role else ""
-    extra = ""
-    if student.syntax_errors:
-        extra = "; cells skipped for syntax errors: " + "; ".join(
-            student.syntax_errors[:3]
-        )
-    raise UserError(
-        f"{student.path}: no function named {name!r} (functions defined: {defined}); name the "
-        f"student's {role} function with {hint}{extra}"
-    )
 
 
 def _file_notes(student: StudentFile) -> list[str]:
@@ -418,6 +382,8 @@ def _check(
         initial_shapes(loaded.get("globals", {}), spec.depth),
         conventions.samples,
         conventions.labels,
+        conventions.weights,
+        conventions.biases,
     )
     calls, index = build_calls(layouts, probes, bindings, spec.l2, conventions.half_reg)
     results = outcomes(run.run(calls), calls, timeout)

@@ -143,11 +143,14 @@ def candidate_layouts(
     initial: dict[str, tuple[int, ...]],
     samples: tuple[str, ...] = ("rows",),
     labels: bool = False,
+    weights: tuple[str, ...] = WEIGHT_LAYOUTS,
+    biases: tuple[str, ...] = BIAS_LAYOUTS,
 ) -> list[Layout]:
     """Layouts to try, best guess first: the file's initial arrays decide where they can
     (a parameter whose shape fits no layout is a UserError); otherwise every consistent one.
     `samples`: the sample layouts the file allows (its names and docstrings decide);
-    `labels`: one-hot targets passed as integer class labels."""
+    `labels`: one-hot targets passed as integer class labels; `weights`, `biases`: the kinds
+    the file's text allows."""
     depth = spec.depth
     for name in spec.param_names:
         if name in initial:
@@ -174,7 +177,7 @@ def candidate_layouts(
             targets = list(TARGET_LAYOUTS)
     overrides_of: dict[Layout, int] = {}  # in the order first met: the preferred first
     for s_kind, w_kind, b_kind, t_kind in itertools.product(
-        samples, WEIGHT_LAYOUTS, BIAS_LAYOUTS, targets
+        samples, weights, biases, targets
     ):
         overrides = 0
         weights, biases = [], []

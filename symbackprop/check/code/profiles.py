@@ -23,6 +23,7 @@ FUNCTION_NAMES: dict[str, tuple[str, ...]] = {
         "feedforward",
         "feed_forward",
         "forward_prop",
+        "nn_forward_pass",
     ),
     "backward": (
         "backward",
@@ -37,7 +38,13 @@ FUNCTION_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 # a function computing both from the targets: scores without them, (loss, grads) with them
-LOSS_AND_GRADS_NAMES = ("loss", "two_layer_net", "loss_and_grads", "loss_and_gradients")
+LOSS_AND_GRADS_NAMES = (
+    "loss",
+    "two_layer_net",
+    "loss_and_grads",
+    "loss_and_gradients",
+    "nn_forward_backward",
+)
 
 # what a file says when its targets are integer class labels (CS231n's y)
 LABEL_HINTS = (
@@ -47,6 +54,23 @@ LABEL_HINTS = (
     "integerintherange",
     "traininglabels",
 )
+# what a file says of how it stores W and b (its spaces taken out): only one kind saying decides
+WEIGHT_HINTS = {
+    "out_in": ("randn(n_h,n_x)", "(n_h,n_x)", "(n_y,n_h)", "(units,inputs)"),
+    "in_out": (
+        "randn(input_size,hidden_size)",
+        "(D,H)",
+        "(H,C)",
+        "(n_x,n_h)",
+        "(inputs,units)",
+    ),
+}
+BIAS_HINTS = {
+    "col": ("zeros((n_h,1))", "(n_h,1)", "(n_y,1)", "(units,1)"),
+    "row": ("zeros((1,hidden_size))", "zeros((1,n_h))", "(1,n_h)", "(1,H)"),
+    "flat": ("zeros(hidden_size)", "(H,)", "(C,)", "zeros(n_h)"),
+}
+
 # CS231n's 2015 loss 0.5 * reg * sum(W**2): there reg is the spec's l2 itself
 HALF_REG_HINTS = ("0.5*reg*", "reg*0.5*", "0.5*self.reg*")
 
@@ -123,6 +147,8 @@ class Conventions:
     samples: tuple[str, ...] = ("rows",)
     labels: bool = False
     half_reg: bool = False
+    weights: tuple[str, ...] = ("out_in", "in_out")
+    biases: tuple[str, ...] = ("flat", "row", "col")
 
 
 SEED = Conventions()  # the seed's: samples as rows, targets as arrays
@@ -143,7 +169,19 @@ def read_conventions(
         samples = (declared.samples,)
     if declared is not None and declared.targets:
         labels = one_hot and declared.targets == "labels"
-    return Conventions(samples, labels, says(text, HALF_REG_HINTS))
+    return Conventions(
+        samples,
+        labels,
+        says(text, HALF_REG_HINTS),
+        _one_kind(text, WEIGHT_HINTS) or SEED.weights,
+        _one_kind(text, BIAS_HINTS) or SEED.biases,
+    )
+
+
+def _one_kind(text: str, hints: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The one kind the text's hints name, or () when none or several do."""
+    named = [kind for kind, words in hints.items() if says(text, words)]
+    return tuple(named) if len(named) == 1 else ()
 
 
 # an assignment profile: a small TOML file naming the functions (or Class.method) of each role

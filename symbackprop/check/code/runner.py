@@ -35,6 +35,8 @@ def encode(value: Any, depth: int = 0) -> Any:
 
     if depth > 6:
         return {"__obj__": type(value).__name__}
+    if type(value).__module__ == "torch" and type(value).__name__ == "Tensor":
+        value = value.detach().cpu().numpy()  # a PyTorch tensor, read back as an array
     if isinstance(value, dict):
         items = list(value.items())[:64]
         return {"__dict__": [[str(k), encode(v, depth + 1)] for k, v in items]}
@@ -74,6 +76,19 @@ def decode(obj: Any) -> Any:
     return obj
 
 
+def as_tensors(value: Any, torch: Any) -> Any:
+    """The decoded arguments with every array a PyTorch tensor (float64; labels int64)."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    if isinstance(value, dict):
+        return {k: as_tensors(v, torch) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(as_tensors(v, torch) for v in value)
+    return value
+
+
 def student_frame(tb: Any, is_student: Callable[[str], bool]) -> dict[str, Any] | None:
     """The innermost traceback frame in the student's code: file, line and function."""
     found = None
@@ -110,6 +125,7 @@ def run_calls(
     emit: Emit,
     is_student: Callable[[str], bool],
     catch: tuple[type[BaseException], ...] = (BaseException,),
+    torch: Any = None,
 ) -> None:
     """Call each probe (func name + encoded keyword arguments), emitting start and outcome events."""
     for call in calls:
@@ -129,6 +145,8 @@ def run_calls(
             )
             continue
         kwargs = {name: decode(value) for name, value in call["kwargs"].items()}
+        if torch is not None:  # the file computes on PyTorch tensors
+            kwargs = as_tensors(kwargs, torch)
         try:
             value = fn(**kwargs)
         except catch as exc:
@@ -270,6 +288,11 @@ def main() -> None:
         errors = load_statements(job["statements"], namespace)
         functions = {name: namespace.get(name) for name in job["functions"]}
         functions = {k: (v if callable(v) else None) for k, v in functions.items()}
+        tensors = namespace.get("torch")
+        if getattr(tensors, "__name__", None) != "torch" or not hasattr(
+            tensors, "from_numpy"
+        ):
+            tensors = None
         emit(
             {
                 "event": "loaded",
@@ -280,7 +303,9 @@ def main() -> None:
         )
         for line in requests:
             phase = json.loads(line)
-            run_calls(functions, phase["calls"], emit, is_child_student_file)
+            run_calls(
+                functions, phase["calls"], emit, is_child_student_file, torch=tensors
+            )
             emit({"event": "phase_done", "phase": phase["phase"]})
         emit({"event": "finished"})
     except BaseException as exc:  # a runner failure, reported to the parent
