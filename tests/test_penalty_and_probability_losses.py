@@ -93,3 +93,25 @@ def test_penalty_table_in_a_spec_file_and_the_flag(tmp_path: Path) -> None:
         resolve(path)
     with pytest.raises(UserError, match="penalty l2"):
         make_spec(layers=(2, 3, 1), l2=-1.0)
+
+
+def test_commands_that_do_not_print_the_penalty_refuse_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    spec = tmp_path / "pen.toml"
+    spec.write_text(
+        'layers = [2, 3, 1]\nloss = "bce"\nactivations = ["relu", "sigmoid"]\n'
+        "[penalty]\nl2 = 0.1\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    cmd = [sys.executable, "-m", "symbackprop", "emit", "trainer", "--spec", str(spec)]
+    done = subprocess.run(
+        [*cmd, "-o", str(tmp_path / "t.py")],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "does not print the L2 penalty yet" in done.stderr
