@@ -85,7 +85,10 @@ def _fields(spec) -> dict:
 
 def test_penalty_table_in_a_spec_file_and_the_flag(tmp_path: Path) -> None:
     path = tmp_path / "spec.toml"
-    path.write_text('layers = [2, 3, 1]\nloss = "bce"\n[penalty]\nl2 = 0.05\n')
+    path.write_text(
+        'layers = [2, 3, 1]\nloss = "bce"\nactivations = ["relu", "sigmoid"]\n'
+        "[penalty]\nl2 = 0.05\n"
+    )
     assert resolve(path).l2 == 0.05
     assert resolve(path, l2=0.2).l2 == 0.2
     path.write_text("layers = [2, 3, 1]\n[penalty]\nl1 = 0.05\n")
