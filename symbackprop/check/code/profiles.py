@@ -56,17 +56,11 @@ LABEL_HINTS = (
 )
 # what a file says of how it stores W and b (its spaces taken out): only one kind saying decides
 WEIGHT_HINTS = {
-    "out_in": ("randn(n_h,n_x)", "(n_h,n_x)", "(n_y,n_h)", "(units,inputs)"),
-    "in_out": (
-        "randn(input_size,hidden_size)",
-        "(D,H)",
-        "(H,C)",
-        "(n_x,n_h)",
-        "(inputs,units)",
-    ),
+    "out_in": ("randn(n_h,n_x)", "(n_h,n_x)", "(n_y,n_h)"),
+    "in_out": ("randn(input_size,hidden_size)", "(D,H)", "(H,C)", "(n_x,n_h)"),
 }
 BIAS_HINTS = {
-    "col": ("zeros((n_h,1))", "(n_h,1)", "(n_y,1)", "(units,1)"),
+    "col": ("zeros((n_h,1))", "(n_h,1)", "(n_y,1)"),
     "row": ("zeros((1,hidden_size))", "zeros((1,n_h))", "(1,n_h)", "(1,H)"),
     "flat": ("zeros(hidden_size)", "(H,)", "(C,)", "zeros(n_h)"),
 }
