@@ -147,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
         "error; 130 interrupted",
     )
     check_cli.add_check_code_arguments(c)
-    flags.add_spec_options(c, training=False)
+    flags.add_spec_options(c, training=False, penalty=True)
     c.set_defaults(run=check_cli.run_check_code)
 
     f = sub.add_parser(

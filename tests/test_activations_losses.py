@@ -17,6 +17,9 @@ LOSSES = sorted(registry.LOSSES)
 def _spec(act: str, loss: str, depth: int, out_act: str = "identity"):
     outputs = 3 if loss == "softmax_cross_entropy" else 2
     layers = (3, *([3, 4, 2][:depth]), outputs)
+    out_act = (
+        registry.loss(loss).output or out_act
+    )  # a loss on probabilities needs its own
     return make_spec(layers=layers, activations=(*[act] * depth, out_act), loss=loss)
 
 

@@ -37,6 +37,9 @@ def torch_loss(
             Y, y, reduction="none"
         ).sum(dim=1),
         "softmax_cross_entropy": lambda: -(y * torch.log_softmax(Y, dim=1)).sum(dim=1),
+        "bce": lambda: torch.nn.functional.binary_cross_entropy(
+            Y, y, reduction="none"
+        ).sum(dim=1),
     }[name]()
     return per_sample.sum() if reduction == "sum" else per_sample.mean()
 
@@ -51,7 +54,7 @@ def test_generated_gradients_equal_torch_autograd(
     layers = (3, *([4, 3][:depth]), out)
     spec = make_spec(
         layers=layers,
-        activations=(*[act] * depth, "identity"),
+        activations=(*[act] * depth, registry.loss(loss).output or "identity"),
         loss=loss,
         reduction="mean" if depth == 2 else "sum",
     )

@@ -17,6 +17,7 @@ BIAS_BROADCAST = "bias_broadcast"
 USES_ACTIVATION = "uses_activation_not_preactivation"
 ELEMENTWISE_PRODUCT = "elementwise_product"
 WRONG_AXIS = "wrong_axis"
+PENALTY_FACTOR = "penalty_factor"
 WRONG = "wrong"
 
 EXPLANATIONS: dict[str, str] = {
@@ -38,5 +39,8 @@ EXPLANATIONS: dict[str, str] = {
     ELEMENTWISE_PRODUCT: "an entrywise product (*) stands where a matrix product (@) belongs, or "
     "the other way round",
     WRONG_AXIS: "the sum runs over the wrong axis: a bias gradient sums over the samples",
+    PENALTY_FACTOR: "the L2 penalty's term in the weight gradient has the wrong factor: the "
+    "penalty lambda/2 * sum(W**2) adds lambda * W (CS231n's reg * sum(W * W) adds 2 * reg * W; "
+    "deeplearning.ai's lambd/(2m) * sum adds lambd/m * W)",
     WRONG: "the values are wrong in a way that is not one of the common mistakes",
 }

@@ -39,6 +39,7 @@ from .rules import (
     layer_rule,
     loss_slope,
     output_delta,
+    penalty_rules,
 )
 
 __all__ = [
@@ -74,7 +75,10 @@ def derive(spec: NetworkSpec, closed_forms: bool | None = None) -> Derivation:
     rules = tuple(layer_rule(i, spec) for i in range(1, spec.depth + 1))
     delta_raw, delta = output_delta(spec)
     link = registry.loss(spec.loss).link
-    program = build_program(rules, delta, spec.loss, spec.reduction)
+    penalty = penalty_rules(spec.l2)
+    program = build_program(rules, delta, spec.loss, spec.reduction, penalty=penalty)
+    if penalty is not None:
+        closed_forms = False  # the scalar closed forms do not carry the penalty
     notes: tuple[str, ...] = ()
     symbolic: tuple[int, int] | None = None
     why = ""
@@ -96,7 +100,9 @@ def derive(spec: NetworkSpec, closed_forms: bool | None = None) -> Derivation:
         scalar = None
         proxies = proxy_specs(spec)
         why = (
-            f"{spec.param_count} parameters > {SCALAR_LIMIT}"
+            "an L2 penalty (the scalar closed forms do not carry it)"
+            if penalty is not None
+            else f"{spec.param_count} parameters > {SCALAR_LIMIT}"
             if spec.param_count > SCALAR_LIMIT
             else f"closed forms of size ~{closed_form_cost(spec):,} > {SCALAR_COST_LIMIT:,} "
             "(they grow with the product of the widths)"

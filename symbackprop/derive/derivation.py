@@ -9,7 +9,7 @@ import sympy as sp
 from ..spec import NetworkSpec
 from .closed_forms import ScalarForms
 from .program import Program, build_program
-from .rules import LayerRule
+from .rules import LayerRule, penalty_rules
 
 
 @dataclass(frozen=True)
@@ -59,4 +59,5 @@ class Derivation:
             self.spec.reduction,
             layout,
             unmasked,
+            penalty_rules(self.spec.l2),
         )

@@ -16,7 +16,7 @@ import numpy as np
 from .._lazy import sympy as sp
 from ..spec import registry
 from . import program as P
-from .rules import YHAT, H, T, Z
+from .rules import YHAT, H, T, W, Z
 
 Value = Any  # np.ndarray or sympy.Matrix
 
@@ -106,6 +106,19 @@ class _NumPy(_Backend):
     def _Loss(self, node: P.Loss, env: dict[str, Value]) -> Value:
         return float(np.sum(self._per_sample(node, env)))
 
+    def _Penalty(self, node: P.Penalty, env: dict[str, Value]) -> Value:
+        extra = sum(
+            float(np.sum(numeric(node.rule, {W: self.eval(w, env)})))
+            for w in node.weights
+        )
+        return self.eval(node.arg, env) + extra
+
+    def _PenaltyGrad(self, node: P.PenaltyGrad, env: dict[str, Value]) -> Value:
+        w = self.eval(node.weight, env)
+        return self.eval(node.arg, env) + np.broadcast_to(
+            numeric(node.rule, {W: w}), w.shape
+        )
+
     def _per_sample(self, node: P.Loss, env: dict[str, Value]) -> Value:
         out, tgt = self.eval(node.outputs, env), self.eval(node.targets, env)
         if self.rows:
@@ -173,6 +186,17 @@ class _SymPy(_Backend):
 
     def _Loss(self, node: P.Loss, env: dict[str, Value]) -> Value:
         return sp.Add(*self._per_sample(node, env))
+
+    def _Penalty(self, node: P.Penalty, env: dict[str, Value]) -> Value:
+        weights = [self.eval(w, env) for w in node.weights]
+        extra = [node.rule.xreplace({W: e}) for m in weights for e in m]
+        return self.eval(node.arg, env) + sp.Add(*extra)
+
+    def _PenaltyGrad(self, node: P.PenaltyGrad, env: dict[str, Value]) -> Value:
+        w = self.eval(node.weight, env)
+        return self.eval(node.arg, env) + w.applyfunc(
+            lambda e: node.rule.xreplace({W: e})
+        )
 
     def _per_sample(self, node: P.Loss, env: dict[str, Value]) -> list[sp.Expr]:
         out, tgt = self.eval(node.outputs, env), self.eval(node.targets, env)

@@ -120,6 +120,25 @@ class Loss:
     count: int  # outputs per sample
 
 
+@dataclass(frozen=True)
+class Penalty:
+    """The batch loss plus a penalty: `rule` (in the placeholder W) summed over every entry
+    of every weight matrix."""
+
+    arg: Node
+    rule: sp.Expr
+    weights: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class PenaltyGrad:
+    """A weight's gradient plus the penalty's derivative `rule` (in W), entrywise."""
+
+    arg: Node
+    rule: sp.Expr
+    weight: Node
+
+
 Node = (
     Ref
     | MatMul
@@ -133,6 +152,8 @@ Node = (
     | Link
     | Mean
     | Loss
+    | Penalty
+    | PenaltyGrad
 )
 
 # what a step is, for printers that describe it
@@ -203,11 +224,13 @@ def build_program(
     reduction: str,
     layout: str = "rows",
     unmasked: frozenset[int] = frozenset(),
+    penalty: tuple[sp.Expr, sp.Expr] | None = None,
 ) -> Program:
     """The program for a network's per-layer rules.
 
     `unmasked` names hidden layers whose act'(Z) is left out of the recursion: a mistake model
-    the checkers compare with, never the truth.
+    the checkers compare with, never the truth. `penalty`: the L2 rules (rules.penalty_rules),
+    the loss gaining the first summed over every weight, each weight's gradient the second.
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout {layout!r} is not one of {LAYOUTS}")
@@ -240,7 +263,12 @@ def build_program(
             )
         )
     value: Node = Loss(loss, Ref(names.OUTPUTS), Ref(names.TARGETS), rules[-1].units)
-    total = Step("loss", Mean(value) if reduction == "mean" else value, (), LOSS, depth)
+    if reduction == "mean":
+        value = Mean(value)
+    if penalty is not None:
+        weights = tuple(Ref(names.weight(r.index)) for r in rules)
+        value = Penalty(value, penalty[0], weights)
+    total = Step("loss", value, (), LOSS, depth)
     backward: list[Step] = []
     error: Node = OutputError(
         output_delta,
@@ -257,7 +285,11 @@ def build_program(
         k = rule.index
         dz = Ref(names.delta(k))
         below = Ref(names.INPUTS) if k == 1 else Ref(names.activation(k - 1, depth))
-        gw = MatMul(Transpose(dz), below) if rows else MatMul(dz, Transpose(below))
+        gw: Node = (
+            MatMul(Transpose(dz), below) if rows else MatMul(dz, Transpose(below))
+        )
+        if penalty is not None:
+            gw = PenaltyGrad(gw, penalty[1], Ref(names.weight(k)))
         for param, expr, shape, role in (
             (names.weight(k), gw, (rule.units, rule.fan_in), GRAD_W),
             (names.bias(k), SumSamples(dz), (rule.units,), GRAD_B),
@@ -304,4 +336,8 @@ def children(node: Node) -> tuple[Node, ...]:
         return (node.z, node.prediction, node.target)
     if isinstance(node, Loss):
         return (node.outputs, node.targets)
+    if isinstance(node, Penalty):
+        return (node.arg, *node.weights)
+    if isinstance(node, PenaltyGrad):
+        return (node.arg, node.weight)
     return (node.arg,)

@@ -23,6 +23,7 @@ Z = sp.Symbol("z", real=True)  # a pre-activation
 H = sp.Symbol("h", real=True)
 YHAT = sp.Symbol("yhat", real=True)  # a network output
 T = sp.Symbol("y", real=True)  # its target
+W = sp.Symbol("w", real=True)  # one weight entry (the L2 penalty's rules)
 
 
 class DerivationError(UserError):
@@ -179,3 +180,12 @@ def loss_slope(spec: NetworkSpec) -> sp.Expr | None:
     ts = [sp.Symbol(f"y_{k + 1}", real=True) for k in range(n_out)]
     slope = sp.diff(loss.expr(yh, ts), yh[0])
     return apply_step_convention(slope).xreplace({yh[0]: YHAT, ts[0]: T})
+
+
+def penalty_rules(l2: float) -> tuple[sp.Expr, sp.Expr] | None:
+    """The L2 penalty of one weight entry, l2/2 * w**2, and SymPy's derivative of it (the
+    term its gradient gains); None without a penalty."""
+    if not l2:
+        return None
+    penalty = sp.Float(l2) / 2 * W**2
+    return penalty, sp.diff(penalty, W)

@@ -16,6 +16,7 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from ..derive import YHAT, Derivation, H, T, Z
 from ..derive import program as P
+from ..derive.rules import W
 from ..spec import names, registry
 from .arrays import NumPyArrayPrinter, numpy_expr
 
@@ -124,6 +125,15 @@ class ProgramPrinter:
                 f"{self._operand(node.targets)}.T",
             )
         return registry.loss(node.loss).numpy.format(Y=out, T=tgt, K=node.count)
+
+    def _Penalty(self, node: P.Penalty) -> str:
+        terms = [
+            f"np.sum({numpy_expr(node.rule, {W: self.expr(w)})})" for w in node.weights
+        ]
+        return f"{self.expr(node.arg)} + " + " + ".join(terms)
+
+    def _PenaltyGrad(self, node: P.PenaltyGrad) -> str:
+        return f"{self.expr(node.arg)} + {numpy_expr(node.rule, {W: self.expr(node.weight)})}"
 
 
 def what(step: P.Step, prog: P.Program) -> str:

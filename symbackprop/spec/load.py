@@ -13,7 +13,7 @@ from .model import DEFAULT, NetworkSpec, make_spec
 
 SPEC_KEYS = (
     "name title layers activations loss reduction lr epochs seed alpha optimizer beta beta1 "
-    "beta2 eps dtype data params activation"
+    "beta2 eps dtype penalty data params activation"
 ).split()
 
 
@@ -99,6 +99,11 @@ def load_toml(path: Path) -> dict[str, Any]:
                 raise UserError(f"{path}: [data] takes exactly X and y (lists of rows)")
             out["X"] = _freeze(value.get("X")) if "X" in value else None
             out["y"] = _freeze(value.get("y")) if "y" in value else None
+        elif key == "penalty":
+            if not isinstance(value, dict) or set(value) - {"l2"}:
+                raise UserError(f"{path}: [penalty] takes l2 (e.g. l2 = 0.01)")
+            if "l2" in value:
+                out["l2"] = _freeze(value["l2"])
         elif key == "params":
             if not isinstance(value, dict):
                 raise UserError(

@@ -49,6 +49,9 @@ class NetworkSpec:
     beta2: float = optimizers.HYPERPARAMETERS["beta2"].default
     eps: float = optimizers.HYPERPARAMETERS["eps"].default
     dtype: str = "float64"
+    # L2 penalty lambda: lambda/2 * the sum of every weight matrix's squares (not the
+    # biases), added to the batch loss after the reduction
+    l2: float = 0.0
     name: str = ""
     title: str = ""
     X: Matrix | None = None
@@ -112,6 +115,8 @@ class NetworkSpec:
             f"{self.name}: layers {'-'.join(map(str, self.layers))}, "
             f"activations {', '.join(self.activations)}, loss {self.loss} ({self.reduction}), "
             f"lr {self.lr}, {self.epochs} epochs, seed {self.seed}, "
+            + (f"L2 penalty {self.l2}, " if self.l2 else "")
+            + ""
             + (
                 f"alpha {self.alpha}, "
                 if any(registry.activation(a).uses_alpha for a in self.activations)
@@ -331,10 +336,21 @@ def validate(spec: NetworkSpec) -> None:
             f"output activation to identity, e.g. --activations "
             f"{','.join([*spec.activations[:-1], 'identity'])}"
         )
+    if loss.output is not None and spec.activations[-1] != loss.output:
+        raise UserError(
+            f"loss {spec.loss} takes probabilities: set the output activation to "
+            f"{loss.output}, e.g. --activations "
+            f"{','.join([*spec.activations[:-1], loss.output])}"
+        )
     if loss.link == "softmax" and n[-1] < 2:
         raise UserError(
             "loss softmax_cross_entropy needs at least 2 outputs (one per class); "
             "for one output use bce_with_logits"
+        )
+    l2 = _finite(spec.l2)
+    if l2 is None or l2 < 0:
+        raise UserError(
+            f"penalty l2: {shown(spec.l2)} is not a finite number >= 0; e.g. l2 = 0.01"
         )
     if _finite(spec.alpha) is None:
         raise UserError(

@@ -16,6 +16,7 @@ INPUTS = "X"
 TARGETS = "y"
 OUTPUTS = "Y"
 PREDICTION = "P"
+PENALTY = "l2"  # the L2 penalty's lambda: lambda/2 * the sum of every weight's squares
 
 
 def weight(layer: int) -> str:

@@ -87,7 +87,11 @@ class Loss:
     link_numpy: str = ""
     link_latex: str = ""  # the link's name in documents: \sigma, \operatorname{softmax}
     targets: str = "real"  # "real", "binary" (0/1) or "one_hot" (rows sum to 1)
-    formula: str = ""  # the spec's plain-text definition (per output), for a formula's
+    formula: str = (
+        ""  # the spec's plain-text definition (per output), for a loss defined by one
+    )
+    # the output activation a loss on probabilities needs (bce: sigmoid), or None
+    output: str | None = None
 
 
 def _sigmoid(z: sp.Expr) -> sp.Expr:
@@ -159,6 +163,18 @@ def _bce(z: Sequence[sp.Expr], y: Sequence[sp.Expr]) -> sp.Expr:
     )
 
 
+def _bce_on_probabilities(p: Sequence[sp.Expr], y: Sequence[sp.Expr]) -> sp.Expr:
+    return -sp.Add(
+        *[t * sp.log(q) + (1 - t) * sp.log(1 - q) for q, t in zip(p, y, strict=True)]
+    )
+
+
+def _cross_entropy_on_probabilities(
+    p: Sequence[sp.Expr], y: Sequence[sp.Expr]
+) -> sp.Expr:
+    return -sp.Add(*[t * sp.log(q) for q, t in zip(p, y, strict=True)])
+
+
 def _softmax(z: Sequence[sp.Expr]) -> list[sp.Expr]:
     total = sp.Add(*[sp.exp(zk) for zk in z])
     return [sp.exp(zk) / total for zk in z]
@@ -193,6 +209,14 @@ LOSSES: dict[str, Loss] = {
             link_numpy="np.exp(-np.logaddexp(0, -{Z}))",
             link_latex=r"\sigma",
             targets="binary",
+        ),
+        Loss(
+            "bce",
+            _bce_on_probabilities,
+            "-np.sum({T} * np.log({Y}) + (1 - {T}) * np.log(1 - {Y}))",
+            "binary cross-entropy of probabilities (a sigmoid output layer's)",
+            targets="binary",
+            output="sigmoid",
         ),
         Loss(
             "softmax_cross_entropy",

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import UserError
+from ...spec.names import PENALTY
+from .profiles import CACHE_NAMES, CACHES_NAMES, COEFFICIENTS
 from .student_file import FunctionInfo
 
 INPUTS = {
@@ -33,7 +35,7 @@ TARGETS = {
 }  # fmt: skip
 PREDICTIONS = {
     "Y", "y_pred", "ypred", "Y_pred", "yhat", "y_hat", "Yhat", "Y_hat", "out", "output",
-    "outputs", "pred", "preds", "prediction", "predictions", "y_out", "y_output",
+    "outputs", "pred", "preds", "prediction", "predictions", "y_out", "y_output", "AL", "scores",
 }  # fmt: skip
 PARAMS = {"params", "parameters", "param", "weights", "theta", "model"}
 BATCH = {"N", "n", "m", "batch_size", "n_samples", "num_samples"}
@@ -45,8 +47,14 @@ GRADIENT_NAME = re.compile(
     r"(?P<kind>[WwBb])_?(?P<index>\d{1,6})(?:_?(?:grad|gradient|g|d))?\Z"
 )
 
-FORWARD_INPUTS = ("X", "y", "N", "params")  # plus every W and b
-BACKWARD_INPUTS = ("X", "y", "Y", "N", "params")  # plus every W, b, Z and H
+# a dict (or tuple) of the forward's intermediates, keyed as the student reads them
+CACHE = "cache"
+CACHES = "caches"  # per layer ((input, W, b), Z): deeplearning.ai's L-layer form
+FORWARD_INPUTS = ("X", "y", "N", "params", PENALTY)  # plus every W and b
+# plus every W, b, Z and H
+BACKWARD_INPUTS = ("X", "y", "Y", "N", "params", CACHE, CACHES, PENALTY)
+# a docstring line saying that Y holds the labels: `Y -- "true" labels vector`
+_Y_IS_LABELS = re.compile(r"^\s*Y\s*(?:--|:|-)\s*.*\b(?:labels?|true|targets?)\b", re.M)
 
 
 def canonical_value(name: str, depth: int) -> str | None:
@@ -57,9 +65,14 @@ def canonical_value(name: str, depth: int) -> str | None:
         (PREDICTIONS, "Y"),
         (PARAMS, "params"),
         (BATCH, "N"),
+        (CACHE_NAMES, CACHE),
+        (CACHES_NAMES, CACHES),
+        (COEFFICIENTS, PENALTY),
     ):
         if name in names:
             return canonical
+    if name in ("hidden", "hidden_layer") and depth == 2:  # the one hidden layer
+        return "H1"
     if name in (f"W{depth + 1}", "W"):  # no such layer, or ambiguous
         return None
     m = LAYER_NAME.match(name)
@@ -112,6 +125,10 @@ class Binding:
     arguments: tuple[tuple[str, str], ...]  # (student's parameter, canonical name)
     # canonical W1 -> the student's key, when a params dict is passed
     params_keys: dict[str, str]
+    # the student's cache keys -> canonical Z1, H1, Y, when a cache dict is passed
+    cache_keys: dict[str, str]
+    # canonical names in order, when the cache is a tuple the function unpacks
+    cache_order: tuple[str, ...]
     returns: tuple[str | None, ...] | None  # canonical name per returned position
     returns_declared: bool  # returns came from an option, not the return statement
     depth: int
@@ -156,8 +173,10 @@ def bind_function(
     depth: int,
     declared_args: str | Sequence[str] | None = None,
     declared_returns: str | Sequence[str] | None = None,
+    required_only: bool = False,
 ) -> Binding:
-    """Match parameters to canonical names; UserError (exit 2) when one cannot be bound."""
+    """Match parameters to canonical names; UserError (exit 2) when one cannot be bound.
+    `required_only`: leave out every parameter with a default (a loss function's y=None)."""
     params = [p for p in info.params if p.kind != "var"]
     signature = f"{info.name}({', '.join(p.name for p in info.params)})"
     option = "--forward-args" if role == "forward" else "--backward-args"
@@ -168,6 +187,7 @@ def bind_function(
             f"{option} names {len(declared)} parameters but {signature} has {len(params)}"
         )
     arguments: list[tuple[str, str]] = []
+    y_is_labels = role == "backward" and _y_means_labels(info, depth)
     for i, p in enumerate(params):
         wanted = declared[i] if declared is not None and i < len(declared) else None
         if declared is not None and wanted not in (None, "_", ""):
@@ -183,8 +203,12 @@ def bind_function(
             canonical = None
         else:
             canonical = canonical_value(p.name, depth)
+            if canonical == "Y" and p.name == "Y" and y_is_labels:
+                canonical = "y"
             if canonical is not None and canonical not in allowed:
                 canonical = None
+        if required_only and p.has_default and declared is None:
+            continue
         if canonical is None:
             if p.has_default:
                 continue
@@ -210,12 +234,18 @@ def bind_function(
                 f"declare the parameters with --forward-args"
             )
     params_keys: dict[str, str] = {}
+    cache_keys: dict[str, str] = {}
+    cache_order: tuple[str, ...] = ()
     for student, canonical in arguments:
         if canonical == "params":
             for key in info.subscript_keys.get(student, ()):
                 name = canonical_value(key, depth)
                 if name in parameter_names(depth):
                     params_keys[name] = key
+        if canonical == CACHE and student in info.unpacked:
+            cache_order = _cache_order(info, student, depth)
+        elif canonical == CACHE:
+            cache_keys = _cache_keys(info.subscript_keys.get(student, ()), depth)
     returns_declared = False
     returns: tuple[str | None, ...] | None = None
     listed = _parse_list(declared_returns)
@@ -250,10 +280,54 @@ def bind_function(
         signature=signature,
         arguments=tuple(arguments),
         params_keys=params_keys,
+        cache_keys=cache_keys,
+        cache_order=cache_order,
         returns=returns,
         returns_declared=returns_declared,
         depth=depth,
     )
+
+
+def _y_means_labels(info: FunctionInfo, depth: int) -> bool:
+    """Whether a backward's `Y` is the labels (deeplearning.ai's): the prediction comes in
+    another way (a cache, AL), or the docstring says so."""
+    names = [p.name for p in info.params]
+    if "Y" not in names:
+        return False
+    others = [canonical_value(n, depth) for n in names if n != "Y"]
+    if "y" in others:
+        return False
+    return bool(
+        {CACHE, CACHES, "Y"} & set(others) or _Y_IS_LABELS.search(info.docstring)
+    )
+
+
+def _cache_order(info: FunctionInfo, student: str, depth: int) -> tuple[str, ...]:
+    """`(Z1, A1, W1, b1, ...) = cache`: what each position of the tuple is."""
+    order = []
+    for name in info.unpacked[student]:
+        canonical = canonical_value(name, depth) if name else None
+        if canonical is None or canonical[0] not in "ZHYWb":
+            raise UserError(
+                f"cannot bind {info.name} ({info.where}): it unpacks {student} into "
+                f"{', '.join(n or '_' for n in info.unpacked[student])}, and {name or '_'} "
+                "is not a value of the network check-code can pass"
+            )
+        order.append(canonical)
+    return tuple(order)
+
+
+def _cache_keys(read: Sequence[str], depth: int) -> dict[str, str]:
+    """The cache entries to pass: those the function reads, else Z1, A1, ... by default."""
+    keys = {k: c for k in read if (c := canonical_value(k, depth)) is not None}
+    keys = {k: c for k, c in keys.items() if c[0] in "ZHY"}
+    if keys:
+        return keys
+    default = {f"Z{k}": f"Z{k}" for k in range(1, depth + 1)}
+    default.update(
+        {f"A{k}": canonical_value(f"A{k}", depth) or "" for k in range(1, depth + 1)}
+    )
+    return default
 
 
 def _example(role: str, depth: int, count: int) -> str:
@@ -276,11 +350,40 @@ def _fallback_order(backward: bool, depth: int, count: int) -> list[str] | None:
     return ["H1", "Z1", "Y"] if depth == 2 and count == 3 else None
 
 
+def _flatten_caches(value: Sequence[Any], binding: Binding) -> Any:
+    """`return A2, cache`: the cache dict's entries by their keys, the array as the output."""
+    dicts = [v for v in value if isinstance(v, dict)]
+    if not dicts:
+        return value
+    names = (
+        binding.returns
+        if binding.returns and len(binding.returns) == len(value)
+        else None
+    )
+    out: dict[str, Any] = {}
+    arrays = [(i, v) for i, v in enumerate(value) if not isinstance(v, dict)]
+    for d in dicts:
+        for k, v in d.items():
+            c = canonical_value(str(k), binding.depth)
+            if c is not None and c[0] in "ZHY":
+                out.setdefault(str(k), v)
+    for i, v in arrays:
+        c = names[i] if names else None
+        out[c or ("Y" if len(arrays) == 1 else f"_{i}")] = v
+    return out
+
+
 def map_returned(value: Any, binding: Binding, where: str) -> dict[str, Any]:
     """Name what a call returned: from the return statement, else the seed's order, else fail."""
     depth = binding.depth
     backward = binding.role == "backward"
     flag = "--returns" if backward else "--forward-returns"
+    if not backward and isinstance(value, tuple | list):
+        value = _flatten_caches(value, binding)
+    if backward and isinstance(value, tuple) and len(value) == 2:
+        dicts = [v for v in value if isinstance(v, dict)]
+        if len(dicts) == 1:  # (loss, grads)
+            value = dicts[0]
     if isinstance(value, dict):
         convert = canonical_gradient if backward else canonical_value
         named = {convert(str(k), depth): v for k, v in value.items()}

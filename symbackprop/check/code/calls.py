@@ -9,8 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ...errors import UserError
-from . import bind, channel, runner
-from .layout import Layout
+from ...spec.names import PENALTY
+from . import bind, channel, profiles, runner
+from .layout import LABELS, Layout
 from .result import CallOutcome, Namer, Outcome, Where
 from .student_file import FunctionInfo, Param
 from .truth import Probe
@@ -56,9 +57,9 @@ def _student_value(
 ) -> Any:
     """What the student's parameter named `canonical` receives at a probe, in their layout."""
     if canonical == "X":
-        return probe.X
+        return layout.samples_to_student(probe.X)
     if canonical == "y":
-        return layout.targets_to_student(probe.y)
+        return layout.labels_to_student(probe.y)
     if canonical == "Y":
         return layout.targets_to_student(probe.forward["Y"])
     if canonical == "N":
@@ -68,9 +69,29 @@ def _student_value(
             binding.params_keys.get(k, k): layout.to_student(k, v)
             for k, v in probe.params.items()
         }
+    if canonical == bind.CACHES:  # ((A_prev, W, b), Z) per layer
+        return tuple(
+            (
+                tuple(
+                    _student_value(c, probe, layout, binding)
+                    for c in ("X" if k == 1 else f"H{k - 1}", f"W{k}", f"b{k}")
+                ),
+                _student_value(f"Z{k}", probe, layout, binding),
+            )
+            for k in range(1, binding.depth + 1)
+        )
+    if canonical == bind.CACHE and binding.cache_order:
+        return tuple(
+            _student_value(c, probe, layout, binding) for c in binding.cache_order
+        )
+    if canonical == bind.CACHE:
+        return {
+            key: _student_value(c, probe, layout, binding)
+            for key, c in binding.cache_keys.items()
+        }
     if canonical[0] in "Wb":
         return layout.to_student(canonical, probe.params[canonical])
-    return probe.forward[canonical]  # Z1, H1, ...
+    return layout.samples_to_student(probe.forward[canonical])  # Z1, H1, ...
 
 
 def _encode_kwargs(values: dict[str, Any]) -> dict[str, Any]:
@@ -78,7 +99,11 @@ def _encode_kwargs(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_calls(
-    layouts: list[Layout], probes: list[Probe], bindings: dict[str, bind.Binding]
+    layouts: list[Layout],
+    probes: list[Probe],
+    bindings: dict[str, bind.Binding],
+    l2: float = 0.0,
+    half_reg: bool = False,
 ) -> tuple[list[dict[str, Any]], dict[tuple[str, int, int], int]]:
     """Every call (forward calls first, in phase 0), deduplicated; and (role, layout, probe) -> call id."""
     calls: list[dict[str, Any]] = []
@@ -92,10 +117,17 @@ def build_calls(
             for pi, probe in enumerate(probes):
                 kwargs = _encode_kwargs(
                     {
-                        student: _student_value(c, probe, layout, binding)
+                        student: profiles.course_coefficient(
+                            student, l2, probe.n, half_reg
+                        )
+                        if c == PENALTY
+                        else _student_value(c, probe, layout, binding)
                         for student, c in binding.arguments
                     }
                 )
+                for student, c in binding.arguments:
+                    if c == "y" and layout.targets == LABELS:
+                        kwargs[student]["int"] = True  # class labels index arrays
                 key = role + json.dumps(kwargs, sort_keys=True)
                 if key not in seen:
                     seen[key] = len(calls)
@@ -187,6 +219,13 @@ def student_namer(
                 for p in bind.parameter_names(depth):
                     key = bindings[role].params_keys.get(p, p)
                     names.setdefault(p, f'{student}["{key}"]')
+            unpacked = infos[role].unpacked.get(student, ()) if role in infos else ()
+            for c, own in zip(bindings[role].cache_order, unpacked, strict=False):
+                if own:  # `(Z1, A1, ...) = cache`: H1 is their A1
+                    names.setdefault(c, own)
+            if canonical == bind.CACHE:  # H1 is cache["A1"]
+                for key, c in bindings[role].cache_keys.items():
+                    names.setdefault(c, f'{student}["{key}"]')
     if "forward" in bindings:
         b = bindings["forward"]
         forward_names.update({c: s for s, c in b.arguments})

@@ -104,6 +104,13 @@ def add_check_code_arguments(p: argparse.ArgumentParser) -> None:
         "and backward(y_pred, y_true, W2, H, Z, X) -> (W1_grad, W2_grad, b1_grad, b2_grad))"
     )
     g.add_argument(
+        "--profile",
+        metavar="NAME|FILE",
+        help="an assignment profile: seed, dlai, dlai-L-layer, cs231n, or a TOML file with "
+        "forward, backward (function or method names), samples (rows|columns), targets "
+        "(arrays|labels); default: recognised from the file's names, docstrings and code",
+    )
+    g.add_argument(
         "--forward",
         default="forward",
         metavar="NAME",
@@ -175,6 +182,7 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
         "forward_returns": args.forward_returns,
         "backward_args": args.backward_args,
         "probe_seed": args.probe_seed,
+        "profile": args.profile,
     }
 
 
@@ -187,7 +195,7 @@ def _run_one(args: argparse.Namespace) -> int:
     from .core import run_check
     from .report import format_human, format_json, restrict
 
-    spec = spec_from_args(args)
+    spec = spec_from_args(args, penalty=True)
     points = grades.parse_points(args.points, grades.part_names(spec.param_names))
     if args.gradescope:
         _check_output_file("--gradescope", args.gradescope)
@@ -258,7 +266,7 @@ def _run_class(args: argparse.Namespace) -> int:
         _check_output_file("--csv", args.csv)
     if args.report:
         _check_output_file("--report", args.report)
-    spec = spec_from_args(args)
+    spec = spec_from_args(args, penalty=True)
     points = grades.parse_points(args.points, grades.part_names(spec.param_names))
     with batch.unpacked(args.files) as paths:
         return _grade(args, spec, points, batch.find_submissions(paths))

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import UserError
 from ...spec import NetworkSpec, default_spec, registry
 from ..inert import inert
-from . import bind, runner, view
+from . import bind, methods, profiles, runner, view
 from .in_process import InProcessRun
 from .load import (
     FunctionInfo,
@@ -25,6 +26,7 @@ from .load import (
     read_student_file,
 )
 from .result import CheckResult
+from .roles import find_function
 from .sandbox import choose_sandbox, cpu_budget
 from .sizes import check_size
 from .spare import child_for
@@ -70,8 +72,12 @@ def run_check(
     derivation: Derivation | None = None,
     sandbox: str = "auto",
     probe_seed: int | None = None,
+    profile: str | None = None,
 ) -> CheckResult:
     """Check a student's file in a sandboxed child process; the report and its context.
+
+    `profile`: an assignment profile (a built-in name or a TOML file) naming the functions and
+    the layout; without one they are recognised from the file.
 
     `derivation`: the spec's, when the caller has derived it already (`build` has).
     `sandbox`: "bwrap" (isolated), "process" (not isolated) or "auto" (bwrap when on PATH).
@@ -91,21 +97,51 @@ def run_check(
             f"{path}: reading the file took longer than the time limit ({timeout:g} s)",
             exit_code=1,
         )
+    if "torch" in student.imports and importlib.util.find_spec("torch") is None:
+        raise UserError(
+            f"{student.path.name} computes on PyTorch tensors: pip install torch"
+        )
+    declared = profiles.load_profile(profile) if profile else None
+    if declared is not None:
+        forward = declared.forward if forward == "forward" else forward
+        backward = declared.backward if backward == "backward" else backward
     infos = {
-        role: _find(student, name, role)
+        role: find_function(student, name, role, declared)
         for role, name in (("forward", forward), ("backward", backward))
     }
+    adapters = {
+        role: methods.adapter(student, info.name, spec)
+        for role, info in infos.items()
+        if "." in info.name  # a method of the file's class
+    }
+    for role, made in adapters.items():
+        infos[role] = made.info
+    forward, backward = infos["forward"].name, infos["backward"].name
+    for role, made in adapters.items():
+        if role == "forward":
+            forward = made.name
+        else:
+            backward = made.name
     bindings = {
         "forward": bind.bind_function(
-            infos["forward"], "forward", spec.depth, forward_args, forward_returns
+            infos["forward"],
+            "forward",
+            spec.depth,
+            forward_args,
+            forward_returns,
+            # one function for both (scores, or (loss, grads) given the targets)
+            required_only=forward == backward,
         ),
         "backward": bind.bind_function(
             infos["backward"], "backward", spec.depth, backward_args, returns
         ),
     }
+    for role, made in adapters.items():  # the child calls the adapter
+        bindings[role] = replace(bindings[role], function=made.name)
+    own = {a.name: a.statement for a in adapters.values()}  # one per method
     statements = [
         {"chunk": s.chunk, "line": s.line, "source": s.source}
-        for s in student.statements
+        for s in [*student.statements, *own.values()]
     ]
 
     def where(frame: dict[str, Any] | None) -> str:
@@ -128,9 +164,24 @@ def run_check(
         notes = _file_notes(student)
         # the time limit covers reading the file and running it, not the parent's derivation
         deadline = time.monotonic() + timeout - read
-        child.take(statements, [forward, backward], deadline, len(student.chunks))
+        chunks = len(student.chunks) + bool(adapters)  # the adapters are one more chunk
+        child.take(statements, [forward, backward], deadline, chunks)
         result = check(
-            spec, truth, probes, child, bindings, infos, where, timeout, notes
+            spec,
+            truth,
+            probes,
+            child,
+            bindings,
+            infos,
+            where,
+            timeout,
+            notes,
+            profiles.read_conventions(
+                [i.docstring for i in infos.values()],
+                "\n".join("\n".join(c.lines.values()) for c in student.chunks),
+                registry.loss(spec.loss).targets == "one_hot",
+                declared,
+            ),
         )
     finally:
         child.close()  # also when the derivation fails before it was given the file
@@ -161,25 +212,6 @@ def check_timeout(timeout: float) -> None:
             f"--timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, "
             f"not {timeout}"
         )
-
-
-def _find(student: StudentFile, name: str, role: str) -> FunctionInfo:
-    info = student.functions.get(name)
-    if info is not None:
-        return info
-    if name in student.skipped_defs:
-        raise UserError(f"{student.path}: {student.skipped_defs[name]}")
-    defined = ", ".join(sorted(student.functions)) or "none"
-    hint = f"--{role} NAME" if role else ""
-    extra = ""
-    if student.syntax_errors:
-        extra = "; cells skipped for syntax errors: " + "; ".join(
-            student.syntax_errors[:3]
-        )
-    raise UserError(
-        f"{student.path}: no function named {name!r} (functions defined: {defined}); name the "
-        f"student's {role} function with {hint}{extra}"
-    )
 
 
 def _file_notes(student: StudentFile) -> list[str]:

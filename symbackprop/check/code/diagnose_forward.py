@@ -32,7 +32,9 @@ def forward_candidates(
     """Truth, its transpose, and the per-sample-bias models of one forward output."""
 
     def student_form(value: np.ndarray) -> np.ndarray:
-        return layout.targets_to_student(value) if output == names.OUTPUTS else value
+        if output == names.OUTPUTS:
+            return layout.targets_to_student(value)
+        return layout.samples_to_student(value)
 
     truth = _forward_truth(probes, layout, output)
     out = [Candidate((), "the correct forward pass", truth)]
@@ -212,7 +214,7 @@ def _forward_truth(probes: list[Probe], layout: Layout, name: str) -> list[np.nd
     return [
         layout.targets_to_student(p.forward[name])
         if name == names.OUTPUTS
-        else p.forward[name]
+        else layout.samples_to_student(p.forward[name])
         for p in probes
     ]
 

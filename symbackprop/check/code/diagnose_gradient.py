@@ -98,6 +98,8 @@ def gradient_candidates(
                     [a.T for a in arrays],
                 )
             )
+    if weight and truth.spec.l2:
+        out += _penalty_candidates(truth.spec.l2, probes, layout, name, correct)
     if weight:
         for product in _products(layer_of(name), truth.depth):
             try:
@@ -108,6 +110,37 @@ def gradient_candidates(
             if any(a.shape != t.shape for a, t in zip(arrays, correct, strict=True)):
                 codes = (dx.WRONG_SHAPE, dx.PRODUCT_ORDER)
             out.append(Candidate(codes, form.expr(product), arrays))
+    return out
+
+
+def _penalty_candidates(
+    l2: float, probes: list[Probe], layout: Layout, name: str, correct: list[np.ndarray]
+) -> list[Candidate]:
+    """The L2 term at half or twice its strength, and the data term alone off by the batch
+    size (a missing 1/m with the penalty added correctly)."""
+    terms = [layout.to_student(name, l2 * p.params[name]) for p in probes]
+    out = [
+        Candidate(
+            (dx.PENALTY_FACTOR,),
+            f"the gradient with {words} the L2 term",
+            [c + (f - 1) * t for c, t in zip(correct, terms, strict=True)],
+            scalable=False,
+        )
+        for f, words in ((0.5, "half"), (2.0, "twice"), (0.0, "none of"))
+    ]
+    for f, words in ((None, "N times"), (0, "1/N times")):
+        arrays = [
+            (c - t) * (p.n if f is None else 1 / p.n) + t
+            for c, t, p in zip(correct, terms, probes, strict=True)
+        ]
+        out.append(
+            Candidate(
+                (dx.SCALED,),
+                f"the data term {words} the correct one (the L2 term right)",
+                arrays,
+                scalable=False,
+            )
+        )
     return out
 
 
@@ -139,6 +172,17 @@ def diagnose_gradient(
     )
     if m is not None and not m.codes:
         note = ""
+        if student[0].shape != correct[0].shape and layout.samples == "columns":
+            # the courses that lay samples out as columns assert grads' shapes equal params'
+            return part(
+                "wrong",
+                [dx.WRONG_SHAPE],
+                f"{label} has shape {shape_of(student[0])} where {name} is "
+                f"{shape_of(correct[0])}: the values are right, the shape is not (a sum "
+                "without keepdims=True?); correct: "
+                f"{label} = {form.gradient(name)}",
+                err,
+            )
         if student[0].shape != correct[0].shape:
             note = f" (shape {shape_of(student[0])} broadcasts onto {name}'s {shape_of(correct[0])})"
         return part(
@@ -189,7 +233,7 @@ def diagnose_gradient(
                 f"where {name} is {shape_of(correct[0])}"
             )
         sentences.append(text)
-    elif dx.MISSING_ACTIVATION_MASK in m.codes:
+    elif dx.MISSING_ACTIVATION_MASK in m.codes or not m.candidate.scalable:
         sentences.append(f"{label} equals {m.candidate.label}")
     if dx.TRANSPOSED in m.codes:
         shape_words = (

@@ -75,6 +75,10 @@ class Filter:
             )
             if isinstance(node, ast.FunctionDef):
                 student.functions.add(node, chunk.where(start))
+            if isinstance(node, ast.ClassDef):  # its methods, as Class.method
+                for m in node.body:
+                    if isinstance(m, ast.FunctionDef):
+                        student.functions.add(m, chunk.where(m.lineno), node.name)
         else:
             student.statements.append(
                 Statement(chunk.index, start, _segment(p.lines, node))

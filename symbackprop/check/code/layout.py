@@ -21,7 +21,11 @@ WEIGHT_LAYOUTS = ("out_in", "in_out")
 # a single unit's weights as a vector (inputs,): only when the file says so
 VECTOR = "vec"
 BIAS_LAYOUTS = ("flat", "row", "col")  # (h,), (1, h), (h, 1)
-TARGET_LAYOUTS = ("2d", "1d")  # y as (N, k), or (N,) for a single output
+# y as (N, k), (N,) for a single output, or integer class labels (N,) for one-hot targets
+TARGET_LAYOUTS = ("2d", "1d")
+LABELS = "labels"
+# one sample per row (X is (N, inputs)) or per column (X is (inputs, m), deeplearning.ai's)
+SAMPLE_LAYOUTS = ("rows", "columns")
 
 
 def is_weight(name: str) -> bool:
@@ -45,6 +49,7 @@ class Layout:
     weights: tuple[tuple[str, str], ...]  # (W1, "out_in"), ...
     biases: tuple[tuple[str, str], ...]  # (b1, "col"), ...
     targets: str
+    samples: str = "rows"
 
     @property
     def kinds(self) -> dict[str, str]:
@@ -68,9 +73,21 @@ class Layout:
             return value.reshape(-1, 1)
         return value
 
+    def labels_to_student(self, value: np.ndarray) -> np.ndarray:
+        """The targets y as the student takes them: class labels when the file uses them."""
+        if self.targets == LABELS:
+            return value.argmax(axis=1)
+        return self.targets_to_student(value)
+
     def targets_to_student(self, value: np.ndarray) -> np.ndarray:
         """y or Y, (N, k) -> the student's layout."""
-        return value.reshape(-1) if self.targets == "1d" else value
+        if self.targets == "1d":
+            return value.reshape(-1)
+        return self.samples_to_student(value)
+
+    def samples_to_student(self, value: np.ndarray) -> np.ndarray:
+        """A batch array (X, Z1, H1, ...), (N, units) -> the student's: (units, m) in columns."""
+        return value.T.copy() if self.samples == "columns" else value
 
     def describe(self, spec: NetworkSpec) -> str:
         """`W1 (2, 2) and W2 (1, 2) as (units, inputs); b1 (2, 1) ... as columns (h, 1)`."""
@@ -90,10 +107,16 @@ class Layout:
                 by_kind.setdefault(kind, []).append(f"{name} {shape}")
             parts += [f"{' and '.join(v)} {words[k]}" for k, v in by_kind.items()]
         k = spec.layers[-1]
-        parts.append(
-            f"X (N, {spec.layers[0]}), y "
-            + ("(N,)" if self.targets == "1d" else f"(N, {k})")
-        )
+        if self.targets == LABELS:
+            parts.append(
+                f"X (N, {spec.layers[0]}), y class labels (N,) from 0 to {k - 1}"
+            )
+        elif self.samples == "columns":
+            y = "(m,)" if self.targets == "1d" else f"({k}, m)"
+            parts.append(f"samples as columns: X ({spec.layers[0]}, m), Y {y}")
+        else:
+            y = "(N,)" if self.targets == "1d" else f"(N, {k})"
+            parts.append(f"X (N, {spec.layers[0]}), y {y}")
         return "; ".join(parts)
 
 
@@ -116,10 +139,18 @@ def _fits(
 
 
 def candidate_layouts(
-    spec: NetworkSpec, initial: dict[str, tuple[int, ...]]
+    spec: NetworkSpec,
+    initial: dict[str, tuple[int, ...]],
+    samples: tuple[str, ...] = ("rows",),
+    labels: bool = False,
+    weights: tuple[str, ...] = WEIGHT_LAYOUTS,
+    biases: tuple[str, ...] = BIAS_LAYOUTS,
 ) -> list[Layout]:
     """Layouts to try, best guess first: the file's initial arrays decide where they can
-    (a parameter whose shape fits no layout is a UserError); otherwise every consistent one."""
+    (a parameter whose shape fits no layout is a UserError); otherwise every consistent one.
+    `samples`: the sample layouts the file allows (its names and docstrings decide);
+    `labels`: one-hot targets passed as integer class labels; `weights`, `biases`: the kinds
+    the file's text allows."""
     depth = spec.depth
     for name in spec.param_names:
         if name in initial:
@@ -138,15 +169,15 @@ def candidate_layouts(
                     f"network {'-'.join(map(str, spec.layers))} ({name} should be {ways}); pass "
                     "--layers (and --activations) matching the notebook"
                 )
-    targets = ["2d"]
-    if spec.layers[-1] == 1:
+    targets = [LABELS] if labels else ["2d"]
+    if spec.layers[-1] == 1 and not labels:
         y_shape = initial.get("y")
         targets = ["1d"] if y_shape is not None and len(y_shape) == 1 else ["2d"]
         if y_shape is None:
             targets = list(TARGET_LAYOUTS)
     overrides_of: dict[Layout, int] = {}  # in the order first met: the preferred first
-    for w_kind, b_kind, t_kind in itertools.product(
-        WEIGHT_LAYOUTS, BIAS_LAYOUTS, targets
+    for s_kind, w_kind, b_kind, t_kind in itertools.product(
+        samples, weights, biases, targets
     ):
         overrides = 0
         weights, biases = [], []
@@ -160,7 +191,7 @@ def candidate_layouts(
                     kind = next(o for o in options if _fits(o, shape, initial[name]))
                     overrides += 1
                 out.append((name, kind))
-        layout = Layout(tuple(weights), tuple(biases), t_kind)
+        layout = Layout(tuple(weights), tuple(biases), t_kind, s_kind)
         overrides_of[layout] = min(overrides, overrides_of.get(layout, overrides))
     fewest = min(overrides_of.values())
     return [layout for layout, o in overrides_of.items() if o == fewest]

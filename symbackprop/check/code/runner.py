@@ -38,6 +38,8 @@ def encode(value: Any, depth: int = 0) -> Any:
 
     if depth > 6:
         return {"__obj__": type(value).__name__}
+    if type(value).__module__ == "torch" and type(value).__name__ == "Tensor":
+        value = value.detach().cpu().numpy()  # a PyTorch tensor, read back as an array
     if isinstance(value, dict):
         items = list(value.items())[:64]
         return {"__dict__": [[str(k), encode(v, depth + 1)] for k, v in items]}
@@ -68,12 +70,26 @@ def decode(obj: Any) -> Any:
     if isinstance(obj, dict):
         if "__nd__" in obj:
             raw = base64.b64decode(obj["b64"])
-            return np.frombuffer(raw, dtype="<f8").reshape(obj["__nd__"]).copy()
+            arr = np.frombuffer(raw, dtype="<f8").reshape(obj["__nd__"]).copy()
+            return arr.astype(np.int64) if obj.get("int") else arr  # class labels
         if "__seq__" in obj:
             return tuple(decode(v) for v in obj["__seq__"])
         if "__dict__" in obj:
             return {k: decode(v) for k, v in obj["__dict__"]}
     return obj
+
+
+def as_tensors(value: Any, torch: Any) -> Any:
+    """The decoded arguments with every array a PyTorch tensor (float64; labels int64)."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    if isinstance(value, dict):
+        return {k: as_tensors(v, torch) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(as_tensors(v, torch) for v in value)
+    return value
 
 
 def student_frame(tb: Any, is_student: Callable[[str], bool]) -> dict[str, Any] | None:
@@ -112,6 +128,7 @@ def run_calls(
     emit: Emit,
     is_student: Callable[[str], bool],
     catch: tuple[type[BaseException], ...] = (BaseException,),
+    torch: Any = None,
 ) -> None:
     """Call each probe (func name + encoded keyword arguments), emitting start and outcome events."""
     for call in calls:
@@ -131,6 +148,8 @@ def run_calls(
             )
             continue
         kwargs = {name: decode(value) for name, value in call["kwargs"].items()}
+        if torch is not None:  # the file computes on PyTorch tensors
+            kwargs = as_tensors(kwargs, torch)
         try:
             value = fn(**kwargs)
         except catch as exc:
@@ -309,6 +328,11 @@ def main() -> None:
         errors = load_statements(job["statements"], namespace)
         functions = {name: namespace.get(name) for name in job["functions"]}
         functions = {k: (v if callable(v) else None) for k, v in functions.items()}
+        tensors = namespace.get("torch")
+        if getattr(tensors, "__name__", None) != "torch" or not hasattr(
+            tensors, "from_numpy"
+        ):
+            tensors = None
         emit(
             {
                 "event": "loaded",
@@ -319,7 +343,9 @@ def main() -> None:
         )
         for line in requests:
             phase = json.loads(line)
-            run_calls(functions, phase["calls"], emit, is_child_student_file)
+            run_calls(
+                functions, phase["calls"], emit, is_child_student_file, torch=tensors
+            )
             emit({"event": "phase_done", "phase": phase["phase"]})
         emit({"event": "finished"})
     except BaseException as exc:  # a runner failure, reported to the parent

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 MAX_CODE_LINE = 200  # characters of a line quoted in a message
@@ -47,6 +47,9 @@ class FunctionInfo:
     return_keys: tuple[str, ...] | None  # keys of a returned dict literal
     subscript_keys: dict[str, tuple[str, ...]]  # params["W1"] keys used, per parameter
     where: str
+    docstring: str = ""
+    # a parameter unpacked into names: `(Z1, A1, W1, b1, ...) = cache`
+    unpacked: dict[str, tuple[str | None, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -66,22 +69,35 @@ class Functions(Mapping[str, FunctionInfo]):
         self._defs: dict[str, tuple[ast.FunctionDef, str]] = {}
         self._infos: dict[str, FunctionInfo] = {}
 
-    def add(self, node: ast.FunctionDef, where: str) -> None:
-        """Record a kept `def`; a later one of the same name replaces it, as at run time."""
-        self._defs[node.name] = (node, where)
-        self._infos.pop(node.name, None)
+    def add(self, node: ast.FunctionDef, where: str, owner: str = "") -> None:
+        """Record a kept `def` (a method of class `owner` as owner.name); a later one of the
+        same name replaces it, as at run time."""
+        name = f"{owner}.{node.name}" if owner else node.name
+        self._defs[name] = (node, where)
+        self._infos.pop(name, None)
+
+    def node(self, name: str) -> ast.FunctionDef:
+        """The `def` itself (a method's, to read what its class stores on self)."""
+        return self._defs[name][0]
 
     def __getitem__(self, name: str) -> FunctionInfo:
         if name not in self._infos:
             node, where = self._defs[name]
-            self._infos[name] = _function_info(node, where)
+            info = _function_info(node, where)
+            if "." in name:  # a method: self is not the caller's to pass
+                info = replace(info, name=name, params=info.params[1:])
+            self._infos[name] = info
         return self._infos[name]
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._defs)
+    def methods(self) -> list[str]:
+        """The kept classes' methods, as Class.method (looked up like functions)."""
+        return [name for name in self._defs if "." in name]
+
+    def __iter__(self) -> Iterator[str]:  # the top-level functions
+        return iter(name for name in self._defs if "." not in name)
 
     def __len__(self) -> int:
-        return len(self._defs)
+        return sum("." not in name for name in self._defs)
 
 
 @dataclass
@@ -171,6 +187,8 @@ def _function_info(fn: ast.FunctionDef, where: str) -> FunctionInfo:
             isinstance(k, ast.Constant) and isinstance(k.value, str) for k in value.keys
         ):
             keys = tuple(k.value for k in value.keys)  # type: ignore[union-attr]
+        if returns is not None and len(returns) == 1 and returns[0]:
+            keys = _dict_assigned(nodes, returns[0])
     names = {p.name for p in params}
     subscripts: dict[str, list[str]] = {}
     for n in nodes:
@@ -191,7 +209,46 @@ def _function_info(fn: ast.FunctionDef, where: str) -> FunctionInfo:
         return_keys=keys,
         subscript_keys={k: tuple(v) for k, v in subscripts.items()},
         where=where,
+        docstring=ast.get_docstring(fn) or "",
+        unpacked=_unpacked(nodes, names),
     )
+
+
+def _unpacked(
+    nodes: list[ast.AST], params: set[str]
+) -> dict[str, tuple[str | None, ...]]:
+    """Parameters unpacked into a tuple of names, and those names in order."""
+    out: dict[str, tuple[str | None, ...]] = {}
+    for n in nodes:
+        if (
+            isinstance(n, ast.Assign)
+            and len(n.targets) == 1
+            and isinstance(n.targets[0], ast.Tuple | ast.List)
+            and isinstance(n.value, ast.Name)
+            and n.value.id in params
+        ):
+            elts = n.targets[0].elts
+            out[n.value.id] = tuple(
+                e.id if isinstance(e, ast.Name) else None for e in elts
+            )
+    return out
+
+
+def _dict_assigned(nodes: list[ast.AST], name: str) -> tuple[str, ...] | None:
+    """The string keys of a dict literal assigned to `name` (`grads = {"dW1": dW1, ...}`)."""
+    for n in nodes:
+        if (
+            isinstance(n, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == name for t in n.targets)
+            and isinstance(n.value, ast.Dict)
+            and n.value.keys
+            and all(
+                isinstance(k, ast.Constant) and isinstance(k.value, str)
+                for k in n.value.keys
+            )
+        ):
+            return tuple(k.value for k in n.value.keys)  # type: ignore[union-attr]
+    return None
 
 
 def function_info_from_callable(fn: object) -> FunctionInfo | None:

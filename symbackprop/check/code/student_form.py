@@ -59,7 +59,9 @@ def _read(node: P.Node, layout: Layout) -> P.Node:
     """`node` with every parameter read from the student's layout, transposes simplified."""
     if isinstance(node, P.Ref):
         kind = layout.kinds.get(node.name, "")
-        if kind in ("in_out", "col"):
+        # a bias is added as a row when samples are rows, as a column when they are columns
+        across = "row" if layout.samples == "columns" else "col"
+        if kind in ("in_out", across):
             return P.Transpose(node)
         if kind == VECTOR:
             return AsRow(node)
@@ -86,7 +88,8 @@ def _produce(step: P.Step, expr: P.Node, layout: Layout, depth: int) -> P.Node:
     if layout.targets == "1d" and step.name == names.OUTPUTS:
         return Ravel(expr)  # (N,) like the student's targets
     if layout.targets == "1d" and step.role == P.DELTA and step.layer == depth:
-        return AsColumn(expr)  # the student's (N,) error as a column
+        # the student's (N,) error as a column (a row when samples are columns)
+        return AsRow(expr) if layout.samples == "columns" else AsColumn(expr)
     return expr
 
 
@@ -113,9 +116,21 @@ class _RenamingPrinter(NumPyArrayPrinter):
 class StudentPrinter(ProgramPrinter):
     """The Program's NumPy printer, plus the reshapes of the student's layouts."""
 
-    def __init__(self, alpha: float, rename: dict[str, str]) -> None:
-        super().__init__("rows", alpha, rename)
+    def __init__(
+        self, alpha: float, rename: dict[str, str], layout: Layout | None = None
+    ) -> None:
+        columns = layout is not None and layout.samples == "columns"
+        super().__init__(
+            "columns" if columns else "rows", alpha, rename, "m" if columns else "n"
+        )
         self.rules = _RenamingPrinter(self.rename)
+        # biases stored as vectors (h,): added as columns when samples are columns
+        self.flat = {n for n, k in (layout.biases if layout else ()) if k == "flat"}
+
+    def _AddBias(self, node: P.AddBias) -> str:
+        if self.rows or (isinstance(node.bias, P.Ref) and node.bias.name in self.flat):
+            return super()._AddBias(node)
+        return f"{self.expr(node.arg)} + {self.expr(node.bias)}"  # already (h, 1)
 
     def _rule(self, rule: sp.Expr, arrays: dict[sp.Symbol, P.Node]) -> str | None:
         """An entrywise rule on arrays the Program names, or None when one is computed."""
@@ -152,6 +167,8 @@ class StudentPrinter(ProgramPrinter):
         return f"{self._operand(node.arg)}[None, :]"
 
     def _AsColumn(self, node: AsColumn) -> str:
+        if isinstance(node.arg, P.SumSamples) and not self.rows:
+            return f"{self._operand(node.arg.arg)}.sum(axis=1, keepdims=True)"
         if isinstance(node.arg, P.SumSamples):
             return f"{self._operand(node.arg)}.reshape(-1, 1)"
         return f"{self._operand(node.arg)}[:, None]"
@@ -178,10 +195,10 @@ class StudentForm:
     def __init__(self, truth: Truth, layout: Layout, namer: Namer) -> None:
         self.layout = layout
         self.namer = namer
-        self.prog = truth.program
+        self.prog = truth.derivation.program_for(layout=layout.samples)
         self.steps = {s.name: s for s in in_student_layout(self.prog, layout)}
         self.printer = StudentPrinter(
-            truth.spec.alpha, student_names(namer, truth.depth)
+            truth.spec.alpha, student_names(namer, truth.depth), layout
         )
 
     def expr(self, node: P.Node) -> str:
@@ -206,7 +223,12 @@ class StudentForm:
         out = {"forward": [line[s.name] for s in self.prog.forward]}
         first = [line[names.delta(depth)]]
         if isinstance(self.prog.step(names.delta(depth)).expr, P.Mean):
-            first.insert(0, f"n = {self.printer.expr(P.Ref(names.INPUTS))}.shape[0]")
+            axis = 1 if self.layout.samples == "columns" else 0
+            first.insert(
+                0,
+                f"{self.printer.batch} = "
+                f"{self.printer.expr(P.Ref(names.INPUTS))}.shape[{axis}]",
+            )
         for k in range(1, depth + 1):
             chain = first + [line[names.delta(j)] for j in range(depth - 1, k - 1, -1)]
             for param in (names.weight(k), names.bias(k)):

@@ -59,6 +59,7 @@ def truth_spec(spec: NetworkSpec) -> NetworkSpec:
         loss=spec.loss,
         reduction=spec.reduction,
         alpha=spec.alpha,
+        l2=spec.l2,
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from ...spec import NetworkSpec, names
 from .. import diagnoses as dx
-from . import bind
+from . import bind, profiles
 from .calls import (
     build_calls,
     initial_shapes,
@@ -82,8 +82,10 @@ def check(
     where: Where,
     timeout: float,
     notes: list[str],
+    conventions: profiles.Conventions = profiles.SEED,
 ) -> CheckResult:
-    """Probe every plausible layout, diagnose each, keep the layout that explains the most."""
+    """Probe every plausible layout, diagnose each, keep the layout that explains the most.
+    `conventions`: what the file's text says (sample layouts to try, class labels)."""
     sizes = batch_sizes(spec.layers)
     loaded = run.loaded()
     if loaded is None:  # hung or crashed while loading the file
@@ -104,9 +106,14 @@ def check(
             f"while loading: {e['type']}: {e['message']}" + (f" ({at})" if at else "")
         )
     layouts = candidate_layouts(
-        spec, initial_shapes(loaded.get("globals", {}), spec.depth)
+        spec,
+        initial_shapes(loaded.get("globals", {}), spec.depth),
+        conventions.samples,
+        conventions.labels,
+        conventions.weights,
+        conventions.biases,
     )
-    calls, index = build_calls(layouts, probes, bindings)
+    calls, index = build_calls(layouts, probes, bindings, spec.l2, conventions.half_reg)
     results = outcomes(run.run(calls), calls, timeout)
     namer = student_namer(bindings, infos, spec.depth)
     probed = _Probed(
