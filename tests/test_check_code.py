@@ -309,7 +309,11 @@ def test_human_output_explains_and_shows_the_correct_formula() -> None:
     ("content", "name", "needle"),
     [
         (None, "missing.py", "no such file"),
-        (b"\xff\xfe\x00bad", "latin.py", "not UTF-8"),
+        (
+            b"\xff\xfe\x00bad",
+            "latin.py",
+            "not UTF-8 text (line 1 has a byte UTF-8 does not allow); save the file again with UTF-8",
+        ),
         (b"{not json", "broken.ipynb", "not a valid .ipynb"),
         (b"def forward(:\n", "syntax.py", "SyntaxError"),
         (

@@ -88,9 +88,12 @@ def read_student_file(path: Path) -> StudentFile:
         )
     try:
         text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
         raise UserError(
-            f"{path}: not UTF-8 text; save it as .py, .ipynb or a text export of the notebook"
+            f"{path}: not UTF-8 text (line {line} has a byte UTF-8 does not allow); save "
+            "the file again with UTF-8 encoding (most editors: File > Save with Encoding > "
+            "UTF-8)"
         ) from None
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
