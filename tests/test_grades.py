@@ -303,3 +303,18 @@ def test_a_terminal_shows_a_progress_bar_and_a_pipe_does_not() -> None:
     seen, stdout = _stderr_on_a_terminal("check-code", *files, "--jsonl")
     assert b"submission/s" not in seen
     assert all(json.loads(line) for line in stdout.splitlines())
+
+
+def test_hint_feedback_does_not_spell_out_the_right_formula() -> None:
+    """The transposed diagnosis's message names the right product; at hint it is left out."""
+    path = STUDENTS / "transposed.py"
+    full = run_cli("check-code", str(path), "--json")
+    hint = run_cli("check-code", str(path), "--json", "--feedback", "hint")
+    said = json.loads(full.stdout)["gradients"]["W1"]
+    hinted = json.loads(hint.stdout)["gradients"]["W1"]
+    assert said["diagnoses"] == hinted["diagnoses"] == ["transposed"]
+    assert "transpose" in said["message"]
+    assert hinted["message"] == "does not match the derivation at the probe points"
+    text = run_cli("check-code", str(path), "--feedback", "hint").stdout
+    assert said["message"] not in text and "correct (from the derivation)" not in text
+    assert "why: " in text  # the hint itself stays

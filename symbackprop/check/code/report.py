@@ -15,10 +15,22 @@ from .result import NOT_CHECKED, CheckResult
 FEEDBACK = ("full", "hint", "verdict")
 
 
+HINT_MESSAGE = "does not match the derivation at the probe points"
+
+
 def restrict(report: dict[str, Any], feedback: str) -> dict[str, Any]:
-    """The JSON report with only what this feedback level shows (`verdict`: statuses only)."""
-    if feedback != "verdict":
+    """The JSON report with only what this feedback level shows (`hint`: a wrong part's
+    message, which may spell out the right formula, becomes a plain one; `verdict`: statuses
+    only)."""
+    if feedback == "full":
         return report
+    if feedback == "hint":
+
+        def plain(p: dict[str, Any]) -> dict[str, Any]:
+            return {**p, "message": HINT_MESSAGE} if p["status"] == "wrong" else p
+
+        gradients = {n: plain(p) for n, p in report["gradients"].items()}
+        return {**report, "forward": plain(report["forward"]), "gradients": gradients}
 
     def bare(p: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -35,7 +47,7 @@ def restrict(report: dict[str, Any], feedback: str) -> dict[str, Any]:
 def format_human(result: CheckResult, feedback: str = "full") -> str:
     """The verdict a student reads: one block per part, with why and the correct formula
     (`hint`: without the formula; `verdict`: which parts are right, nothing more)."""
-    r = result.report
+    r = restrict(result.report, feedback)
     spec = result.spec
     lines = [
         f"check-code {result.source}: network {'-'.join(map(str, spec.layers))} "
