@@ -669,3 +669,33 @@ def test_a_sum_over_every_entry_keeps_its_rank_with_keepdims() -> None:
     assert "this is (1, 1)" in by["db2"].message
     assert np.sum(np.ones((5, 2)), keepdims=True).shape == (1, 1)  # what NumPy does
     assert by["db2"].fix == "db2 = np.sum(dZ2, axis=0, keepdims=True)"
+
+
+@pytest.mark.parametrize(
+    ("name", "profile"),
+    [("cs231n_correct.txt", "cs231n"), ("dlai_correct_relu_bce.txt", "dlai")],
+)
+def test_a_profile_gives_the_layout_and_the_weights(name: str, profile: str) -> None:
+    """--profile cs231n reads W as (inputs, units) in rows, --profile dlai as columns."""
+    layers, acts, loss, reduction, layout, weights, *_ = CASES[name]
+    spec_flags = [
+        "--layers",
+        ",".join(map(str, layers)),
+        "--activations",
+        ",".join(acts),
+        "--loss",
+        loss,
+        "--reduction",
+        reduction,
+    ]
+    path = str(FIXTURES / name)
+    run = [sys.executable, "-m", "symbackprop", "check-formulas", path, *spec_flags]
+    flags = ["--layout", layout, "--weights", weights, "--json"]
+    by_flags = subprocess.run([*run, *flags], capture_output=True, text=True)
+    by_profile = subprocess.run(
+        [*run, "--profile", profile, "--json"], capture_output=True, text=True
+    )
+    assert by_flags.returncode == by_profile.returncode == 0, by_profile.stderr
+    assert json.loads(by_flags.stdout) == json.loads(by_profile.stdout)
+    bare = subprocess.run([*run, "--json"], capture_output=True, text=True)
+    assert bare.returncode == 1  # without the course's conventions it does not fit

@@ -163,11 +163,14 @@ def read_conventions(
         samples = (declared.samples,)
     if declared is not None and declared.targets:
         labels = one_hot and declared.targets == "labels"
+    weights = _one_kind(text, WEIGHT_HINTS) or SEED.weights
+    if declared is not None and declared.weights:
+        weights = (WEIGHT_KINDS[declared.weights],)
     return Conventions(
         samples,
         labels,
         says(text, HALF_REG_HINTS),
-        _one_kind(text, WEIGHT_HINTS) or SEED.weights,
+        weights,
         _one_kind(text, BIAS_HINTS) or SEED.biases,
     )
 
@@ -181,8 +184,14 @@ def _one_kind(text: str, hints: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
 # an assignment profile: a small TOML file naming the functions (or Class.method) of each role
 # and the layout; built-in ones ship in symbackprop/data/profiles/
 PROFILE_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "profiles"
-PROFILE_KEYS = ("forward", "backward", "samples", "targets")
-PROFILE_VALUES = {"samples": ("rows", "columns"), "targets": ("arrays", "labels")}
+PROFILE_KEYS = ("forward", "backward", "samples", "targets", "weights")
+PROFILE_VALUES = {
+    "samples": ("rows", "columns"),
+    "targets": ("arrays", "labels"),
+    # W as (units, inputs) (the seed's, deeplearning.ai's) or (inputs, units) (CS231n's)
+    "weights": ("units_first", "inputs_first"),
+}
+WEIGHT_KINDS = {"units_first": "out_in", "inputs_first": "in_out"}
 MAX_PROFILE_BYTES = 64 * 1024
 
 
@@ -195,6 +204,7 @@ class Profile:
     backward: str
     samples: str = ""
     targets: str = ""
+    weights: str = ""
 
 
 def built_in_profiles() -> list[str]:

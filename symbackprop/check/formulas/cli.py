@@ -37,16 +37,20 @@ def add_check_formulas_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--layout",
         choices=("rows", "columns"),
-        default="rows",
         help="matrix mode: samples are rows (the seed's, CS231n's; default) or columns "
         "(deeplearning.ai's)",
     )
     p.add_argument(
         "--weights",
         choices=("units_first", "inputs_first"),
-        default="units_first",
         help="matrix mode: W is (units, inputs) (default; Z = X W^T + b in rows) or "
         "(inputs, units) as in CS231n (Z = X W + b)",
+    )
+    p.add_argument(
+        "--profile",
+        metavar="NAME|FILE",
+        help="matrix mode: take --layout and --weights from an assignment profile (seed, dlai, "
+        "dlai-L-layer, cs231n, or a profile file as for check-code); the flags win",
     )
     p.add_argument(
         "--format",
@@ -77,6 +81,7 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.template and args.file is not None:
         raise UserError("give either --template or an answer FILE, not both")
+    _take_profile(args)
     spec = spec_from_args(args)
     if args.template and args.matrix:
         from .matrix.template import matrix_template
@@ -112,6 +117,19 @@ def _run(args: argparse.Namespace) -> int:
         return print_matrix_report(matrix, args.json)
     report = check_formulas(spec, text, source=str(args.file), fmt=args.format)
     return print_report(report, args.json)
+
+
+def _take_profile(args: argparse.Namespace) -> None:
+    """--layout and --weights: the flag, else the profile's, else rows and units first."""
+    declared = None
+    if args.profile:
+        from ..code.profiles import load_profile
+
+        declared = load_profile(args.profile)
+    if args.layout is None:
+        args.layout = (declared.samples if declared else "") or "rows"
+    if args.weights is None:
+        args.weights = (declared.weights if declared else "") or "units_first"
 
 
 def _check_command(args: argparse.Namespace) -> str:
