@@ -91,7 +91,8 @@ def run_example(d: Derivation, trainer: types.ModuleType) -> Example:
     else:
         X, y = trainer.make_data(seed=spec.seed)
         data = TEX.text(
-            f"a random regression set of {len(X)} samples from the trainer's ",
+            f"a random {registry.loss(spec.loss).task} set of {len(X)} samples from the "
+            "trainer's ",
             Code(f"make_data(seed={spec.seed})"),
             " (the spec has no data)",
         )

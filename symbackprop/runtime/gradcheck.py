@@ -47,8 +47,13 @@ def gradcheck(
             numeric = (up - down) / 2e-6
             analytic = grads[name].reshape(-1)[i]
             error = _relative_error(analytic, numeric, noise)
+            raw = _relative_error(analytic, numeric, 0.0)
+            within = (
+                "  (within the differences' rounding noise)" if raw > error == 0 else ""
+            )
             print(
-                f"{name}[{i}]: analytic {analytic:.8e}  numeric {numeric:.8e}  rel. error {error:.1e}"
+                f"{name}[{i}]: analytic {analytic:.8e}  numeric {numeric:.8e}  "
+                f"rel. error {raw:.1e}{within}"
             )
             worst = max(worst, error)
     return worst

@@ -109,7 +109,7 @@ class NetworkSpec:
         data = (
             f"{len(self.X)} samples"
             if self.X is not None
-            else "none (random regression set)"
+            else f"none (random {registry.loss(self.loss).task} set)"
         )
         return (
             f"{self.name}: layers {'-'.join(map(str, self.layers))}, "

@@ -93,6 +93,11 @@ class Loss:
     # the output activation a loss on probabilities needs (bce: sigmoid), or None
     output: str | None = None
 
+    @property
+    def task(self) -> str:
+        """What the random data of a spec without data is: "regression" or "classification"."""
+        return "regression" if self.targets == "real" else "classification"
+
 
 def _sigmoid(z: sp.Expr) -> sp.Expr:
     return 1 / (1 + sp.exp(-z))

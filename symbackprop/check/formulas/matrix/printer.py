@@ -72,13 +72,23 @@ class _Printer:
         if isinstance(node, A.Sum):
             return self._sum(node), 5
         if isinstance(node, A.Compare):
-            inner = f"{self.p(node.left)[0]} {node.op} {self.p(node.right)[0]}"
+            op = _LATEX_OPS.get(node.op, node.op) if s == "latex" else node.op
+            inner = f"{self.p(node.left)[0]} {op} {self.p(node.right)[0]}"
             if s == "latex":
                 return rf"\mathbf{{1}}[{inner}]", 5
             return (f"({inner})" if s == "numpy" else f"1[{inner}]"), 5
         if isinstance(node, A.Where):
+            if s == "latex":  # entrywise cases, the condition without its indicator
+                cond = self.p(node.cond)[0]
+                cond = cond.removeprefix(r"\mathbf{1}[").removesuffix("]")
+                a, b = self.p(node.a)[0], self.p(node.b)[0]
+                return (
+                    rf"\begin{{cases}} {a} & \text{{if }} {cond} \\ {b} & "
+                    r"\text{otherwise} \end{cases}",
+                    5,
+                )
             parts = ", ".join(self.p(n)[0] for n in (node.cond, node.a, node.b))
-            return f"np.where({parts})", 5
+            return ("np.where" if s == "numpy" else "where") + f"({parts})", 5
         assert isinstance(node, A.Call)
         args = ", ".join(self.p(a)[0] for a in node.args)
         func = node.func + (str(node.layer) if node.func == "g" and node.layer else "")
@@ -89,12 +99,17 @@ class _Printer:
         ):
             func = "np." + func
         if s == "latex":
+            if node.func == "abs" and not node.prime:
+                return rf"\left\lvert {args} \right\rvert", 5
             func = {
                 "sigmoid": r"\sigma",
                 "tanh": r"\tanh",
                 "exp": r"\exp",
                 "log": r"\log",
+                "sign": r"\operatorname{sign}",
             }.get(node.func, func)
+        elif s == "numpy" and node.func in ("abs", "sign") and not node.prime:
+            func = "np." + func
         return f"{func}{chr(39) if node.prime else ''}({args})", 5
 
     def _binary(self, node: A.Binary) -> str:
@@ -143,6 +158,9 @@ class _Printer:
             i, n = ("n", "N") if self.layout == "rows" else ("i", "m")
             return rf"\sum_{{{i}=1}}^{{{n}}} {self.wrap(node.arg, 5)}"
         return f"Σ {self.wrap(node.arg, 5)}"
+
+
+_LATEX_OPS = {"<=": r"\le", ">=": r"\ge", "!=": r"\ne", "==": "="}
 
 
 def _is_fraction(node: A.Node) -> bool:
@@ -225,6 +243,18 @@ def rule_tree(expr: sp.Expr, leaves: dict[sp.Symbol, A.Node]) -> A.Node:
         return node
     if expr.is_Pow:
         return A.Binary("**", rule_tree(expr.base, leaves), rule_tree(expr.exp, leaves))
+    if isinstance(
+        expr, sp.Piecewise
+    ):  # a formula loss's where(...): the first true branch
+        (first, cond), *rest = expr.args
+        if cond == sp.true:
+            return rule_tree(first, leaves)
+        other = rule_tree(sp.Piecewise(*rest), leaves) if rest else A.Num(0.0)
+        return A.Where(rule_tree(cond, leaves), rule_tree(first, leaves), other)
+    if isinstance(expr, sp.core.relational.Relational):
+        return A.Compare(
+            expr.rel_op, rule_tree(expr.lhs, leaves), rule_tree(expr.rhs, leaves)
+        )
     if isinstance(expr, sp.Function) and len(expr.args) == 1:
         return A.Call(type(expr).__name__.lower(), (rule_tree(expr.args[0], leaves),))
     raise TypeError(f"no tree for {expr}")
