@@ -33,21 +33,6 @@ SEED = ROOT / "symbackprop" / "data" / "notebook_221_relu.txt"
 CORRECT = ROOT / "tests" / "fixtures" / "students" / "correct.py"
 # the batch as batch.check_all runs it, with each pool worker keeping a spare: what batch.py
 # does once its Pool passes initializer=spare.keep_spare (argv: folder, jobs)
-SPARES = """
-import multiprocessing, sys
-from symbackprop import interrupt
-from symbackprop.check.code import batch, spare
-from symbackprop.spec import default_spec
-interrupt.install()
-pool = multiprocessing.get_context("fork").Pool
-class Pool:
-    def __new__(cls, n):
-        return pool(n, initializer=spare.keep_spare, initargs=("bwrap", 10.0))
-multiprocessing.get_context("fork").Pool = Pool
-subs = batch.find_submissions([__import__("pathlib").Path(sys.argv[1])])
-rows = list(batch.check_all(subs, default_spec(), int(sys.argv[2]), "bwrap", {}))
-assert len(rows) == len(subs)
-"""
 WARM = """
 import sys, time, json
 from symbackprop.check.code.core import run_check
@@ -86,39 +71,38 @@ def _warm(mode: str, count: int) -> list[float]:
     return json.loads(out.stdout)
 
 
-def _class(folder: Path, jobs: int, checkout: Path, spares: bool = False) -> float:
-    """Seconds for one `check-code FOLDER` run (or the same batch keeping spares)."""
-    if spares:
-        command = [sys.executable, "-c", SPARES, str(folder), str(jobs)]
-    else:
-        command = [sys.executable, "-m", "symbackprop", "check-code", str(folder)]
-        command += ["--jsonl", "--jobs", str(jobs)]
+def _class(folder: Path, jobs: int, checkout: Path) -> float:
+    """Seconds for one `check-code FOLDER` run; a run that crashed is not a time."""
+    command = [sys.executable, "-m", "symbackprop", "check-code", str(folder)]
+    command += ["--jsonl", "--jobs", str(jobs)]
     start = time.perf_counter()
-    subprocess.run(
+    done = subprocess.run(
         command,
         env=dict(os.environ, PYTHONPATH=str(checkout)),
         cwd=checkout,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
         check=False,
     )
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    rows = done.stdout.splitlines()
+    if done.returncode not in (0, 1) or len(rows) != len(list(folder.iterdir())) + 1:
+        raise SystemExit(f"check-code failed in {checkout}: {done.stderr[-500:]}")
+    return seconds
 
 
 def _classes(count: int, rounds: int, baseline: Path | None) -> dict[str, list[float]]:
     """Per minute for each batch variant, `rounds` times, alternating the variants."""
-    variants = {"class, --jobs 2": (ROOT, False)}
-    if shutil.which("bwrap"):
-        variants["class, --jobs 2, spares"] = (ROOT, True)
+    variants = {"class, --jobs 2": ROOT}  # each worker keeps a booted spare sandbox
     if baseline:
-        variants["class, --jobs 2, baseline"] = (baseline, False)
+        variants["class, --jobs 2, baseline"] = baseline
     out: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as folder:
         for i in range(count):
             shutil.copy(SEED, Path(folder) / f"student{i:04d}.txt")
         for _ in range(rounds):
-            for name, (checkout, spares) in variants.items():
-                seconds = _class(Path(folder), 2, checkout, spares)
+            for name, checkout in variants.items():
+                seconds = _class(Path(folder), 2, checkout)
                 out.setdefault(name, []).append(60 * count / seconds)
     return out
 
