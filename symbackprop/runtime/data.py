@@ -41,9 +41,9 @@ def read_csv(
             f"columns, but the network takes {LAYERS[0]} inputs and {LAYERS[-1]} outputs"
         )
     first = _first_target(path, label_column, width, count)
-    columns = np.arange(width)
-    chosen = (columns >= first) & (columns < first + count)
-    X, y = data[:, ~chosen], data[:, chosen]
+    targets_at = slice(first, first + count)
+    # one copy of the inputs, in row order (a boolean mask would copy twice)
+    X, y = np.delete(data, targets_at, axis=1), data[:, targets_at]
     if TARGETS == "one_hot" and count == 1 and LAYERS[-1] > 1:
         labels = y[:, 0]
         if not np.all(
