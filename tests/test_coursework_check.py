@@ -36,6 +36,7 @@ STYLES: dict[str, list[str]] = {
     "dlai_L_layer": [],
     "classes": [],
     "torch": [],
+    "cs231n_layers": [],
 }
 # fixtures of a supported style that need what is not done yet (the penalty, say)
 UNSUPPORTED = {  # weights kept in lists (Nielsen), layer objects composed by a function
@@ -122,6 +123,12 @@ def test_verdict_per_gradient_is_the_label(key: str) -> None:
         assert got["status"] == "wrong", (param, label, got)
         if label in DIAGNOSES:
             assert DIAGNOSES[label] in got["diagnoses"], (param, label, got)
+    for layer in fx.get("layer_checks", []):  # each layer function on its own
+        for grad, label in layer["labels"].items():
+            got = report["layers"][f"{layer['backward']}: {grad}"]
+            assert (got["status"] == "ok") == (label == "ok"), (layer, grad, got)
+            if label in DIAGNOSES:
+                assert DIAGNOSES[label] in got["diagnoses"], (layer, grad, got)
     assert report["ok"] == (fx["verdict"] == "ok")
 
 
@@ -143,6 +150,7 @@ PROFILED = {
     "dlai": "dlai_2layer/planar_tanh_missing_m",
     "dlai-L-layer": "dlai_L_layer/deep_db_wrong_axis",
     "cs231n": "cs231n_twolayernet/neural_net_reg_half",
+    "cs231n-layers": "cs231n_layers/layers_db_wrong_axis",
     "seed": None,
 }
 
@@ -194,11 +202,12 @@ def test_a_profile_file_names_the_functions(tmp_path: Path) -> None:
 def test_shipped_profiles_load() -> None:
     from symbackprop.check.code import profiles
 
-    assert {"seed", "dlai", "dlai-L-layer", "cs231n"} <= set(
+    assert {"seed", "dlai", "dlai-L-layer", "cs231n", "cs231n-layers"} <= set(
         profiles.built_in_profiles()
     )
     assert profiles.load_profile("dlai").samples == "columns"
     assert profiles.load_profile("cs231n").targets == "labels"
+    assert profiles.load_profile("cs231n-layers").layers == "cs231n"
 
 
 def test_784_128_10_in_the_default_time_limit(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import UserError
 from ...spec import NetworkSpec, default_spec, registry
 from ..inert import inert
-from . import bind, methods, profiles, runner, view
+from . import bind, layer_check, methods, profiles, view
 from .in_process import InProcessRun
 from .load import (
     FunctionInfo,
@@ -105,10 +105,20 @@ def run_check(
     if declared is not None:
         forward = declared.forward if forward == "forward" else forward
         backward = declared.backward if backward == "backward" else backward
-    infos = {
-        role: find_function(student, name, role, declared)
-        for role, name in (("forward", forward), ("backward", backward))
-    }
+    api = layer_check.find_api(student, declared)
+    try:
+        infos = {
+            role: find_function(student, name, role, declared)
+            for role, name in (("forward", forward), ("backward", backward))
+        }
+    except UserError as exc:
+        if api is None:
+            raise
+        # a file of layer functions alone (CS231n's layers.py): they are the check
+        result = layer_check.layers_only(student, api, spec, mode, timeout, seed, exc)
+        result.warning = warning
+        result.seconds = time.monotonic() - start
+        return result
     adapters = {
         role: methods.adapter(student, info.name, spec)
         for role, info in infos.items()
@@ -144,14 +154,7 @@ def run_check(
         for s in [*student.statements, *own.values()]
     ]
 
-    def where(frame: dict[str, Any] | None) -> str:
-        if not frame or not runner.is_child_student_file(frame["file"]):
-            return ""
-        chunk = int(frame["file"][len(runner.STUDENT_FILE_PREFIX) : -1])
-        if not 0 <= chunk < len(student.chunks):
-            return ""
-        code = inert(student.code_at(chunk, frame["line"]), 120)
-        return student.where(chunk, frame["line"]) + (f" `{code}`" if code else "")
+    where = layer_check.student_where(student)
 
     packages = view.PACKAGES + tuple(p for p in view.OPTIONAL if p in student.imports)
     child = child_for(mode, packages, cpu_budget(timeout))  # booting from here on
@@ -185,6 +188,9 @@ def run_check(
         )
     finally:
         child.close()  # also when the derivation fails before it was given the file
+    if api is not None:  # each layer function on its own, in a child of its own
+        layers = layer_check.check_layers(student, api, mode, timeout, where, seed)
+        layer_check.add_parts(result.report, layers)
     result.source = inert(student.path.name, 200)
     result.sandbox = mode
     result.warning = warning

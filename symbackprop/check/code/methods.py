@@ -31,6 +31,8 @@ WIDTH_NAMES: dict[str, int] = {
 }  # fmt: skip
 # constructor parameters that take every width as a list
 SIZES_NAMES = frozenset({"layers", "sizes", "layer_sizes", "layer_dims", "dims"})
+# constructor parameters that take the hidden widths as a list (CS231n's FullyConnectedNet)
+HIDDEN_NAMES = frozenset({"hidden_dims", "hidden_sizes", "hidden_layers"})
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,11 @@ def _stored(init: ast.FunctionDef) -> tuple[str, tuple[str, ...]]:
                 and isinstance(t.value, ast.Attribute)
                 and isinstance(t.value.value, ast.Name)
                 and t.value.value.id == "self"
-                and isinstance(t.slice, ast.Constant)
-                and isinstance(t.slice.value, str)
-            ):
-                keys.setdefault(t.value.attr, []).append(t.slice.value)
+                and isinstance(t.slice, ast.Constant | ast.JoinedStr)
+            ):  # self.params["W1"] = ..., or self.params[f"W{i + 1}"] = ... in a loop
+                found = keys.setdefault(t.value.attr, [])
+                if isinstance(t.slice, ast.Constant) and isinstance(t.slice.value, str):
+                    found.append(t.slice.value)
             elif (
                 isinstance(t, ast.Attribute)
                 and isinstance(t.value, ast.Name)
@@ -67,7 +70,7 @@ def _stored(init: ast.FunctionDef) -> tuple[str, tuple[str, ...]]:
             ):
                 attrs.append(t.attr)
     if keys:
-        attr, found = max(keys.items(), key=lambda kv: len(kv[1]))
+        attr, found = max(keys.items(), key=lambda kv: (len(kv[1]), kv[0] == "params"))
         return attr, tuple(found)
     return "", tuple(attrs)
 
@@ -108,8 +111,24 @@ def _state_and_grads(
     return tuple(state), tuple(grads)
 
 
-def _constructor_args(student: StudentFile, cls: str, spec: NetworkSpec) -> str:
-    """The constructor's arguments, by its own parameter names: widths or the size list."""
+def penalty_parameter(student: StudentFile, cls: str, method: str) -> str:
+    """The constructor's L2 coefficient (CS231n's `reg`) when the method does not take one:
+    the adapter takes it and passes it on, so it binds as the penalty."""
+    init, own = f"{cls}.__init__", f"{cls}.{method}"
+    if init not in student.functions:
+        return ""
+    taken = {p.name for p in student.functions[own].params}
+    for p in student.functions[init].params:
+        if p.name in profiles.COEFFICIENTS and not taken & set(profiles.COEFFICIENTS):
+            return p.name
+    return ""
+
+
+def _constructor_args(
+    student: StudentFile, cls: str, spec: NetworkSpec, penalty: str = ""
+) -> str:
+    """The constructor's arguments, by its own parameter names: widths or the size list
+    (and the adapter's `penalty` parameter passed on)."""
     key = f"{cls}.__init__"
     if key not in student.functions:
         return ""
@@ -119,6 +138,10 @@ def _constructor_args(student: StudentFile, cls: str, spec: NetworkSpec) -> str:
             args.append(f"{p.name}={int(spec.layers[WIDTH_NAMES[p.name]])}")
         elif p.name in SIZES_NAMES:
             args.append(f"{p.name}={[int(n) for n in spec.layers]!r}")
+        elif p.name in HIDDEN_NAMES:
+            args.append(f"{p.name}={[int(n) for n in spec.layers[1:-1]]!r}")
+        elif p.name == penalty:
+            args.append(f"{p.name}={p.name}")
         elif not p.has_default and p.kind != "var":
             raise UserError(
                 f"cannot build {cls} ({student.functions[key].where}): its constructor takes "
@@ -141,10 +164,12 @@ def adapter(student: StudentFile, key: str, spec: NetworkSpec) -> Adapter:
         put = f"    for _k, _v in {PARAMS_ARGUMENT}.items():\n        _obj.{attr}[_k] = _v\n"
     else:
         put = f"    for _k, _v in {PARAMS_ARGUMENT}.items():\n        setattr(_obj, _k, _v)\n"
+    penalty = penalty_parameter(student, cls, method)
     extra = [PARAMS_ARGUMENT] + ([STATE_ARGUMENT] if state else [])
+    extra += [penalty] if penalty else []
     source = (
         f"def {name}({', '.join(extra)}, **kwargs):\n"
-        f"    _obj = {cls}({_constructor_args(student, cls, spec)})\n"
+        f"    _obj = {cls}({_constructor_args(student, cls, spec, penalty)})\n"
         f"{put}"
         + (
             f"    for _k, _v in {STATE_ARGUMENT}.items():\n        setattr(_obj, _k, _v)\n"

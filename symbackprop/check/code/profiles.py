@@ -56,14 +56,72 @@ LABEL_HINTS = (
 )
 # what a file says of how it stores W and b (its spaces taken out): only one kind saying decides
 WEIGHT_HINTS = {
-    "out_in": ("randn(n_h,n_x)", "(n_h,n_x)", "(n_y,n_h)"),
-    "in_out": ("randn(input_size,hidden_size)", "(D,H)", "(H,C)", "(n_x,n_h)"),
+    "out_in": ("randn(n_h,n_x)", "(n_h,n_x)", "(n_y,n_h)", "(out,in)"),
+    "in_out": (
+        "randn(input_size,hidden_size)",
+        "(D,H)",
+        "(H,C)",
+        "(n_x,n_h)",
+        "(in,out)",
+    ),
 }
 BIAS_HINTS = {
     "col": ("zeros((n_h,1))", "(n_h,1)", "(n_y,1)"),
     "row": ("zeros((1,hidden_size))", "zeros((1,n_h))", "(1,n_h)", "(1,H)"),
-    "flat": ("zeros(hidden_size)", "(H,)", "(C,)", "zeros(n_h)"),
+    "flat": ("zeros(hidden_size)", "(H,)", "(C,)", "zeros(n_h)", "(out,)", "(M,)"),
 }
+
+
+@dataclass(frozen=True)
+class LayerPair:
+    """A course's layer: its forward `(out, cache)` and backward `(dout, cache)` functions,
+    the layer (affine, or an activation of the spec's registry), what the backward returns."""
+
+    forward: str
+    backward: str
+    layer: str
+    grads: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LayerApi:
+    """A course's layer functions and their convention: samples as rows (CS231n) or columns
+    (deeplearning.ai, whose dW, db are averaged over the m samples of a per-sample dZ)."""
+
+    name: str
+    pairs: tuple[LayerPair, ...]
+    samples: str
+    averaged: bool
+
+
+LAYER_APIS: dict[str, LayerApi] = {
+    "cs231n": LayerApi(
+        "cs231n",
+        (
+            LayerPair(
+                "affine_forward", "affine_backward", "affine", ("dx", "dw", "db")
+            ),
+            LayerPair("relu_forward", "relu_backward", "relu", ("dx",)),
+            LayerPair("sigmoid_forward", "sigmoid_backward", "sigmoid", ("dx",)),
+            LayerPair("tanh_forward", "tanh_backward", "tanh", ("dx",)),
+        ),
+        "rows",
+        False,
+    ),
+    "dlai": LayerApi(
+        "dlai",
+        (
+            LayerPair(
+                "linear_forward", "linear_backward", "affine", ("dA_prev", "dW", "db")
+            ),
+            LayerPair("relu", "relu_backward", "relu", ("dZ",)),
+            LayerPair("sigmoid", "sigmoid_backward", "sigmoid", ("dZ",)),
+        ),
+        "columns",
+        True,
+    ),
+}
+
 
 # CS231n's 2015 loss 0.5 * reg * sum(W**2): there reg is the spec's l2 itself
 HALF_REG_HINTS = ("0.5*reg*", "reg*0.5*", "0.5*self.reg*")
@@ -85,7 +143,15 @@ COLUMN_HINTS = (
     "np.dot(W1,X)",
     "W1@X",
 )
-ROW_HINTS = ("X.shape[0]", "(N,D)", "np.dot(X,W1)", "X@W1", "X.dot(W1)")
+ROW_HINTS = (
+    "X.shape[0]",
+    "(N,D)",
+    "np.dot(X,W1)",
+    "X@W1",
+    "X.dot(W1)",
+    "(N,d_1,...,d_k)",  # CS231n's layer API
+    "x.reshape(x.shape[0],-1)",
+)
 
 
 # the coefficient a course passes for the L2 penalty -> (factor, times the batch size): the
@@ -184,8 +250,10 @@ def _one_kind(text: str, hints: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
 # an assignment profile: a small TOML file naming the functions (or Class.method) of each role
 # and the layout; built-in ones ship in symbackprop/data/profiles/
 PROFILE_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "profiles"
-PROFILE_KEYS = ("forward", "backward", "samples", "targets", "weights")
+PROFILE_KEYS = ("forward", "backward", "samples", "targets", "weights", "layers")
 PROFILE_VALUES = {
+    # the course's layer functions, each checked on its own (affine_backward, relu_backward)
+    "layers": tuple(LAYER_APIS),
     "samples": ("rows", "columns"),
     "targets": ("arrays", "labels"),
     # W as (units, inputs) (the seed's, deeplearning.ai's) or (inputs, units) (CS231n's)
@@ -205,10 +273,11 @@ class Profile:
     samples: str = ""
     targets: str = ""
     weights: str = ""
+    layers: str = ""
 
 
 def built_in_profiles() -> list[str]:
-    """The names of the shipped profiles (seed, dlai, dlai-L-layer, cs231n)."""
+    """The names of the shipped profiles (seed, dlai, dlai-L-layer, cs231n, cs231n-layers)."""
     return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
 
 

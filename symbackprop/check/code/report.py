@@ -30,7 +30,13 @@ def restrict(report: dict[str, Any], feedback: str) -> dict[str, Any]:
             return {**p, "message": HINT_MESSAGE} if p["status"] == "wrong" else p
 
         gradients = {n: plain(p) for n, p in report["gradients"].items()}
-        return {**report, "forward": plain(report["forward"]), "gradients": gradients}
+        layers = {n: plain(p) for n, p in report.get("layers", {}).items()}
+        return {
+            **report,
+            "forward": plain(report["forward"]),
+            "gradients": gradients,
+            **({"layers": layers} if layers else {}),
+        }
 
     def bare(p: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -41,7 +47,13 @@ def restrict(report: dict[str, Any], feedback: str) -> dict[str, Any]:
         }
 
     gradients = {n: bare(p) for n, p in report["gradients"].items()}
-    return {**report, "forward": bare(report["forward"]), "gradients": gradients}
+    layers = {n: bare(p) for n, p in report.get("layers", {}).items()}
+    return {
+        **report,
+        "forward": bare(report["forward"]),
+        "gradients": gradients,
+        **({"layers": layers} if layers else {}),
+    }
 
 
 def format_human(result: CheckResult, feedback: str = "full") -> str:
@@ -63,8 +75,10 @@ def format_human(result: CheckResult, feedback: str = "full") -> str:
     for note in result.notes:
         lines.append(f"note: {note}")
     lines.append("")
-    parts = [("forward", r["forward"])] + [
-        (f"{n} gradient", p) for n, p in r["gradients"].items()
+    parts = [
+        *r.get("layers", {}).items(),  # each layer function on its own, first
+        ("forward", r["forward"]),
+        *((f"{n} gradient", p) for n, p in r["gradients"].items()),
     ]
     width = max(len(name) for name, _ in parts)
     shown_errors: set[str] = set()

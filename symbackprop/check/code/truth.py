@@ -160,9 +160,14 @@ def make_probes(truth: Truth, seed: int = 20240) -> list[Probe]:
                 fwd = evaluate.run(prog, inputs, steps=prog.forward)
                 zs = [fwd[names.pre_activation(k)] for k in kinked]
                 hidden = [fwd[names.pre_activation(k)] for k in range(1, depth)]
-                if all(
-                    np.min(np.abs(z)) > KINK_MARGIN * np.max(np.abs(z)) for z in zs
-                ) and all((z > 0).any() and (z < 0).any() for z in hidden):
+                finite = all(np.isfinite(v).all() for v in fwd.values())  # wide softmax
+                if (
+                    finite
+                    and all(
+                        np.min(np.abs(z)) > KINK_MARGIN * np.max(np.abs(z)) for z in zs
+                    )
+                    and all((z > 0).any() and (z < 0).any() for z in hidden)
+                ):
                     break
             else:
                 raise DerivationError(
