@@ -480,3 +480,10 @@ def test_the_readers_never_evaluate_text() -> None:
                 name = f.id if isinstance(f, ast.Name) else getattr(f, "attr", None)
                 assert name not in forbidden, f"{module}:{node.lineno} calls {name}"
                 assert not (isinstance(f, ast.Name) and name == "compile")
+
+
+def test_the_scaled_explanation_names_the_half_before_the_batch() -> None:
+    from symbackprop.check import diagnoses
+
+    text = diagnoses.EXPLANATIONS[diagnoses.SCALED]
+    assert text.index("1/2") < text.index("1/N") and "half squared error" in text

@@ -23,8 +23,9 @@ WRONG = "wrong"
 EXPLANATIONS: dict[str, str] = {
     TRANSPOSED: "the gradient has the right numbers in the wrong orientation: it is the transpose "
     "of the correct one",
-    SCALED: "every entry is off by the same factor (1/N means you averaged over the batch where "
-    "the loss sums, or the other way round)",
+    SCALED: "every entry is off by the same factor (2 or 1/2: the 1/2 of a half squared error "
+    "dropped or doubled; N or 1/N, in a batch's gradient: averaged over the samples where the "
+    "loss sums, or the other way round)",
     SIGN_FLIPPED: "every entry has the wrong sign: check the order in (y_pred - y_true)",
     MISSING_ACTIVATION_MASK: "the activation's derivative is missing: multiply the backpropagated "
     "error by act'(Z) (for ReLU, (Z > 0)) before using it",

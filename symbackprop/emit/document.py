@@ -35,7 +35,6 @@ def derivation_tex(
     doc = document_model.document(
         d,
         codegen.load_trainer(built.source),
-        proof=built.proof,
         header=render.header(d.spec.describe(), command),
         findings=findings,
         layout=layout,

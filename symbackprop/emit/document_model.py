@@ -8,7 +8,7 @@ the symbol table, the drawing, the worked example and the seed notebook's check.
 from __future__ import annotations
 
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .. import __version__
@@ -18,7 +18,7 @@ from ..printing import numpy as numpy_printing
 from ..printing import updates
 from ..printing.latex import ProgramLatexPrinter
 from ..printing.notation import act_tex, general, h_tex, has_link, symbol_tex, vec_h
-from ..printing.prose import Code, Math, Writer
+from ..printing.prose import Code, Math, Span, Writer
 from ..printing.tex import (
     TEX,
     Display,
@@ -86,6 +86,7 @@ class Maths:
     backward_vector: tuple[Display, ...]
     optimizer_intro: str
     optimizer: tuple[Display, ...]
+    checked: str  # how the trainer's code was checked, for a student
 
 
 @dataclass(frozen=True)
@@ -96,12 +97,11 @@ class DerivationDocument:
     creator: str
     creator_pdf: str
     title: str
-    summary: str
+    summary: tuple[tuple[str, str], ...]
     layers_text: str
     drawing: Drawing
     symbols: tuple[SymbolRow, ...]
     maths: Maths
-    proof: str
     example: ExampleSection
     notebook: NotebookCheck | None = None
     sheet: MatrixSheet | None = (
@@ -184,21 +184,82 @@ def general_note(d: Derivation, w: Writer) -> str:
     spec = d.spec
     if d.scalar is None:
         return w.text(
-            f"This network has {spec.param_count} parameters, too many for SymPy to write "
-            "out a closed form per parameter: an entry of an early layer's gradient sums "
-            "over every path to the outputs, so these forms grow with the width of every "
-            "later layer while the per-layer rules above do not. The per-layer rules are "
-            "therefore the result; " + " ".join(d.notes) + "."
+            f"This network has {spec.param_count:,} parameters, too many to write out a "
+            "formula for each: an entry of an early layer's gradient sums over every path "
+            "to the outputs, so these formulas grow with the width of every later layer, "
+            "while the per-layer rules above stay the same size. The per-layer rules are "
+            "therefore the result."
         )
     if not formulas.elementwise(d):
         return w.text(
-            f"This network has {spec.param_count} parameters. SymPy derived a closed form "
+            f"This network has {spec.param_count:,} parameters. SymPy derived a closed form "
             "for every one of them (the trainer's docstring lists them), but printed here "
             "they would fill pages with near-identical formulas (the document prints them "
             f"up to {formulas.ELEMENT_LIMIT} parameters); the per-layer rules above say the "
             "same in a few lines."
         )
     return ""
+
+
+def summary(spec: NetworkSpec, w: Writer) -> tuple[tuple[str, str], ...]:
+    """The spec as a reader's table: (what, value) rows, for the title page."""
+    acts: list[Span] = []
+    for k, a in enumerate(spec.activations, 1):
+        acts += [
+            ", " if k > 1 else "",
+            Math(registry.activation(a).latex),
+            f" (layer {k})",
+        ]
+    over = "summed" if spec.reduction == "sum" else "averaged"
+    loss: list[Span] = [Code(spec.loss), f", {over} over the samples"]
+    if spec.l2:
+        loss.append(f", plus an L2 penalty {spec.l2}")
+    training: list[Span] = [
+        Code(spec.optimizer),
+        f", learning rate {spec.lr}, {spec.epochs} epochs, seed {spec.seed}",
+    ]
+    if spec.optimizer != "sgd":
+        training += [f", {k} {v!r}" for k, v in spec.hyper.items()]
+    if any(registry.activation(a).uses_alpha for a in spec.activations):
+        training.append(f", leaky slope {spec.alpha}")
+    if spec.dtype != "float64":
+        training.append(f", {spec.dtype}")
+    if spec.X is not None:
+        data = f"{len(spec.X)} {'sample' if len(spec.X) == 1 else 'samples'}, from the spec"
+    else:
+        data = f"none given: a random {registry.loss(spec.loss).task} set"
+    rows = [
+        (
+            "Network",
+            w.text(f"{'-'.join(map(str, spec.layers))} (units per layer, input first)"),
+        ),
+        ("Activations", w.text(*acts)),
+        ("Loss", w.text(*loss)),
+        ("Training", w.text(*training)),
+        ("Data", w.text(data)),
+    ]
+    rows += [
+        (f"{f.kind.capitalize()} {f.name}", w.text(Code(f"{f.name} = {f.text}")))
+        for f in spec.formulas
+    ]
+    rows.append(("Spec name", w.text(Code(spec.name))))
+    return tuple(rows)
+
+
+def checked(d: Derivation, w: Writer) -> str:
+    """How the trainer's code was checked against SymPy, in a sentence for a student (the
+    proof's own figures are printed by --verbose)."""
+    if d.scalar is not None:
+        return w.text(
+            "Before this code was written out, symbackprop checked it against SymPy: every "
+            "entry of these matrix products expands to SymPy's closed form for it, and the "
+            "code's numbers equal the closed forms' at random points."
+        )
+    return w.text(
+        "Before this code was written out, symbackprop checked it against SymPy on a small "
+        "network with the same activations and loss, whose closed forms can be written "
+        "out, and checked this network's gradient against finite differences."
+    )
 
 
 def maths(d: Derivation, w: Writer) -> Maths:
@@ -238,33 +299,36 @@ def maths(d: Derivation, w: Writer) -> Maths:
             optimizers.optimizer(d.spec.optimizer), d.spec.lr, d.spec.hyper, w
         ),
         optimizer=updates.update_displays(optimizers.optimizer(d.spec.optimizer)),
+        checked=checked(d, w),
     )
 
 
 # --------------------------------------------------------------------------- the symbol table
 
 
-def _entries(items: Sequence[str], limit: int = 4) -> str:
-    """The entries of a vector or matrix as text, each its own formula so lines can break."""
-    if len(items) > limit:
-        items = [*items[:2], r"\dots", items[-1]]
-    return ", ".join(f"${item}$" for item in items)
+def _entries(count: int, entry: Callable[[int], str], limit: int = 4) -> str:
+    """Entries 1..count of a vector or matrix as text, each its own formula so lines can
+    break; past `limit` the first two, dots and the last (only those are printed)."""
+    shown = range(1, count + 1) if count <= limit else (1, 2, 0, count)
+    return ", ".join(r"$\dots$" if t == 0 else f"${entry(t)}$" for t in shown)
+
+
+def _weight_entry(k: int, fan_in: int) -> Callable[[int], str]:
+    """Entry t (row by row, from 1) of W^(k) as maths."""
+    return lambda t: symbol_tex(
+        names.weight_entry(k, (t - 1) // fan_in + 1, (t - 1) % fan_in + 1)
+    )
 
 
 def _layer_symbols(d: Derivation, k: int) -> list[SymbolRow]:
     """W, b, z and h of one layer, for one sample."""
     rule = d.layers[k - 1]
-    units = range(1, rule.units + 1)
-    w_entries = [
-        symbol_tex(names.weight_entry(k, i, j))
-        for i in units
-        for j in range(1, rule.fan_in + 1)
-    ]
+    n = rule.units
     src = "input" if k == 1 else f"unit $j$ of layer {k - 1}"
     column = f"${shape_tex((rule.units, 1))}$"
     rows = [
         SymbolRow(
-            f"$W^{{({k})}}$: {_entries(w_entries)}",
+            f"$W^{{({k})}}$: {_entries(n * rule.fan_in, _weight_entry(k, rule.fan_in))}",
             code_tex(names.weight(k)),
             f"weights of layer {k}; ${symbol_tex(general('W', k, 'i', 'j'))}$ multiplies {src}"
             + (" $j$" if k == 1 else "")
@@ -272,13 +336,13 @@ def _layer_symbols(d: Derivation, k: int) -> list[SymbolRow]:
             f"${shape_tex((rule.units, rule.fan_in))}$",
         ),
         SymbolRow(
-            f"$b^{{({k})}}$: {_entries([symbol_tex(names.bias_entry(k, i)) for i in units])}",
+            f"$b^{{({k})}}$: {_entries(n, lambda i: symbol_tex(names.bias_entry(k, i)))}",
             code_tex(names.bias(k)),
             f"biases of layer {k}, one per unit (the trainer stores shape ({rule.units},))",
             column,
         ),
         SymbolRow(
-            f"$z^{{({k})}}$: {_entries([symbol_tex(names.z_entry(k, i)) for i in units])}",
+            f"$z^{{({k})}}$: {_entries(n, lambda i: symbol_tex(names.z_entry(k, i)))}",
             code_tex(f"{names.pre_activation(k)}[n]"),
             f"pre-activations of layer {k} for one sample",
             column,
@@ -290,7 +354,7 @@ def _layer_symbols(d: Derivation, k: int) -> list[SymbolRow]:
     what = "the network's output, " if out else f"activations of layer {k}, "
     rows.append(
         SymbolRow(
-            f"${vec_h(d, k)}$: {_entries([h_tex(d, k, i) for i in units])}",
+            f"${vec_h(d, k)}$: {_entries(n, lambda i: h_tex(d, k, i))}",
             code_tex(f"{names.activation(k, len(d.layers))}[n]"),
             what + f"${act_tex(rule)}(z^{{({k})}})$",
             column,
@@ -307,17 +371,13 @@ def symbols(d: Derivation) -> tuple[SymbolRow, ...]:
     scalar = f"${shape_tex(())}$"
     rows = [
         SymbolRow(
-            "$x$: "
-            + _entries([symbol_tex(names.input_entry(j)) for j in range(1, n_in + 1)]),
+            "$x$: " + _entries(n_in, lambda j: symbol_tex(names.input_entry(j))),
             code_tex(f"{names.INPUTS}[n]"),
             "one input sample (row $n$ of $X$)",
             f"${shape_tex((n_in, 1))}$",
         ),
         SymbolRow(
-            "$y$: "
-            + _entries(
-                [symbol_tex(names.target_entry(k)) for k in range(1, n_out + 1)]
-            ),
+            "$y$: " + _entries(n_out, lambda k: symbol_tex(names.target_entry(k))),
             code_tex(f"{names.TARGETS}[n]"),
             "its target",
             f"${shape_tex((n_out, 1))}$",
@@ -337,10 +397,12 @@ def symbols(d: Derivation) -> tuple[SymbolRow, ...]:
         )
     for rule in d.layers:
         k = rule.index
-        deltas = [symbol_tex(general("delta", k, i)) for i in range(1, rule.units + 1)]
         rows.append(
             SymbolRow(
-                rf"$\delta^{{({k})}}$: " + _entries(deltas),
+                rf"$\delta^{{({k})}}$: "
+                + _entries(
+                    rule.units, lambda i, k=k: symbol_tex(general("delta", k, i))
+                ),
                 code_tex(f"{names.delta(k)}[n]"),
                 rf"error signal of layer {k}: "
                 rf"$\delta^{{({k})}}_i = \partial L / \partial z^{{({k})}}_i$",
@@ -422,7 +484,6 @@ def document(
     d: Derivation,
     trainer: types.ModuleType,
     *,
-    proof: str,
     header: Sequence[str],
     findings: tuple[Finding, ...] | None = None,
     layout: str = "rows",
@@ -439,12 +500,11 @@ def document(
         # a PDF string: ASCII only, so the mark stays readable in the file's bytes
         creator_pdf=f"(Generated by symbackprop {__version__})",
         title=escape_tex(spec.title),
-        summary=escape_tex(spec.describe()),
+        summary=summary(spec, TEX),
         layers_text="-".join(map(str, spec.layers)),
         drawing=drawing(d),
         symbols=symbols(d),
         maths=maths(d, TEX),
-        proof=escape_tex(proof),
         example=example_section(d, trainer),
         notebook=notebook_check(spec, trainer, findings),
         sheet=matrix_sheet(d, layout, TEX),

@@ -185,11 +185,13 @@ def example_section(d: Derivation, trainer: types.ModuleType) -> ExampleSection:
     L = len(d.layers)
     inputs = [_named(names.INPUTS, ex.X), _named(names.TARGETS, ex.y)]
     inputs += [_named(k, ex.params[k]) for k in spec.param_names]
-    identity_out = registry.activation(d.layers[-1].activation).is_identity and not link
+    # an identity output layer copies Z^(L): one matrix named both ways (the outputs, or with a
+    # link the logits)
+    identity_out = registry.activation(d.layers[-1].activation).is_identity
     forward = []
     for key, value in ex.cache.items():
         if key == names.pre_activation(L) and identity_out:
-            name = f"{array_tex(key)} = {array_tex(names.OUTPUTS)}"
+            name = f"{array_tex(key)} = {array_tex(names.OUTPUTS, link)}"
             forward.append(Named(name, transposed(name), value))
         elif not (key == names.OUTPUTS and identity_out):
             forward.append(_named(key, value, link))

@@ -25,7 +25,7 @@ from ..printing.notation import (
     symbol_tex,
 )
 from ..printing.numpy import numpy_expr
-from ..printing.prose import Code, Math, Writer
+from ..printing.prose import Code, Math, Span, Writer
 from ..printing.tex import LINE_WIDTH, Display, continued, escape_tex, pack
 from ..spec import names, registry
 from . import unit_forms
@@ -121,50 +121,86 @@ def forward_units(d: Derivation) -> tuple[Display, ...]:
     return tuple(out)
 
 
+def _per_output(full: sp.Expr, first: set[sp.Symbol]) -> sp.Expr:
+    """The terms of `full` that read output 1's symbols only (output 1's share of the loss)."""
+    return sp.Add(*[t for t in sp.Add.make_args(full) if t.free_symbols <= first])
+
+
+def _sum_tex(one: sp.Expr, k: sp.Symbol, n_out: int) -> str:
+    """sum_k one, the sign pulled out: -sum_k y_k log yhat_k rather than sum_k (-y_k ...)."""
+    if one.could_extract_minus_sign():
+        return "-" + tex(sp.Sum(-one, (k, 1, n_out)))
+    return tex(sp.Sum(one, (k, 1, n_out)))
+
+
 def loss(d: Derivation, w: Writer) -> tuple[Display, Display, str]:
-    """The sample loss, the batch loss, and the sentence naming the loss and its reduction."""
+    """The sample loss, the batch loss, and the sentence naming the loss and its reduction.
+
+    A loss with a link (softmax, sigmoid) is written in its prediction yhat = link(z^(L)):
+    the spec's expression with the link's entries replaced by yhat_k, as the student writes it.
+    """
     spec = d.spec
     entry = registry.loss(spec.loss)
     n_out, L = spec.layers[-1], len(d.layers)
-    # a loss with a link reads the logits z^(L); any other reads the outputs yhat
     outputs = range(1, n_out + 1)
-    if has_link(d):
-        yh = [_sym(names.z_entry(L, k)) for k in outputs]
-        yh_k = _sym(general("z", L, "k"))
-    else:
-        yh = [_sym(names.h_entry(L, k, L)) for k in outputs]
-        yh_k = _sym(general("yhat", 0, "k"))
+    yh = [_sym(names.h_entry(L, k, L)) for k in outputs]
+    yh_k = _sym(general("yhat", 0, "k"))
     ys = [_sym(names.target_entry(k)) for k in outputs]
     y_k = _sym(general("y", 0, "k"))
-    full = entry.expr(yh, ys)
+    link_tex = ""
+    if entry.link_expr is not None:
+        # the loss reads the logits z^(L); its link's entries are the prediction yhat
+        zs = [_sym(names.z_entry(L, k)) for k in outputs]
+        full = entry.expr(zs, ys).xreplace(
+            dict(zip(entry.link_expr(zs), yh, strict=True))
+        )
+        one = _per_output(full, {yh[0], ys[0]}).xreplace({yh[0]: yh_k, ys[0]: y_k})
+        link_tex = rf"\hat{{y}} = {layer_act_tex(d, d.layers[-1])}(z^{{({L})}})"
+    else:
+        full = entry.expr(yh, ys)
+        one = entry.expr([yh_k], [y_k])
     k = sp.Symbol("k", integer=True, positive=True)
-    one = entry.expr([yh_k], [y_k])
     summed = sp.Add(
         *[one.xreplace({yh_k: a, y_k: b}) for a, b in zip(yh, ys, strict=True)]
     )
-    separable = sp.expand(summed - full) == 0
+    written = not full.free_symbols - {*yh, *ys}  # no logit left over
+    separable = written and sp.expand(summed - full) == 0
     if separable and n_out > 3:
-        rhs: tuple[str, ...] = (tex(sp.Sum(one, (k, 1, n_out))),)
-    elif n_out <= 6:
+        rhs: tuple[str, ...] = (_sum_tex(one, k, n_out),)
+    elif written and n_out <= 6:
         rhs = continued(broken(full))
     else:
         rhs = (r"\text{" + escape_tex(entry.description) + "}",)
+    remark = w.remark(Math(link_tex)) if link_tex else ""
     n = sp.Symbol("n", integer=True, positive=True)
     N = sp.Symbol("N", integer=True, positive=True)
     batch_tex = tex(sp.Sum(sp.Symbol("L_n"), (n, 1, N)))
     if spec.reduction == "mean":
         batch_tex = r"\frac{1}{N} " + batch_tex
-    remark = w.remark(Math("L_n"), ": the loss of sample ", Math("n"))
-    batch = Display(r"\mathcal{L}", (batch_tex,), remark)
-    if spec.reduction == "sum":
-        what = w.text(f"{entry.description}; the batch loss sums it over the samples")
+    batch = Display(
+        r"\mathcal{L}",
+        (batch_tex,),
+        w.remark(Math("L_n"), ": the loss of sample ", Math("n")),
+    )
+    if link_tex:
+        what: tuple[Span, ...] = (
+            "a function of the prediction ",
+            Math(link_tex),
+            ", which the loss computes from the logits ",
+            Math(f"z^{{({L})}}"),
+        )
     else:
-        what = w.text(
-            f"{entry.description}; the batch loss averages it over the samples, so every "
-            "gradient carries a factor ",
+        what = (entry.description,)
+    if spec.reduction == "sum":
+        text = w.text(*what, "; the batch loss sums it over the samples")
+    else:
+        text = w.text(
+            *what,
+            "; the batch loss averages it over the samples, so every gradient carries "
+            "a factor ",
             Math("1/N"),
         )
-    return Display("L", rhs), batch, what
+    return Display("L", rhs, remark), batch, text
 
 
 def _loss_slope(d: Derivation) -> sp.Expr:
@@ -223,16 +259,17 @@ def _local_linear(d: Derivation, rule: LayerRule, w: Writer) -> list[Display]:
     """
     k = rule.index
     prog = d.program_for("columns")
-    given = {names.delta(k): sp.eye(rule.units)[:, 0]}
-    j = rule.fan_in
+    cap = 2  # unit 1 and input 2 say it all, at any width
+    given = {names.delta(k): sp.eye(min(rule.units, cap))[:, 0]}
+    j = min(rule.fan_in, cap)
     letters = {
         _sym(h_name(d, k - 1, j)): _sym(h_name(d, k - 1, "j")),
         _sym(names.weight_entry(k, 1, j)): _sym(general("W", k, "i", "j")),
     }
     grad_w = prog.step(names.grad(names.weight(k))).expr
     grad_b = prog.step(names.grad(names.bias(k))).expr
-    dw = unit_forms.run_sample(d, grad_w, given)[0, j - 1]
-    db = unit_forms.run_sample(d, grad_b, given)[0]
+    dw = unit_forms.run_sample(d, grad_w, given, cap)[0, j - 1]
+    db = unit_forms.run_sample(d, grad_b, given, cap)[0]
     zi = symbol_tex(general("z", k, "i"))
     out = [
         Display(
@@ -250,7 +287,7 @@ def _local_linear(d: Derivation, rule: LayerRule, w: Writer) -> list[Display]:
         back = prog.step(names.delta(k - 1)).expr
         if isinstance(back, P.Hadamard):  # through W^(k) only, before the slope act'
             back = back.left
-        dh = unit_forms.run_sample(d, back, given)[j - 1]
+        dh = unit_forms.run_sample(d, back, given, cap)[j - 1]
         out.append(
             Display(
                 partial(zi, h_tex(d, k - 1, "j")),

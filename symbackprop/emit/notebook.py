@@ -15,7 +15,7 @@ from typing import Any
 from ..derive import H, LayerRule
 from ..errors import UserError
 from ..printing.latex import tex
-from ..printing.markdown import MARKDOWN, md_code, md_escape, md_inline
+from ..printing.markdown import MARKDOWN, md_escape, md_inline
 from ..printing.tex import Display
 from ..spec import NetworkSpec, registry
 from ..spec import names as names_of
@@ -196,7 +196,7 @@ def notebook_context(
     return dict(
         header=[md_inline(line) for line in header],
         title=md_escape(spec.title),
-        summary=md_code(spec.describe()),
+        summary=document_model.summary(spec, MARKDOWN),
         layers_text="-".join(map(str, spec.layers)),
         conventions=m.conventions,
         activations=activation_rows(spec, d.layers),
@@ -217,7 +217,7 @@ def notebook_context(
         sheet_intro=sheet.intro,
         sheet=aligned(sheet.equations),
         sheet_notes=sheet.notes,
-        proof=md_escape(built.proof),
+        checked=m.checked,
         lr_text=md_escape(repr(float(spec.lr))),
         epochs=spec.epochs,
         optimizer_intro=m.optimizer_intro,

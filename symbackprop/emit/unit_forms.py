@@ -112,26 +112,30 @@ def entry(
     return Entries(d, summed).of(prog.step(step).expr, row, col)
 
 
-def _sample_values(d: Derivation) -> dict[str, sp.Matrix]:
-    """One sample's symbols, as columns, for every array the backward steps read."""
+def _sample_values(d: Derivation, cap: int | None = None) -> dict[str, sp.Matrix]:
+    """One sample's symbols, as columns, for every array the backward steps read.
+
+    With `cap`, every layer keeps its first `cap` units only: the per-unit rules read off a
+    step are the same at any width, and a wide layer's symbols would cost time for nothing."""
     depth = len(d.layers)
+
+    def size(n: int) -> range:
+        return range(1, (n if cap is None else min(n, cap)) + 1)
 
     def column(made: list[str]) -> sp.Matrix:
         return sp.Matrix([_sym(n) for n in made])
 
-    n_out = range(1, d.spec.layers[-1] + 1)
+    n_out = size(d.spec.layers[-1])
     values = {
-        names.INPUTS: column(
-            [names.input_entry(j) for j in range(1, d.spec.layers[0] + 1)]
-        ),
+        names.INPUTS: column([names.input_entry(j) for j in size(d.spec.layers[0])]),
         names.TARGETS: column([names.target_entry(k) for k in n_out]),
         names.PREDICTION: column([names.h_entry(depth, k, depth) for k in n_out]),
     }
     for rule in d.layers:
-        k, units = rule.index, range(1, rule.units + 1)
+        k, units = rule.index, size(rule.units)
         values[names.weight(k)] = sp.Matrix(
             [
-                [_sym(names.weight_entry(k, i, j)) for j in range(1, rule.fan_in + 1)]
+                [_sym(names.weight_entry(k, i, j)) for j in size(rule.fan_in)]
                 for i in units
             ]
         )
@@ -145,11 +149,14 @@ def _sample_values(d: Derivation) -> dict[str, sp.Matrix]:
     return values
 
 
-def run_sample(d: Derivation, node: P.Node, given: dict[str, sp.Matrix]) -> sp.Matrix:
-    """A node of the columns-layout Program on one sample's symbols (and `given` arrays)."""
+def run_sample(
+    d: Derivation, node: P.Node, given: dict[str, sp.Matrix], cap: int | None = None
+) -> sp.Matrix:
+    """A node of the columns-layout Program on one sample's symbols (and `given` arrays);
+    `cap` keeps each layer's first `cap` units (see `_sample_values`)."""
     prog = d.program_for("columns")
     step = P.Step("value", node, (), "", 0)
-    values = {**_sample_values(d), **given}
+    values = {**_sample_values(d, cap), **given}
     return evaluate.run(prog, values, backend="sympy", steps=(step,))["value"]
 
 

@@ -50,6 +50,13 @@ class DocumentPrinter(LatexPrinter):
         tex = rf"\left(e^{{{self._print(expr.args[0])}}} - 1\right)"
         return rf"{tex}^{{{exp}}}" if exp else tex
 
+    def _print_log(self, expr: sp.Function, exp: object = None) -> str:
+        # log yhat_k for a symbol, as a textbook writes it; log(1 - yhat_k) otherwise
+        arg = expr.args[0]
+        inner = self._print(arg)
+        tex = rf"\log {inner}" if arg.is_Symbol else rf"\log\left({inner}\right)"
+        return rf"\left({tex}\right)^{{{exp}}}" if exp else tex
+
     def _print_Max(self, expr: sp.Max, exp: object = None) -> str:
         # max(z, 0) as the trainer writes np.maximum(Z, 0): the variable first
         args = sorted(expr.args, key=lambda a: a.is_number)
@@ -284,6 +291,12 @@ class ProgramLatexPrinter:
         )
 
     def _print_Activate(self, node: P.Activate) -> Printed:
+        # an activation built of exp and log (sigmoid, softplus) by its name: sigma(Z), as the
+        # per-unit formulas define it; max(Z, 0) and tanh(Z) are their own names already
+        if node.rule.has(sp.exp, sp.log):
+            arg = self.expr(node.arg).latex
+            name = registry.activation(node.activation).latex
+            return Printed(f"{name}({arg})", ATOM)
         return self._entrywise(node.rule, {Z: node.arg})
 
     def _print_Derivative(self, node: P.Derivative) -> Printed:

@@ -59,9 +59,12 @@ def symbol_tex(name: str) -> str:
 
 
 def transposed(base: str, sup: str = "") -> str:
-    """base^{sup T}: W, (2) -> W^{(2)\\top}; a composite base is put in \\bigl( \\bigr)."""
+    """base^{sup T}: W, (2) -> W^{(2)\\top}; a composite base is put in \\bigl( \\bigr)
+    (\\left( \\right) around a fraction)."""
     if sup or re.fullmatch(r"\\?[A-Za-z]+(\{[^{}]*\})?", base):
         return f"{base}^{{{sup}\\top}}"
+    if r"\frac" in base:  # a fraction is taller than \bigl( ... \bigr)
+        return rf"\left({base}\right)^{{\top}}"
     return rf"\bigl({base}\bigr)^{{\top}}"
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -166,16 +166,39 @@ def matrix_tex(values: np.ndarray, rows: int = SHOW_ROWS, cols: int = SHOW_COLS)
         a = a.reshape(-1, 1)
     if a.ndim == 0:
         return number_tex(float(a))
+    rs, cs = shown(a.shape[0], rows), shown(a.shape[1], cols)
+    seen = np.array([a[r, c] for r in rs if r is not None for c in cs if c is not None])
+    prefix, cell = _one_format(seen)
     lines = []
-    for r in shown(a.shape[0], rows):
+    for r in rs:
         cells = []
-        for c in shown(a.shape[1], cols):
+        for c in cs:
             if r is None:
                 cells.append(r"\vdots" if c is not None else r"\ddots")
             else:
-                cells.append(r"\cdots" if c is None else number_tex(a[r, c]))
+                cells.append(r"\cdots" if c is None else cell(a[r, c]))
         lines.append(" & ".join(cells))
-    return r"\begin{pmatrix}" + r" \\ ".join(lines) + r"\end{pmatrix}"
+    return prefix + r"\begin{pmatrix}" + r" \\ ".join(lines) + r"\end{pmatrix}"
+
+
+def _one_format(values: np.ndarray) -> tuple[str, Callable[[float], str]]:
+    """One number format for a whole matrix: integers as such, 4 decimals, or (when an entry
+    would need a power of ten) a common factor 10^e written before the matrix."""
+    finite = values[np.isfinite(values)]
+    if finite.size and np.all(finite == np.round(finite)) and np.all(abs(finite) < 1e5):
+        return "", lambda x: number_tex(x) if not math.isfinite(x) else f"{x + 0.0:.0f}"
+    nonzero = abs(finite[finite != 0])
+    if not nonzero.size or (nonzero.min() >= 1e-3 and nonzero.max() < 1e5):
+        return "", number_tex
+    e = int(math.floor(math.log10(nonzero.max())))
+    scale = 10.0**e
+
+    def cell(x: float) -> str:
+        if not math.isfinite(x):
+            return number_tex(x)
+        return "0" if x == 0 else f"{x / scale:.4f}"
+
+    return rf"10^{{{e}}} \times ", cell
 
 
 def shape_tex(shape: Sequence[int | str]) -> str:
