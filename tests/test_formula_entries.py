@@ -284,6 +284,13 @@ def test_check_formulas_judges_swish(
         ("--loss-formula", "bad=(yhat - t)**2", "unknown name 't'"),
         ("--loss-formula", "bad=yhat**2", "is not a function of yhat and y"),
         ("--loss-formula", "bad=where(yhat > y, 1, 0)", "cannot differentiate"),
+        # continuous slopes either side, but the value jumps: SymPy's slope would ignore it
+        ("--activation-formula", "bad=where(z > 0, z + 1, z)", "jumps at z = 0"),
+        (
+            "--loss-formula",
+            "bad=where(abs(yhat - y) <= 1, (yhat - y)**2, abs(yhat - y) + 1)",
+            "jumps at yhat = y - 1 (from 2 to 1)",
+        ),
     ],
 )
 def test_a_bad_formula_is_one_line_and_exit_2(

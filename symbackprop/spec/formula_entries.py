@@ -10,7 +10,8 @@ derivative there is the left one, the z <= 0 branch's, as ReLU'(0) = 0 is: the f
 rewritten as where(z <= 0, its z < 0 form, its z > 0 form) before SymPy differentiates it, so
 abs'(0) = -1, max(z, z/4)'(0) = 1/4, where(z >= 0, z, 0)'(0) = 0. A loss's derivative at a
 kink is SymPy's: abs'(0) = sign(0) = 0; where(c, a, b) takes a' wherever c holds (its
-boundary included for <= and >=), else b'; max and min take 0 at a tie (H(0) = 0).
+boundary included for <= and >=), else b'; max and min take 0 at a tie (H(0) = 0). A formula
+whose value jumps where a where() condition switches is refused: its slope there is no number.
 """
 
 from __future__ import annotations
@@ -142,6 +143,46 @@ def _differentiable(f: Formula, expr: sp.Expr, var: sp.Symbol) -> sp.Expr:
     return derivative
 
 
+def _continuous(f: Formula, expr: sp.Expr, var: sp.Symbol) -> None:
+    """Refuse a formula that jumps where one of its where() conditions switches: SymPy's
+    derivative there ignores the jump, so the slope would be wrong."""
+    relation = sp.core.relational.Relational
+    relations = set()
+    for pw in expr.atoms(sp.Piecewise):
+        for _, cond in pw.args:
+            relations |= {cond} if isinstance(cond, relation) else cond.atoms(relation)
+    step = sp.Rational(1, 10**12)  # either side of a switching point
+    symbols = _symbols()
+    samples = [  # the other variables' values tried
+        {symbols["y"]: sp.Rational(v, 10), symbols["alpha"]: sp.Rational(1, 100)}
+        for v in (-7, 3, 19)
+    ]
+    for rel in relations:
+        if var not in rel.free_symbols:
+            continue
+        try:
+            roots = sp.solve(sp.Eq(rel.lhs - rel.rhs, 0), var)
+        except (NotImplementedError, ValueError):
+            roots = None
+        if roots is None:
+            raise UserError(
+                f"{f.kind} {f.name}: cannot find where {shown(str(rel))} switches, so "
+                f"cannot tell whether {shown(f.text)} jumps there; compare {var} with a "
+                "number or a plain expression"
+            )
+        for root in roots:
+            for point in samples:
+                at = {s: v for s, v in point.items() if s != var}
+                lo = expr.xreplace({var: root - step}).xreplace(at).evalf(40)
+                hi = expr.xreplace({var: root + step}).xreplace(at).evalf(40)
+                if not (lo.is_real and hi.is_real) or abs(hi - lo) > 1e-6:
+                    raise UserError(
+                        f"{f.kind} {f.name}: {shown(f.text)} jumps at {var} = {sp.sstr(root)} "
+                        f"(from {round(float(lo), 6) + 0.0:g} to {round(float(hi), 6) + 0.0:g}), where SymPy's "
+                        "slope ignores the jump; make the where() branches meet there"
+                    )
+
+
 def _kinks_at_zero(f: Formula, derivative: sp.Expr, z: sp.Symbol) -> None:
     """Refuse an activation whose derivative jumps anywhere but at z = 0."""
     args = [e.args[0] for e in derivative.atoms(sp.Heaviside, sp.sign)]
@@ -213,6 +254,7 @@ def _activation(f: Formula) -> registry.Activation:
             "e.g. z * sigmoid(z)"
         )
     derivative = _differentiable(f, expr, z)
+    _continuous(f, expr, z)
     _kinks_at_zero(f, derivative, z)
     if derivative.has(sp.Heaviside, sp.Piecewise, sp.Max, sp.Min, sp.sign):
         expr = _left_at_zero(expr, z)
@@ -235,6 +277,7 @@ def _loss(f: Formula) -> registry.Loss:
             "compares the output yhat with its target y, e.g. abs(yhat - y)"
         )
     _differentiable(f, expr, yhat)
+    _continuous(f, expr, yhat)
 
     def total(outputs: Sequence[sp.Expr], targets: Sequence[sp.Expr]) -> sp.Expr:
         return sp.Add(
