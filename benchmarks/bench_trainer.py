@@ -1171,6 +1171,43 @@ def bench_derive(runs: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- targets
 
 
+def bench_csv(workdir: Path, runs: int, rows: int = 10_000) -> dict[str, Any]:
+    """A 784-32-10 classifier's read_csv on a rows x 785 CSV (label first, as MNIST's CSV
+    export) against np.loadtxt of the same file, alternating."""
+    from symbackprop.emit import trainer as codegen
+    from symbackprop.spec import make_spec
+
+    spec = make_spec(
+        layers=(784, 32, 10),
+        activations=("relu", "identity"),
+        loss="softmax_cross_entropy",
+        reduction="mean",
+    )
+    path = workdir / "bench_csv_trainer.py"
+    path.write_text(codegen.build_trainer(spec, command="bench").source, "utf-8")
+    module = import_file(path, "bench_csv_trainer")
+    rng = np.random.default_rng(0)
+    data = np.column_stack([rng.integers(0, 10, rows), rng.random((rows, 784))])
+    csv = workdir / "bench.csv"
+    header = ",".join(["label", *(f"pixel{i}" for i in range(784))])
+    np.savetxt(csv, data, delimiter=",", fmt=["%d"] + ["%.3f"] * 784, header=header)
+    times: dict[str, list[float]] = {"read_csv": [], "np.loadtxt": []}
+    for _ in range(runs):
+        start = time.perf_counter()
+        X, y = module.read_csv(str(csv), None, "first")
+        times["read_csv"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        np.loadtxt(csv, delimiter=",", skiprows=1)
+        times["np.loadtxt"].append(time.perf_counter() - start)
+    med = {name: statistics.median(t) for name, t in times.items()}
+    return {
+        "file": f"{rows} x 785 CSV, label first, header",
+        "shapes": [list(X.shape), list(y.shape)],
+        "median_s": med,
+        "ratio": med["read_csv"] / med["np.loadtxt"],
+    }
+
+
 def _target(
     name: str,
     measured: float | None,
@@ -1422,6 +1459,7 @@ def print_startup(startup: dict[str, Any]) -> None:
         wall = imports["cli_help"]["median_wall_ms"]
         if wall is not None:
             print(f"  symbackprop --help wall: median {wall:.0f} ms")
+    print_csv(startup.get("csv"))
     derive = startup.get("derive")
     if derive:
         for key, e in derive.items():
@@ -1434,6 +1472,16 @@ def print_startup(startup: dict[str, Any]) -> None:
                 f"{e['median_derive_again_s']:.3f} s, imports {e['median_import_s']:.2f} s"
                 f"  ({e['route']})"
             )
+
+
+def print_csv(csv: dict[str, Any] | None) -> None:
+    """The trainer's CSV reader against NumPy's."""
+    if csv:
+        m = csv["median_s"]
+        print(
+            f"  read_csv of a {csv['file']}: {m['read_csv']:.2f} s, np.loadtxt "
+            f"{m['np.loadtxt']:.2f} s -> ratio {csv['ratio']:.2f}"
+        )
 
 
 def print_targets(targets: list[dict[str, Any]]) -> None:
@@ -1598,6 +1646,9 @@ def main(argv: list[str] | None = None) -> int:
             startup["end_to_end"] = bench_end_to_end(trainer, args.e2e_runs)
             startup["imports"] = check_imports(trainer, 3)
             startup["derive"] = bench_derive(args.derive_runs)
+            startup["csv"] = bench_csv(
+                workdir, args.build_runs, rows=2_000 if args.quick else 10_000
+            )
             report["startup"] = startup
             print_startup(startup)
     report["correctness_passed"] = all(r["check"]["passed"] for r in report["sizes"])
