@@ -10,8 +10,8 @@ the library call `run_check` in a warm process (the cost per submission in a bat
 whose commands are timed in the same rounds, for a before/after ratio: the seed, and one check
 of tests/fixtures/students/correct.py (a correct file: the single-check target). `--class N`
 also checks N copies of the seed in one `check-code FOLDER --jobs 2` run, K times alternating
-with the baseline: submissions a minute, beside one command per submission; and the same batch
-with each pool worker keeping a booted spare child (`spare.keep_spare` as the Pool initializer).
+with the baseline: submissions a minute, beside one command per submission (each pool worker
+keeps a zygote where Landlock allows it, else a booted spare child: see spare.py).
 Each checkout's bytecode is compiled first, as an installed package has it (an environment with
 PYTHONDONTWRITEBYTECODE would otherwise recompile symbackprop in every timed command).
 """

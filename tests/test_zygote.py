@@ -197,9 +197,8 @@ def test_a_child_that_overruns_takes_its_zygote_along_and_the_next_gets_a_new_on
         spare.stop_keeping_spare()
 
 
-def test_a_zygote_retires_after_its_folders(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(zygote, "FOLDERS", 2)
-    kept = zygote.Zygote(6)
+def test_a_zygote_retires_after_its_folders() -> None:
+    kept = zygote.Zygote(6, folders=2)
     try:
         assert _value(kept, "return np.ones(1)") == [1.0]
         assert _value(kept, "return np.ones(1)") == [1.0]

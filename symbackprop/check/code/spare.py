@@ -130,6 +130,8 @@ def child_for(sandbox: str, packages: tuple[str, ...], cpu_seconds: int) -> Chil
     was booted for the same sandbox, view and at least this CPU budget and is still up, else a
     new one; then the next spare boots. Where a zygote is kept, a child it forks."""
     global _spare
+    if _keep is None and zygote.forced() and zygote.available(sandbox, packages):
+        return zygote.ZygoteChild(zygote.Zygote(cpu_seconds, folders=1), cpu_seconds)
     if _keep is not None and zygote.available(sandbox, packages):
         child = _forked(cpu_seconds)
         if child is None:  # it stopped, or was booted for a smaller budget: a new one

@@ -44,6 +44,12 @@ def landlock_abi() -> int:
     return max(0, libc.syscall(444, None, 0, 1))  # landlock_create_ruleset(VERSION)
 
 
+def forced() -> bool:
+    """SYMBACKPROP_ZYGOTE=always: a single check's child comes from a zygote too (the red-team
+    tests run every attack that way)."""
+    return os.environ.get("SYMBACKPROP_ZYGOTE") == "always"
+
+
 def available(sandbox: str, packages: tuple[str, ...]) -> bool:
     """A zygote isolates here as a fresh sandbox does (SYMBACKPROP_ZYGOTE=0 turns it off)."""
     return (
@@ -55,8 +61,9 @@ def available(sandbox: str, packages: tuple[str, ...]) -> bool:
     )
 
 
-def _folders() -> list[str]:
-    return [f"{view.WORK}/{i}" for i in range(FOLDERS)]
+def folder(index: int) -> str:
+    """Child `index`'s folder: a tmpfs of its own."""
+    return f"{view.WORK}/{index}"
 
 
 def _readable() -> list[str]:
@@ -67,14 +74,16 @@ def _readable() -> list[str]:
 
 
 def _command(
-    bwrap: str, seccomp_fd: int, runner_fd: int, own_fd: int, control: int
+    bwrap: str, seccomp_fd: int, runner_fd: int, own_fd: int, control: int, count: int
 ) -> list[str]:
     """The sandbox's bubblewrap command with a tmpfs per child and the zygote as its program."""
     command = view.bwrap_command(bwrap, seccomp_fd, runner_fd, view.PACKAGES)
     work = ["--size", str(view.WORK_BYTES), "--tmpfs", view.WORK, "--chdir", view.WORK]
     at = next(i for i in range(len(command)) if command[i : i + len(work)] == work)
     folders = [
-        a for f in _folders() for a in ("--size", str(view.WORK_BYTES), "--tmpfs", f)
+        a
+        for f in map(folder, range(count))
+        for a in ("--size", str(view.WORK_BYTES), "--tmpfs", f)
     ]
     command[at : at + len(work)] = [*folders, "--ro-bind-data", str(own_fd), ZYGOTE]
     end = command.index("--")
@@ -96,8 +105,9 @@ class ZygoteGone(OSError):
 class Zygote:
     """One booted zygote sandbox; `fork()` starts a child for the next submission."""
 
-    def __init__(self, cpu_seconds: int) -> None:
+    def __init__(self, cpu_seconds: int, folders: int = FOLDERS) -> None:
         self.cpu_seconds = cpu_seconds
+        self.folders = folders
         self.given = 0
         self.dead = False
         self._buffer = bytearray()
@@ -111,7 +121,12 @@ class Zygote:
             assert program is not None
             extra.append(_memfd("seccomp", program))
             command = _command(
-                view.bwrap_path() or "bwrap", extra[3], extra[1], extra[2], extra[0]
+                view.bwrap_path() or "bwrap",
+                extra[3],
+                extra[1],
+                extra[2],
+                extra[0],
+                folders,
             )
             command, preexec = limits.limited(command, cpu_seconds + STARTUP_CPU)
             self.proc = subprocess.Popen(
@@ -137,7 +152,7 @@ class Zygote:
         assert child_filter is not None
         boot = {
             "site": view.SITE,
-            "folders": _folders(),
+            "folders": [folder(i) for i in range(folders)],
             "readable": _readable(),
             "filter": child_filter.hex(),
         }
@@ -146,7 +161,7 @@ class Zygote:
     @property
     def spent(self) -> bool:
         """Every folder was given: no more children."""
-        return self.given >= FOLDERS
+        return self.given >= self.folders
 
     def usable(self, cpu_seconds: int) -> bool:
         """Up, with folders left, and booted with at least this CPU budget."""
@@ -276,7 +291,7 @@ class ZygoteChild(ChildRun):
     def _spawn(self, sandbox: str, packages: tuple[str, ...], cpu_seconds: int) -> None:
         index, stdin_w, results_r, err_r = self._zygote.fork()
         self.proc = _Forked(self._zygote, index, stdin_w, err_r)  # type: ignore[assignment]
-        self._connect(results_r, 3, view.SITE, _folders()[index], False)
+        self._connect(results_r, 3, view.SITE, folder(index), False)
 
     def _finish(self) -> None:
         if not self._done and (self.outcome.finished or self._eof):
