@@ -3,8 +3,8 @@ submission (standard library and NumPy only: it runs as a script where symbackpr
 
 It reads a boot message on its control socket (the fd named on its command line), imports
 NumPy, then for each request (three descriptors sent with SCM_RIGHTS: the child's stdin, results
-and stderr pipes) forks one child and waits for it before reading the next, so two children never run at once. A child, before
-anything of the submission arrives: keeps only its own three descriptors, takes folder N (a tmpfs
+and stderr pipes) forks one child and waits for it before reading the next, so two children
+never run at once. A child, before anything of the submission arrives: keeps only its own three descriptors, takes folder N (a tmpfs
 of its own that no child used before; the zygote retires after the last), restricts itself with
 Landlock (writes only in its folder, reads only the runtime, no TCP, no signals or abstract
 sockets outside itself) and with the full seccomp filter (no new processes, no System V IPC),
