@@ -10,8 +10,10 @@ the library call `run_check` in a warm process (the cost per submission in a bat
 whose commands are timed in the same rounds, for a before/after ratio: the seed, and one check
 of tests/fixtures/students/correct.py (a correct file: the single-check target). `--class N`
 also checks N copies of the seed in one `check-code FOLDER --jobs 2` run, K times alternating
-with the baseline: submissions a minute, beside one command per submission; and the same batch
-with each pool worker keeping a booted spare child (`spare.keep_spare` as the Pool initializer).
+with the baseline: submissions a minute, beside one command per submission (each pool worker
+keeps a zygote where Landlock allows it, else a booted spare child: see spare.py).
+Each checkout's bytecode is compiled first, as an installed package has it (an environment with
+PYTHONDONTWRITEBYTECODE would otherwise recompile symbackprop in every timed command).
 """
 
 from __future__ import annotations
@@ -44,6 +46,15 @@ for _ in range(int(sys.argv[3])):
     times.append(time.perf_counter() - start)
 print(json.dumps(times))
 """
+
+
+def _compile(checkout: Path) -> None:
+    """Write the checkout's __pycache__ (what `pip install` does), so no command recompiles."""
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(checkout / "symbackprop")],
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
 
 
 def _command(checkout: Path, *args: str, path: Path = SEED) -> float:
@@ -117,6 +128,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
     modes = ["bwrap", "process"] if shutil.which("bwrap") else ["process"]
+    for checkout in (ROOT, args.baseline):
+        if checkout is not None:
+            _compile(checkout)
     samples: dict[str, list[float]] = {}
     for _ in range(args.rounds):
         for mode in modes:

@@ -57,6 +57,8 @@ def test_a_class_gets_one_row_each_and_a_summary(klass: Path, tmp_path: Path) ->
     assert by["erin"]["gradients"]["W1"]["status"] == "error"  # the hang, not the class
     assert "no .py" in by["frank"]["error"]
     assert totals["summary"] and totals["submissions"] == 6
+    seeds = {r["probe_seed"] for r in rows if "error" not in r}
+    assert len(seeds) == 1  # one run, one new set of points, made once
     assert totals["statuses"] == {"ok": 2, "wrong": 2, "error": 2}
     assert totals["parts"]["W1"] == {
         "ok": 2,

@@ -19,6 +19,7 @@ from symbackprop.check.code.student_form import StudentForm
 from symbackprop.check.code.truth import (
     forward_with_column_bias,
     make_probes,
+    probes_for,
     truth_for,
 )
 from symbackprop.derive import evaluate
@@ -173,3 +174,20 @@ def test_correct_lines_are_printed_from_the_program_in_the_students_layout() -> 
         "gb1 = dZ1.sum(axis=0).reshape(-1, 1)",
     ]
     assert lines["W2"][-1] == "gW2 = (dZ2.T @ H1).ravel()"
+
+
+def test_a_runs_probe_points_are_made_once_and_cannot_be_changed() -> None:
+    """A batch's submissions share its points: the same seed gives the same (read-only) probes;
+    another seed gives new ones, equal to make_probes'."""
+    truth = truth_for(default_spec())
+    first = probes_for(truth, 11)
+    assert probes_for(truth, 11) is first
+    for probe in first:
+        with pytest.raises(ValueError):
+            probe.params["W1"][0, 0] = 1.0
+        with pytest.raises(ValueError):
+            probe.grads["W1"] += 1.0
+    other = probes_for(truth, 12)
+    assert other is not first
+    fresh = make_probes(truth, 12)
+    assert all(np.array_equal(a.X, b.X) for a, b in zip(other, fresh, strict=True))

@@ -465,6 +465,10 @@ class Check:
         }
         if self.attack.private_tmpdir:
             env["TMPDIR"] = str(self.tmpdir)
+        if (
+            "SYMBACKPROP_ZYGOTE" in os.environ
+        ):  # =always: every attack in a zygote's child
+            env["SYMBACKPROP_ZYGOTE"] = os.environ["SYMBACKPROP_ZYGOTE"]
         return env
 
     def start(self) -> None:

@@ -27,10 +27,10 @@ from ...files import write_atomic
 from ...spec import NetworkSpec
 from ..inert import inert
 from . import spare
-from .core import run_check
+from .core import probe_seed_or_new, run_check
 from .result import NOT_CHECKED
 from .sandbox import SIGNAL_POLL
-from .truth import truth_for
+from .truth import probes_for, truth_for
 
 SUFFIXES = (".ipynb", ".py", ".txt")  # in order of preference inside a student's folder
 MAX_ARCHIVE_MEMBERS = 20_000
@@ -189,11 +189,15 @@ def check_all(
     mode: str,
     options: dict[str, Any],
 ) -> Iterator[dict[str, Any]]:
-    """Each submission's row, in order, from `jobs` worker processes forked after the truth is
-    derived (so it is derived once), each running one sandbox at a time."""
-    truth_for(spec)  # derived here, inherited by every worker
+    """Each submission's row, in order, from `jobs` worker processes forked after the truth and
+    the probe points are made (so they are made once), each running one sandbox at a time.
+
+    One run, one set of random points: each submission is judged at the same new points (it
+    cannot pass them to another; its sandbox keeps nothing), made once instead of per file."""
+    seed = probe_seed_or_new(options.get("probe_seed"))
+    probes_for(truth_for(spec), seed)  # made here, inherited by every worker
     _OPTIONS.clear()
-    _OPTIONS.update(options, spec=spec, sandbox=mode)
+    _OPTIONS.update(options, spec=spec, sandbox=mode, probe_seed=seed)
     timeout = float(options.get("timeout", 10.0))
     if len(submissions) == 1:
         yield check_one(submissions[0])

@@ -160,10 +160,10 @@ def run_check(
     child = child_for(mode, packages, cpu_budget(timeout))  # booting from here on
     try:
         # SymPy, the derivation and the probes: while the child boots, outside its time limit
-        from .verdict import check, make_probes, truth_for
+        from .verdict import check, probes_for, truth_for
 
         truth = truth_for(spec, derivation)
-        probes = make_probes(truth, seed)
+        probes = probes_for(truth, seed)  # a batch's submissions share its points
         notes = _file_notes(student)
         # the time limit covers reading the file and running it, not the parent's derivation
         deadline = time.monotonic() + timeout - read

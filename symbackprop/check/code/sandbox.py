@@ -202,6 +202,12 @@ class ChildRun:
         finally:
             for fd in extra:
                 os.close(fd)
+        self._connect(results_r, results_w, site, work, sandbox != "bwrap")
+
+    def _connect(
+        self, results_r: int, results_fd: int, site: str, work: str, guard: bool
+    ) -> None:
+        """Read results from `results_r` and send the boot line (`results_fd`: the child's)."""
         assert self.proc.stdin and self.proc.stderr
         self._results = results_r
         self._outbox = bytearray()
@@ -212,8 +218,8 @@ class ChildRun:
             "threads": limits.THREAD_LIMIT,
             "site": site,
             "work": work,
-            "results_fd": results_w,
-            "guard": sandbox != "bwrap",
+            "results_fd": results_fd,
+            "guard": guard,
         }
         self._send(boot)
         self._write_now()  # so the child imports NumPy while nobody waits for it

@@ -50,18 +50,45 @@ _TABLES: dict[str, tuple[int, dict[str, int]]] = {
     ),
 }  # fmt: skip
 _CLONE = {"x86_64": 56, "aarch64": 220}
+_FORKS = ("fork", "vfork")
+# System V IPC and POSIX message queues outlive a process in its IPC namespace: refused to the
+# children of a zygote, which share one (zygote.py), so no submission leaves one for the next
+_IPC: dict[str, dict[str, int]] = {
+    "x86_64": {
+        "shmget": 29, "shmat": 30, "shmctl": 31, "semget": 64, "semop": 65, "semctl": 66,
+        "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71, "semtimedop": 220,
+        "mq_open": 240, "mq_unlink": 241, "mq_timedsend": 242, "mq_timedreceive": 243,
+        "mq_notify": 244, "mq_getsetattr": 245,
+    },
+    "aarch64": {
+        "mq_open": 180, "mq_unlink": 181, "mq_timedsend": 182, "mq_timedreceive": 183,
+        "mq_notify": 184, "mq_getsetattr": 185, "msgget": 186, "msgctl": 187,
+        "msgrcv": 188, "msgsnd": 189, "semget": 190, "semctl": 191, "semtimedop": 192,
+        "semop": 193, "shmget": 194, "shmctl": 195, "shmat": 196,
+    },
+}  # fmt: skip
 
 
 def _op(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
     return struct.pack("<HBBI", code, jt, jf, k)
 
 
-def no_new_processes(machine: str | None = None) -> bytes | None:
-    """The compiled filter for this machine, or None where no table is known."""
+def no_new_processes(
+    machine: str | None = None, fork: bool = False, ipc: bool = True
+) -> bytes | None:
+    """The compiled filter for this machine, or None where no table is known.
+
+    `fork`: new processes stay allowed (a zygote's own filter; its children add the full one);
+    `ipc=False`: System V IPC and message queues are refused too (a zygote's children).
+    """
     machine = machine or platform.machine()
     if machine not in _TABLES:
         return None
     arch, refused = _TABLES[machine]
+    if fork:
+        refused = {k: v for k, v in refused.items() if k not in _FORKS}
+    if not ipc:
+        refused = {**refused, **_IPC[machine]}
     eperm = _ERRNO | errno.EPERM
     prog = [
         _op(_LOAD, _ARCH),
@@ -75,6 +102,8 @@ def no_new_processes(machine: str | None = None) -> bytes | None:
         # clone3 says ENOSYS so that glibc's pthread_create falls back to clone
         answer = _ERRNO | (errno.ENOSYS if name == "clone3" else errno.EPERM)
         prog += [_op(_JEQ, number, jf=1), _op(_RET, answer)]
+    if fork:
+        return b"".join([*prog, _op(_RET, _ALLOW)])
     prog += [
         _op(_JEQ, _CLONE[machine], jf=3),
         _op(_LOAD, _ARG0),

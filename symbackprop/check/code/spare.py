@@ -6,6 +6,9 @@ booted with nothing of any submission, given exactly one (`ChildRun.take` refuse
 and only when it was booted for the same sandbox, view (view.OPTIONAL packages) and CPU
 budget. The CPU limit set at exec covers the boot plus the budget; the runner lowers it when
 the job arrives, so the budget counts from when the submission's work begins.
+
+Where zygote.available holds (bwrap, Landlock), a worker keeps a zygote instead: each
+submission's child is forked from it (NumPy already imported), shut in as a fresh sandbox is.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ import subprocess
 import threading
 from collections.abc import Iterator
 
-from . import view
+from . import view, zygote
 from .sandbox import ChildRun, cpu_budget
 
 _spare: ChildRun | None = None
+_zygote: zygote.Zygote | None = None  # forks each submission's child (zygote.py)
 _keep: tuple[str, int] | None = None  # (sandbox, CPU seconds) while spares are kept
 
 
@@ -49,14 +53,17 @@ def stop_keeping_spare() -> None:
 
 
 def discard_spare() -> None:
-    """Kill the spare, if any, and remove what it left (safe to call at any time)."""
-    global _spare
-    if _spare is None:
+    """Kill the spare and the zygote, if any, and remove what they left (safe at any time)."""
+    global _spare, _zygote
+    if _spare is None and _zygote is None:
         return
     with _signals_held():
         spare, _spare = _spare, None
+        kept, _zygote = _zygote, None
         if spare is not None:
             spare.close()
+        if kept is not None:
+            kept.kill()
 
 
 @contextlib.contextmanager
@@ -82,25 +89,56 @@ def _signals_held() -> Iterator[None]:
 
 def _forget() -> None:
     """In a forked child: the parent's spare is the parent's (never taken or killed here)."""
-    global _spare, _keep
-    _spare, _keep = None, None
+    global _spare, _keep, _zygote
+    _spare, _keep, _zygote = None, None, None
 
 
 os.register_at_fork(after_in_child=_forget)
 
 
 def _boot_spare() -> None:
-    global _spare
+    global _spare, _zygote
+    if _keep is not None and zygote.available(_keep[0], view.PACKAGES):
+        if _zygote is None or not _zygote.usable(_keep[1]):
+            discard_spare()
+            _zygote = zygote.Zygote(_keep[1])
+        return
     discard_spare()
     if _keep is not None:
         _spare = ChildRun(_keep[0], view.PACKAGES, _keep[1])
 
 
+def _forked(cpu_seconds: int) -> ChildRun | None:
+    """A child of the kept zygote, or None when it cannot give one (then it is dropped)."""
+    global _zygote
+    if _zygote is None or not _zygote.usable(cpu_seconds):
+        return None
+    try:
+        child = zygote.ZygoteChild(_zygote, cpu_seconds)
+    except OSError:
+        _zygote.kill()
+        _zygote = None
+        return None
+    if _zygote.spent:  # its last child: the next zygote boots while this one runs
+        _zygote = None
+        _boot_next()
+    return child
+
+
 def child_for(sandbox: str, packages: tuple[str, ...], cpu_seconds: int) -> ChildRun:
     """A booted child for one submission (the caller gives it with `take`): the spare when it
     was booted for the same sandbox, view and at least this CPU budget and is still up, else a
-    new one; then the next spare boots."""
+    new one; then the next spare boots. Where a zygote is kept, a child it forks."""
     global _spare
+    if _keep is None and zygote.forced() and zygote.available(sandbox, packages):
+        return zygote.ZygoteChild(zygote.Zygote(cpu_seconds, folders=1), cpu_seconds)
+    if _keep is not None and zygote.available(sandbox, packages):
+        child = _forked(cpu_seconds)
+        if child is None:  # it stopped, or was booted for a smaller budget: a new one
+            _boot_next()
+            child = _forked(cpu_seconds)
+        if child is not None:
+            return child
     spare, _spare = _spare, None
     if spare is not None and _fits(spare, sandbox, packages, cpu_seconds):
         _boot_next()

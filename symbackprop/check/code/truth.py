@@ -177,6 +177,35 @@ def make_probes(truth: Truth, seed: int = 20240) -> list[Probe]:
     return probes
 
 
+_KEPT: dict[tuple[int, int], tuple[Truth, list[Probe]]] = {}
+
+
+def probes_for(truth: Truth, seed: int) -> list[Probe]:
+    """`make_probes(truth, seed)`, kept for the next call with the same truth and seed (a
+    batch's submissions share its points); the kept arrays are read-only."""
+    key = (id(truth), seed)
+    kept = _KEPT.get(key)
+    if kept is None or kept[0] is not truth:
+        _KEPT.clear()  # one run's points at a time
+        probes = make_probes(truth, seed)
+        for probe in probes:
+            _freeze(probe)
+        kept = _KEPT[key] = (truth, probes)
+    return kept[1]
+
+
+def _freeze(probe: Probe) -> None:
+    """Make every array of a probe read-only, so one submission's check cannot change the
+    points the next is judged at."""
+    arrays = [probe.X, probe.y, *probe.params.values(), *probe.values.values()]
+    arrays += [*probe.forward.values(), *probe.grads.values()]
+    for group in [*probe.no_mask.values(), *probe.per_sample_bias.values()]:
+        arrays += list((group or {}).values())
+    for array in arrays:
+        if isinstance(array, np.ndarray):
+            array.setflags(write=False)
+
+
 def _probe(
     truth: Truth, params: Arrays, X: np.ndarray, y: np.ndarray, fwd: Arrays
 ) -> Probe:

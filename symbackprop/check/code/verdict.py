@@ -37,9 +37,9 @@ from .result import (
 from .sandbox import ChildRun
 from .sizes import batch_sizes
 from .student_form import StudentForm
-from .truth import Probe, Truth, make_probes, truth_for
+from .truth import Probe, Truth, make_probes, probes_for, truth_for
 
-__all__ = ["check", "make_probes", "truth_for"]
+__all__ = ["check", "make_probes", "probes_for", "truth_for"]
 
 
 @dataclass
