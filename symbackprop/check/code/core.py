@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import UserError
 from ...spec import NetworkSpec, default_spec, registry
 from ..inert import inert
-from . import bind, layer_check, methods, profiles, view
+from . import bind, layer_check, methods, profiles, script_check, script_find, view
 from .in_process import InProcessRun
 from .load import (
     FunctionInfo,
@@ -73,11 +73,17 @@ def run_check(
     sandbox: str = "auto",
     probe_seed: int | None = None,
     profile: str | None = None,
+    grad_vars: str | Sequence[str] | None = None,
+    data_vars: str | Sequence[str] | None = None,
 ) -> CheckResult:
     """Check a student's file in a sandboxed child process; the report and its context.
 
     `profile`: an assignment profile (a built-in name or a TOML file) naming the functions and
     the layout; without one they are recognised from the file.
+
+    `grad_vars` (W1's gradient variable, b1's, W2's, ...) and `data_vars` (X, y): a tutorial
+    script's names; without them a script with no forward or backward function is recognised
+    by its training loop's updates (`W -= lr * dW`).
 
     `derivation`: the spec's, when the caller has derived it already (`build` has).
     `sandbox`: "bwrap" (isolated), "process" (not isolated) or "auto" (bwrap when on PATH).
@@ -106,12 +112,29 @@ def run_check(
         forward = declared.forward if forward == "forward" else forward
         backward = declared.backward if backward == "backward" else backward
     api = layer_check.find_api(student, declared)
+    grads, data = (
+        _names(grad_vars, declared, "grad_vars"),
+        _names(data_vars, declared, "data_vars"),
+    )
+    script = script_find.find_script(student, grads) if grads else None
     try:
+        if script is not None:
+            raise UserError(
+                "a tutorial script"
+            )  # its variables were named: it is the check
         infos = {
             role: find_function(student, name, role, declared)
             for role, name in (("forward", forward), ("backward", backward))
         }
     except UserError as exc:
+        script = script or (script_find.find_script(student) if api is None else None)
+        if script is not None:  # gradients at top level, in a training loop
+            result = script_check.check_script(
+                student, script, spec, mode, timeout, data
+            )
+            result.warning = warning
+            result.seconds = time.monotonic() - start
+            return result
         if api is None:
             raise
         # a file of layer functions alone (CS231n's layers.py): they are the check
@@ -198,6 +221,16 @@ def run_check(
     result.report["probe_seed"] = seed
     result.seconds = time.monotonic() - start
     return result
+
+
+def _names(
+    given: str | Sequence[str] | None, declared: profiles.Profile | None, key: str
+) -> list[str]:
+    """A comma-separated list of a script's variable names: given, else the profile's."""
+    if given is None and declared is not None:
+        given = getattr(declared, key)
+    items = given.split(",") if isinstance(given, str) else list(given or [])
+    return [n.strip() for n in items if n.strip()]
 
 
 def probe_seed_or_new(seed: int | None) -> int:
