@@ -112,33 +112,32 @@ def run_check(
         forward = declared.forward if forward == "forward" else forward
         backward = declared.backward if backward == "backward" else backward
     api = layer_check.find_api(student, declared)
-    grads, data = (
-        _names(grad_vars, declared, "grad_vars"),
-        _names(data_vars, declared, "data_vars"),
-    )
+    grads = _names(grad_vars, declared, "grad_vars")
     script = script_find.find_script(student, grads) if grads else None
+    infos: dict[str, FunctionInfo] = {}
     try:
-        if script is not None:
-            raise UserError(
-                "a tutorial script"
-            )  # its variables were named: it is the check
-        infos = {
-            role: find_function(student, name, role, declared)
-            for role, name in (("forward", forward), ("backward", backward))
-        }
+        if script is None:
+            infos = {
+                role: find_function(student, name, role, declared)
+                for role, name in (("forward", forward), ("backward", backward))
+            }
     except UserError as exc:
-        script = script or (script_find.find_script(student) if api is None else None)
-        if script is not None:  # gradients at top level, in a training loop
-            result = script_check.check_script(
-                student, script, spec, mode, timeout, data
+        # no forward or backward function: gradients at top level, in a training loop?
+        script = script_find.find_script(student) if api is None else None
+        if script is None and api is None:
+            raise
+        if script is None:
+            # a file of layer functions alone (CS231n's layers.py): they are the check
+            assert api is not None
+            result = layer_check.layers_only(
+                student, api, spec, mode, timeout, seed, exc
             )
             result.warning = warning
             result.seconds = time.monotonic() - start
             return result
-        if api is None:
-            raise
-        # a file of layer functions alone (CS231n's layers.py): they are the check
-        result = layer_check.layers_only(student, api, spec, mode, timeout, seed, exc)
+    if script is not None:  # a tutorial script: one pass of its loop is the check
+        data = _names(data_vars, declared, "data_vars")
+        result = script_check.check_script(student, script, spec, mode, timeout, data)
         result.warning = warning
         result.seconds = time.monotonic() - start
         return result

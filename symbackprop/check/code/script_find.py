@@ -12,7 +12,8 @@ variables and stops the script.
 from __future__ import annotations
 
 import ast
-from collections.abc import Sequence
+import builtins
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ...errors import UserError
@@ -126,6 +127,25 @@ def _updates(
     return out
 
 
+def _from_calls(loop: ast.For | ast.While, grads: Iterable[str], own: set[str]) -> bool:
+    """Whether a gradient variable is what a function returned (`dW1, db1 = backward(...)`,
+    the file's own methods too): then the functions are the check, not the loop."""
+    wanted = set(grads)
+    for n in _walk(loop.body):
+        if not isinstance(n, ast.Assign) or not isinstance(n.value, ast.Call):
+            continue
+        func = n.value.func
+        if isinstance(
+            func, ast.Name
+        ):  # a function's, unless a builtin's (`float(...)`)
+            by_function = func.id in own or not hasattr(builtins, func.id)
+        else:
+            by_function = getattr(func, "attr", "") in own
+        if by_function and wanted & _stored(n.targets):
+            return True
+    return False
+
+
 def param_of(grad: str) -> str:
     """The parameter a gradient's name names: dW1 -> W1, grad_hidden_weights -> hidden_weights."""
     for suffix in GRAD_SUFFIXES:
@@ -213,7 +233,13 @@ def find_script(
             params.append(p)
         grads = tuple(wanted)
     else:
-        useful = [f for f in found if len(f[3]) >= 2]
+        own = {
+            n.split(".")[-1] for n in [*student.functions, *student.functions.methods()]
+        }
+        own |= set(student.skipped_defs)
+        useful = [
+            f for f in found if len(f[3]) >= 2 and not _from_calls(f[2], f[3], own)
+        ]
         if not useful:
             return None
         chosen = max(useful, key=lambda f: (len(f[3]), f[2].lineno))
