@@ -108,7 +108,8 @@ def add_check_code_arguments(p: argparse.ArgumentParser) -> None:
         metavar="NAME|FILE",
         help="an assignment profile: seed, dlai, dlai-L-layer, cs231n, or a TOML file with "
         "forward, backward (function or method names), samples (rows|columns), targets "
-        "(arrays|labels); default: recognised from the file's names, docstrings and code",
+        "(arrays|labels); for a tutorial script grad_vars and data_vars (as --grad-vars, "
+        "--data-vars); default: recognised from the file's names, docstrings and code",
     )
     g.add_argument(
         "--grad-vars",
