@@ -37,6 +37,7 @@ STYLES: dict[str, list[str]] = {
     "classes": [],
     "torch": [],
     "cs231n_layers": [],
+    "tutorial_script": [],  # the loop's `W -= lr * dW` names the gradient variables
 }
 # fixtures of a supported style that need what is not done yet (the penalty, say)
 UNSUPPORTED = {  # weights kept in lists (Nielsen), layer objects composed by a function
@@ -69,6 +70,8 @@ def spec_flags(fx: dict[str, Any]) -> list[str]:
     if net["loss"] == "softmax_ce":
         activations[-1] = "identity"  # the scores are the logits
     penalty = ["--l2", str(L2)] if "penalty" in fx else []
+    if "penalty" in fx and fx.get("runner") == "script":  # the script's own coefficient
+        penalty = ["--l2", str(script_l2(fx["penalty"]))]
     return [
         *penalty,
         "--layers",
@@ -80,6 +83,14 @@ def spec_flags(fx: dict[str, Any]) -> list[str]:
         "--reduction",
         net["reduction"],
     ]
+
+
+def script_l2(penalty: dict[str, Any]) -> float:
+    """The spec's lambda a script's hard-coded coefficient means (the manifest's l2 is the
+    course's name, or a number times it: `2 * reg`)."""
+    factor, _, name = penalty["l2"].rpartition("*")
+    assert name.strip() == penalty["course_name"], penalty
+    return float(factor or 1) * penalty["value"]
 
 
 def supported() -> list[str]:

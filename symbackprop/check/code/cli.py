@@ -108,7 +108,22 @@ def add_check_code_arguments(p: argparse.ArgumentParser) -> None:
         metavar="NAME|FILE",
         help="an assignment profile: seed, dlai, dlai-L-layer, cs231n, or a TOML file with "
         "forward, backward (function or method names), samples (rows|columns), targets "
-        "(arrays|labels); default: recognised from the file's names, docstrings and code",
+        "(arrays|labels); for a tutorial script grad_vars and data_vars (as --grad-vars, "
+        "--data-vars); default: recognised from the file's names, docstrings and code",
+    )
+    g.add_argument(
+        "--grad-vars",
+        metavar="NAMES",
+        help="a tutorial script (gradients computed at top level): its gradient variables, "
+        "W1's, b1's, W2's, ... in that order, e.g. dW,db,dW2,db2; it runs on its own data and "
+        "initial weights for one pass of its training loop (default: the variables its loop "
+        "updates the parameters with, `W -= lr * dW`)",
+    )
+    g.add_argument(
+        "--data-vars",
+        metavar="X,Y",
+        help="a tutorial script's inputs and targets, e.g. inputs,expected_output (default: "
+        "what the loop multiplies with a parameter, and the usual names y, Y, labels, ...)",
     )
     g.add_argument(
         "--forward",
@@ -183,6 +198,8 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
         "backward_args": args.backward_args,
         "probe_seed": args.probe_seed,
         "profile": args.profile,
+        "grad_vars": args.grad_vars,
+        "data_vars": args.data_vars,
     }
 
 

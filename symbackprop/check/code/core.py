@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import UserError
 from ...spec import NetworkSpec, default_spec, registry
 from ..inert import inert
-from . import bind, layer_check, methods, profiles, view
+from . import bind, layer_check, methods, profiles, script_check, script_find, view
 from .in_process import InProcessRun
 from .load import (
     FunctionInfo,
@@ -73,11 +73,17 @@ def run_check(
     sandbox: str = "auto",
     probe_seed: int | None = None,
     profile: str | None = None,
+    grad_vars: str | Sequence[str] | None = None,
+    data_vars: str | Sequence[str] | None = None,
 ) -> CheckResult:
     """Check a student's file in a sandboxed child process; the report and its context.
 
     `profile`: an assignment profile (a built-in name or a TOML file) naming the functions and
     the layout; without one they are recognised from the file.
+
+    `grad_vars` (W1's gradient variable, b1's, W2's, ...) and `data_vars` (X, y): a tutorial
+    script's names; without them a script with no forward or backward function is recognised
+    by its training loop's updates (`W -= lr * dW`).
 
     `derivation`: the spec's, when the caller has derived it already (`build` has).
     `sandbox`: "bwrap" (isolated), "process" (not isolated) or "auto" (bwrap when on PATH).
@@ -106,16 +112,32 @@ def run_check(
         forward = declared.forward if forward == "forward" else forward
         backward = declared.backward if backward == "backward" else backward
     api = layer_check.find_api(student, declared)
+    grads = _names(grad_vars, declared, "grad_vars")
+    script = script_find.find_script(student, grads) if grads else None
+    infos: dict[str, FunctionInfo] = {}
     try:
-        infos = {
-            role: find_function(student, name, role, declared)
-            for role, name in (("forward", forward), ("backward", backward))
-        }
+        if script is None:
+            infos = {
+                role: find_function(student, name, role, declared)
+                for role, name in (("forward", forward), ("backward", backward))
+            }
     except UserError as exc:
-        if api is None:
+        # no forward or backward function: gradients at top level, in a training loop?
+        script = script_find.find_script(student) if api is None else None
+        if script is None and api is None:
             raise
-        # a file of layer functions alone (CS231n's layers.py): they are the check
-        result = layer_check.layers_only(student, api, spec, mode, timeout, seed, exc)
+        if script is None:
+            # a file of layer functions alone (CS231n's layers.py): they are the check
+            assert api is not None
+            result = layer_check.layers_only(
+                student, api, spec, mode, timeout, seed, exc
+            )
+            result.warning = warning
+            result.seconds = time.monotonic() - start
+            return result
+    if script is not None:  # a tutorial script: one pass of its loop is the check
+        data = _names(data_vars, declared, "data_vars")
+        result = script_check.check_script(student, script, spec, mode, timeout, data)
         result.warning = warning
         result.seconds = time.monotonic() - start
         return result
@@ -198,6 +220,16 @@ def run_check(
     result.report["probe_seed"] = seed
     result.seconds = time.monotonic() - start
     return result
+
+
+def _names(
+    given: str | Sequence[str] | None, declared: profiles.Profile | None, key: str
+) -> list[str]:
+    """A comma-separated list of a script's variable names: given, else the profile's."""
+    if given is None and declared is not None:
+        given = getattr(declared, key)
+    items = given.split(",") if isinstance(given, str) else list(given or [])
+    return [n.strip() for n in items if n.strip()]
 
 
 def probe_seed_or_new(seed: int | None) -> int:

@@ -250,7 +250,17 @@ def _one_kind(text: str, hints: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
 # an assignment profile: a small TOML file naming the functions (or Class.method) of each role
 # and the layout; built-in ones ship in symbackprop/data/profiles/
 PROFILE_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "profiles"
-PROFILE_KEYS = ("forward", "backward", "samples", "targets", "weights", "layers")
+PROFILE_KEYS = (
+    "forward",
+    "backward",
+    "samples",
+    "targets",
+    "weights",
+    "layers",
+    # a tutorial script: its gradient variables (W1's, b1's, W2's, ...), its X and y
+    "grad_vars",
+    "data_vars",
+)
 PROFILE_VALUES = {
     # the course's layer functions, each checked on its own (affine_backward, relu_backward)
     "layers": tuple(LAYER_APIS),
@@ -274,6 +284,8 @@ class Profile:
     targets: str = ""
     weights: str = ""
     layers: str = ""
+    grad_vars: str = ""
+    data_vars: str = ""
 
 
 def built_in_profiles() -> list[str]:
@@ -314,6 +326,8 @@ def load_profile(which: str) -> Profile:
         ):
             allowed = " or ".join(PROFILE_VALUES.get(key, ("a function name",)))
             raise UserError(f"--profile {which}: {key} must be {allowed}")
-    if not raw.get("forward") or not raw.get("backward"):
-        raise UserError(f"--profile {which}: it must name forward and backward")
-    return Profile(Path(which).stem, **raw)
+    if not raw.get("grad_vars") and (not raw.get("forward") or not raw.get("backward")):
+        raise UserError(
+            f"--profile {which}: it must name forward and backward (or a script's grad_vars)"
+        )
+    return Profile(Path(which).stem, **{"forward": "", "backward": "", **raw})

@@ -67,11 +67,19 @@ def format_human(result: CheckResult, feedback: str = "full") -> str:
     ]
     if result.layout is not None:
         lines.append(f"your layout: {result.layout.describe(spec)}")
-    lines.append(
-        f"probed at {result.points} random points, batch sizes "
-        f"{', '.join(map(str, result.batch_sizes))}; backward is fed the correct Z, H and "
-        "predictions, so a forward bug cannot hide or fake a backward bug"
-    )
+    if r.get(
+        "script"
+    ):  # a tutorial script: its own point, not probes (the note says where)
+        lines.append(
+            "run on the script's own data and initial weights, batch size "
+            f"{', '.join(map(str, result.batch_sizes)) or '?'}"
+        )
+    else:
+        lines.append(
+            f"probed at {result.points} random points, batch sizes "
+            f"{', '.join(map(str, result.batch_sizes))}; backward is fed the correct Z, H and "
+            "predictions, so a forward bug cannot hide or fake a backward bug"
+        )
     for note in result.notes:
         lines.append(f"note: {note}")
     lines.append("")
