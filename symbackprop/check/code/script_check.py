@@ -26,7 +26,8 @@ from .diagnose_gradient import diagnose_gradient
 from .layout import LABELS, Layout, candidate_layouts, is_weight
 from .result import NOT_CHECKED, CallOutcome, CheckResult, Namer, error_message, part
 from .sandbox import cpu_budget
-from .script_find import ADAPTER, Script, adapter
+from .script_adapter import ADAPTER, adapter
+from .script_find import Script
 from .spare import child_for
 from .student_file import StudentFile
 from .student_form import StudentForm
@@ -181,7 +182,7 @@ def _run(
 ) -> CallOutcome:
     """The adapter's one call in a sandboxed child."""
     chunk = len(student.chunks)
-    st = adapter(script, script.grads, chunk)
+    st = adapter(script.cells, script.names, script.grads, chunk)
     statements = [{"chunk": st.chunk, "line": st.line, "source": st.source}]
     packages = view.PACKAGES + tuple(p for p in view.OPTIONAL if p in student.imports)
     child = child_for(mode, packages, cpu_budget(timeout))

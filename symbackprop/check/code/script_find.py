@@ -1,5 +1,5 @@
 """Tutorial scripts (gradients computed at top level, no functions): find the training loop,
-the gradient variables and the parameters they update, and write the adapter the sandbox runs.
+the gradient variables and the parameters they update (script_adapter writes what the sandbox runs).
 
 The parent only reads the script's syntax here. The adapter (a `def` run only in the child)
 executes the script's cells as written in a fresh namespace, with one change: the training
@@ -17,11 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ...errors import UserError
-from .student_file import Statement, StudentFile
+from .script_adapter import LOOP_HOOK, WHILE_HOOK
+from .student_file import StudentFile
 
-ADAPTER = "_check_code_script_"
-LOOP_HOOK = "__check_code_loop__"
-WHILE_HOOK = "__check_code_while__"
 MAX_NAMES = 48  # names copied before the pass (the child's dicts hold up to 64 entries)
 # a gradient's name -> its parameter's: dW1 -> W1, grad_W1 -> W1, W1_grad -> W1, d_W1 -> W1
 GRAD_PREFIXES = ("grad_", "d_", "d")
@@ -288,55 +286,3 @@ def _rewritten(
         lines[line - 1] = (raw[:col] + text.encode() + raw[col:]).decode("utf-8")
     out = [(i, c) for i, c, _ in cells if i < index]
     return (*out, (index, "\n".join(lines) + "\n"))
-
-
-def adapter(script: Script, grads: Sequence[str], chunk: int) -> Statement:
-    """The `def` the sandbox runs: the script to the end of the loop's first pass; returns
-    ({name: copy before the pass}, {gradient: value after it}), or None if the loop never ran."""
-    source = f"""def {ADAPTER}():
-    import copy as _copy
-    _ns = {{"__name__": "__main__"}}
-    _seen = {{}}
-
-    class _Done(BaseException):
-        pass
-
-    def _keep(names):
-        out = {{}}
-        for _k in names:
-            if _k in _ns and not callable(_ns[_k]):
-                try:
-                    out[_k] = _copy.deepcopy(_ns[_k])
-                except Exception:
-                    pass
-        return out
-
-    def _loop(iterable):
-        for _item in iterable:
-            _seen["before"] = _keep({list(script.names)!r})
-            yield _item
-            _seen["after"] = _keep({list(grads)!r})
-            raise _Done
-
-    def _while(test):
-        if "before" in _seen:
-            _seen["after"] = _keep({list(grads)!r})
-            raise _Done
-        if test:
-            _seen["before"] = _keep({list(script.names)!r})
-        return test
-
-    _ns[{LOOP_HOOK!r}] = _loop
-    _ns[{WHILE_HOOK!r}] = _while
-    try:
-        for _chunk, _code in {list(script.cells)!r}:
-            exec(compile(_code, "<student %d>" % _chunk, "exec"), _ns)
-    except _Done:
-        pass
-    if "before" not in _seen:
-        return None
-    if "after" not in _seen:  # the loop was left during its first pass
-        _seen["after"] = _keep({list(grads)!r})
-    return (_seen["before"], _seen["after"])
-"""
-    return Statement(chunk, 1, source)
