@@ -3,6 +3,7 @@ submission only, only for the view it was booted with, and is killed with its fo
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -171,7 +172,20 @@ def test_checks_with_spares_give_the_same_verdicts(scratch: Path) -> None:
         run_check(STUDENTS / f, sandbox=MODE, probe_seed=7, timeout=3) for f in files
     ]
     for a, b in zip(plain, warm, strict=True):
-        assert a.report == b.report
+        assert _timeless(a.report) == _timeless(b.report)
+
+
+def _timeless(report: dict) -> dict:
+    """The report without the line an endless loop was stopped at (`while True:` or its
+    `pass`, whichever was running when the time ran out)."""
+    out = json.loads(json.dumps(report))
+    for section in ("forward", "gradients"):
+        for entry in (out.get(section) or {}).values():
+            if isinstance(entry, dict) and "did not finish" in (
+                entry.get("message") or ""
+            ):
+                entry["message"] = entry["message"].split(" at ")[0]
+    return out
 
 
 def test_the_submissions_cpu_budget_counts_from_its_job() -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import UserError
 from ...spec import NetworkSpec, default_spec, registry
 from ..inert import inert
-from . import bind, layer_check, methods, profiles, script_check, script_find, view
+from . import bind, layer_find, methods, profiles, script_find, view
 from .in_process import InProcessRun
 from .load import (
     FunctionInfo,
@@ -111,7 +111,7 @@ def run_check(
     if declared is not None:
         forward = declared.forward if forward == "forward" else forward
         backward = declared.backward if backward == "backward" else backward
-    api = layer_check.find_api(student, declared)
+    api = layer_find.find_api(student, declared)
     grads = _names(grad_vars, declared, "grad_vars")
     script = script_find.find_script(student, grads) if grads else None
     infos: dict[str, FunctionInfo] = {}
@@ -129,6 +129,8 @@ def run_check(
         if script is None:
             # a file of layer functions alone (CS231n's layers.py): they are the check
             assert api is not None
+            from . import layer_check  # SymPy: only once the file is known to need it
+
             result = layer_check.layers_only(
                 student, api, spec, mode, timeout, seed, exc
             )
@@ -136,6 +138,8 @@ def run_check(
             result.seconds = time.monotonic() - start
             return result
     if script is not None:  # a tutorial script: one pass of its loop is the check
+        from . import script_check  # SymPy: only once the file is known to need it
+
         data = _names(data_vars, declared, "data_vars")
         result = script_check.check_script(student, script, spec, mode, timeout, data)
         result.warning = warning
@@ -176,7 +180,7 @@ def run_check(
         for s in [*student.statements, *own.values()]
     ]
 
-    where = layer_check.student_where(student)
+    where = layer_find.student_where(student)
 
     packages = view.PACKAGES + tuple(p for p in view.OPTIONAL if p in student.imports)
     child = child_for(mode, packages, cpu_budget(timeout))  # booting from here on
@@ -211,6 +215,8 @@ def run_check(
     finally:
         child.close()  # also when the derivation fails before it was given the file
     if api is not None:  # each layer function on its own, in a child of its own
+        from . import layer_check
+
         layers = layer_check.check_layers(student, api, mode, timeout, where, seed)
         layer_check.add_parts(result.report, layers)
     result.source = inert(student.path.name, 200)

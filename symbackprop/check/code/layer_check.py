@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import UserError
 from ...spec import NetworkSpec, make_spec, names
 from .. import diagnoses as dx
 from . import runner, view
 from .calls import outcomes
+from .layer_find import present, student_where
 from .match import benign_shape, ratio, shape_of
-from .profiles import LAYER_APIS, LayerApi, LayerPair, Profile
+from .profiles import LayerApi, LayerPair
 from .result import NOT_CHECKED, CallOutcome, CheckResult, error_message, part
 from .sandbox import cpu_budget
 from .spare import child_for
@@ -51,33 +51,6 @@ class LayerProbe:
     zeros: np.ndarray | None = (
         None  # where the input is exactly 0 (an activation's kink)
     )
-
-
-def find_api(student: StudentFile, declared: Profile | None = None) -> LayerApi | None:
-    """The layer API the file implements: the profile's (UserError when the file has none of
-    its functions), else the one whose forward and backward pairs the file defines."""
-    if declared is not None and declared.layers:
-        api = LAYER_APIS[declared.layers]
-        if not present(student, api):
-            wanted = ", ".join(p.backward for p in api.pairs)
-            raise UserError(
-                f"--profile {declared.name} does not match {student.path.name}: its "
-                f"layers = {declared.layers!r} name {wanted}, none of which it defines"
-            )
-        return api
-    for api in LAYER_APIS.values():
-        if present(student, api):
-            return api
-    return None
-
-
-def present(student: StudentFile, api: LayerApi) -> list[LayerPair]:
-    """The API's layer pairs the file defines both functions of."""
-    return [
-        p
-        for p in api.pairs
-        if p.forward in student.functions and p.backward in student.functions
-    ]
 
 
 def _reference(layer: str, x: np.ndarray, w: np.ndarray | None, b: np.ndarray | None,
@@ -359,22 +332,6 @@ def add_parts(report: dict[str, Any], layers: dict[str, dict[str, Any]]) -> None
     report["ok"] = bool(report["ok"]) and all(
         p["status"] == "ok" for p in layers.values()
     )
-
-
-def student_where(student: StudentFile) -> Callable[[dict[str, Any] | None], str]:
-    """A child's frame as the student's file and line, with the line's code."""
-    from ..inert import inert
-
-    def where(frame: dict[str, Any] | None) -> str:
-        if not frame or not runner.is_child_student_file(frame["file"]):
-            return ""
-        chunk = int(frame["file"][len(runner.STUDENT_FILE_PREFIX) : -1])
-        if not 0 <= chunk < len(student.chunks):
-            return ""
-        code = inert(student.code_at(chunk, frame["line"]), 120)
-        return student.where(chunk, frame["line"]) + (f" `{code}`" if code else "")
-
-    return where
 
 
 def layers_only(

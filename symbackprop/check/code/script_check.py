@@ -19,7 +19,7 @@ import numpy as np
 from ...errors import UserError
 from ...spec import NetworkSpec, names, registry
 from ..inert import inert
-from . import layer_check, view
+from . import layer_find, view
 from .calls import outcomes
 from .channel import Opaque
 from .diagnose_gradient import diagnose_gradient
@@ -209,7 +209,7 @@ def check_script(
     from ...derive import evaluate
     from .truth import _probe, truth_for
 
-    where = layer_check.student_where(student)
+    where = layer_find.student_where(student)
     loop = f"{student.where(script.chunk, script.line)} `{inert(script.header, 120)}`"
     got = _run(student, script, mode, timeout)
     source = inert(student.path.name, 200)
