@@ -61,3 +61,14 @@ def test_notebook_check_bullets_wrap_nothing_in_parentheses() -> None:
     assert seed_notebook._finding_tex(b1).startswith(
         "The gradient of b1: wrong. b1\\_grad is 1/N times"
     )
+
+
+def test_a_named_activation_is_not_defined_as_itself() -> None:
+    """tanh(z) = tanh(z) says nothing; relu and sigmoid keep their definitions."""
+    from symbackprop.emit import formulas
+
+    spec = make_spec(layers=(3, 8, 8, 2), activations=("tanh", "tanh", "identity"))
+    defs = [a.lhs for a in formulas.activation_defs(derive(spec))]
+    assert defs == [r"\operatorname{id}(z)"]
+    spec = make_spec(layers=(2, 3, 1), activations=("relu", "sigmoid"))
+    assert len(formulas.activation_defs(derive(spec))) == 2
