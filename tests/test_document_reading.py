@@ -5,10 +5,20 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from symbackprop import cli
 from symbackprop.derive import derive
+from symbackprop.emit import document as documents
 from symbackprop.emit import document_model, seed_notebook
+from symbackprop.emit import trainer as codegen
 from symbackprop.spec import default_spec, make_spec
+
+
+@pytest.fixture(scope="module")
+def default_tex() -> str:
+    built = codegen.build_trainer(default_spec(), command="symbackprop build")
+    return documents.derivation_tex(built, "symbackprop build", None)
 
 
 def _rows(spec) -> dict[str, document_model.SymbolRow]:
@@ -72,3 +82,10 @@ def test_a_named_activation_is_not_defined_as_itself() -> None:
     assert defs == [r"\operatorname{id}(z)"]
     spec = make_spec(layers=(2, 3, 1), activations=("relu", "sigmoid"))
     assert len(formulas.activation_defs(derive(spec))) == 2
+
+
+def test_the_activation_definitions_are_a_phrase_with_spaces(default_tex: str) -> None:
+    assert (
+        r"(with the activation functions $\operatorname{ReLU}(z) = \max(z, 0)$, "
+        r"$\operatorname{id}(z) = z$):" in default_tex
+    )
