@@ -23,12 +23,12 @@ WRONG = "wrong"
 EXPLANATIONS: dict[str, str] = {
     TRANSPOSED: "the gradient has the right numbers in the wrong orientation: it is the transpose "
     "of the correct one",
-    SCALED: "every entry is off by the same factor (2 or 1/2: the 1/2 of a half squared error "
-    "dropped or doubled; N or 1/N, in a batch's gradient: averaged over the samples where the "
-    "loss sums, or the other way round)",
+    SCALED: "every entry is off by the same factor: 2 or 1/2 when the 1/2 of a half squared "
+    "error is dropped or doubled, N or 1/N when a batch's gradient averages over the samples "
+    "where the loss sums, or the other way round",
     SIGN_FLIPPED: "every entry has the wrong sign: check the order in (y_pred - y_true)",
     MISSING_ACTIVATION_MASK: "the activation's derivative is missing: multiply the backpropagated "
-    "error by act'(Z) (for ReLU, (Z > 0)) before using it",
+    "error by act'(Z) before using it; for ReLU that is the mask Z > 0",
     WRONG_SHAPE: "the gradient's shape differs from the parameter's shape",
     PRODUCT_ORDER: "the matrix product has its factors in the wrong order or transposed: the "
     "weight gradient is the error's transpose times the layer input (dZ.T @ X), which sums over "
@@ -41,7 +41,7 @@ EXPLANATIONS: dict[str, str] = {
     "the other way round",
     WRONG_AXIS: "the sum runs over the wrong axis: a bias gradient sums over the samples",
     PENALTY_FACTOR: "the L2 penalty's term in the weight gradient has the wrong factor: the "
-    "penalty lambda/2 * sum(W**2) adds lambda * W (CS231n's reg * sum(W * W) adds 2 * reg * W; "
-    "deeplearning.ai's lambd/(2m) * sum adds lambd/m * W)",
+    "penalty lambda/2 * sum(W**2) adds lambda * W; CS231n's reg * sum(W * W) adds 2 * reg * W, "
+    "and deeplearning.ai's lambd/(2m) * sum adds lambd/m * W",
     WRONG: "the values are wrong in a way that is not one of the common mistakes",
 }

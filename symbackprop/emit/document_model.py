@@ -310,7 +310,10 @@ def _entries(count: int, entry: Callable[[int], str], limit: int = 4) -> str:
     """Entries 1..count of a vector or matrix as text, each its own formula so lines can
     break; past `limit` the first two, dots and the last (only those are printed)."""
     shown = range(1, count + 1) if count <= limit else (1, 2, 0, count)
-    return ", ".join(r"$\dots$" if t == 0 else f"${entry(t)}$" for t in shown)
+    items = [r"$\dots$" if t == 0 else f"${entry(t)}$" for t in shown]
+    if len(items) > 2:  # the last two tied, so no entry wraps onto a line alone
+        items[-2:] = [items[-2] + ",~" + items[-1]]
+    return ", ".join(items)
 
 
 def _weight_entry(k: int, fan_in: int) -> Callable[[int], str]:
@@ -361,6 +364,55 @@ def _layer_symbols(d: Derivation, k: int) -> list[SymbolRow]:
         )
     )
     return rows
+
+
+def _batch_outputs(link: bool, shape: str) -> list[SymbolRow]:
+    """One row each for the batch's targets and outputs; the only place saying that the
+    trainer's y is the targets Y and its Y the outputs (with a link: the logits)."""
+    rows = [
+        SymbolRow(
+            "$Y$",
+            code_tex(names.TARGETS),
+            "the batch's targets",
+            shape,
+        )
+    ]
+    if link:
+        return rows + [
+            SymbolRow(
+                r"$\hat{Y}$",
+                code_tex(names.PREDICTION),
+                "the batch's predictions",
+                shape,
+            ),
+            SymbolRow(
+                r"$\tilde{Y}$",
+                code_tex(names.OUTPUTS),
+                TEX.text(
+                    "the batch's logits: the trainer's ",
+                    Code(names.OUTPUTS),
+                    " holds the logits, not the predictions",
+                ),
+                shape,
+            ),
+        ]
+    return rows + [
+        SymbolRow(
+            r"$\hat{Y}$",
+            code_tex(names.OUTPUTS),
+            TEX.text(
+                "the batch's outputs: the trainer's ",
+                Code(names.OUTPUTS),
+                " is ",
+                Math(r"\hat{Y}"),
+                ", its ",
+                Code(names.TARGETS),
+                " the targets ",
+                Math("Y"),
+            ),
+            shape,
+        )
+    ]
 
 
 def symbols(d: Derivation) -> tuple[SymbolRow, ...]:
@@ -425,20 +477,7 @@ def symbols(d: Derivation) -> tuple[SymbolRow, ...]:
             "the batch's inputs; row $n$ is sample $n$",
             f"${shape_tex(('N', n_in))}$",
         ),
-        SymbolRow(
-            r"$Y,\ \hat{Y},\ \tilde{Y}$" if link else r"$Y,\ \hat{Y}$",
-            code_tex(
-                ", ".join(
-                    (names.TARGETS, names.PREDICTION, names.OUTPUTS)
-                    if link
-                    else (names.TARGETS, names.OUTPUTS)
-                )
-            ),
-            "the batch's targets, predictions and logits"
-            if link
-            else "the batch's targets and outputs",
-            f"${shape_tex(('N', n_out))}$",
-        ),
+        *_batch_outputs(link, f"${shape_tex(('N', n_out))}$"),
     ]
     for rule in d.layers:
         k = rule.index

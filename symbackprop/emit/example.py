@@ -17,6 +17,7 @@ from ..printing.notation import array_tex, has_link, partial, transposed
 from ..printing.prose import Code
 from ..printing.tex import TEX, Display, matrix_tex, number_tex
 from ..spec import names, registry
+from .blas_threads import one_blas_thread
 
 # The loss curve plots at most this many points (evenly spaced epochs, always the last).
 PLOT_POINTS = 200
@@ -107,7 +108,8 @@ def run_example(d: Derivation, trainer: types.ModuleType) -> Example:
             " (the spec gives none)",
         )
     note = f"This example uses {data} and {weights}."
-    with np.errstate(all="ignore"):  # a diverging run is reported, not warned about
+    # a diverging run is reported, not warned about; N-row products run fastest on one thread
+    with np.errstate(all="ignore"), one_blas_thread():
         cache = trainer.forward(params, X)
         loss, grads = trainer.loss_and_gradients(params, X, y)
         updated = {k: v.copy() for k, v in params.items()}

@@ -51,11 +51,14 @@ def _range(w: Writer, index: str, n: int) -> str:
 
 
 def activation_defs(d: Derivation) -> tuple[Display, ...]:
-    """act(z) = ... for each activation of the network, once."""
+    """act(z) = ... for each activation of the network, once; none that only restates its
+    name (tanh(z) = tanh(z))."""
     seen: dict[str, Display] = {}
     for rule in d.layers:
-        if rule.activation not in seen:
-            seen[rule.activation] = Display(f"{act_tex(rule)}(z)", (tex(rule.forward),))
+        f = rule.forward
+        named = isinstance(f, sp.Function) and len(f.args) == 1 and f.args[0].is_Symbol
+        if rule.activation not in seen and not named:
+            seen[rule.activation] = Display(f"{act_tex(rule)}(z)", (tex(f),))
     return tuple(seen.values())
 
 

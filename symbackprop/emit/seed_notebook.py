@@ -125,12 +125,17 @@ def _finding_tex(f: Finding) -> str:
     if f.status == "differs":
         # the values differ when the forward pass is wrong, even where the formula is right
         return TEX.text(f"{label}: the printed values differ from the correct ones.")
-    named = [TEX.text(Code(c.code), f": {c.explanation}") for c in f.diagnoses]
-    text = TEX.text(f"{label}: {f.status}") + (
-        " (" + "; ".join(named) + ")" if named else ""
-    )
+    # one sentence each, never one parenthesis inside another: the verdict, the checker's
+    # message, then every diagnosis named with what it means
+    sentences = [TEX.text(f"{label}: {f.status}")]
     if f.message:
-        text += ". " + escape_tex(f.message)
+        sentences.append(escape_tex(f.message))
+    sentences += [TEX.text(Code(c.code), f": {c.explanation}") for c in f.diagnoses]
+    return " ".join(_sentence(t) for t in sentences)
+
+
+def _sentence(text: str) -> str:
+    """The text ending in one full stop."""
     return text.rstrip(".") + "."
 
 

@@ -10,6 +10,7 @@ student's values, and `classify` names the factor (1, -1, a constant, k/N, k*N),
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -112,13 +113,21 @@ def classify(
         return [dx.SCALED, *sign], _fraction(fs[0])
     per_n = [f * n for n, f in factors]
     if all(_same(k, per_n[0]) for k in per_n):
-        k = _fraction(per_n[0])
-        return [dx.SCALED, *sign], {"1": "1/N", "-1": "-1/N"}.get(k, f"{k}/N")
+        return [dx.SCALED, *sign], _with_n(_fraction(per_n[0]), over=True)
     times_n = [f / n for n, f in factors]
     if all(_same(k, times_n[0]) for k in times_n):
-        k = _fraction(times_n[0])
-        return [dx.SCALED, *sign], {"1": "N", "-1": "-N"}.get(k, f"{k}*N")
+        return [dx.SCALED, *sign], _with_n(_fraction(times_n[0]), over=False)
     return None
+
+
+def _with_n(k: str, over: bool) -> str:
+    """k/N or k*N written so it reads one way: 1/2 * N -> N/2, 1/2 / N -> 1/(2N), 3 * N -> 3N."""
+    sign, k = ("-", k[1:]) if k.startswith("-") else ("", k)
+    top, _, bottom = k.partition("/")
+    if over:
+        return f"{sign}{top}/({bottom}N)" if bottom else f"{sign}{top}/N"
+    n = "N" if top == "1" else f"{top}N"
+    return f"{sign}{n}/{bottom}" if bottom else f"{sign}{n}"
 
 
 def match(
@@ -231,4 +240,13 @@ def factor_words(factor: str, reduction: str, ns: list[int]) -> str:
         )
     if factor == "-1":
         return "the correct value with the opposite sign at every point"
-    return f"{factor} times the correct value at every point (batch sizes {shown})"
+    words = f"{factor} times the correct value at every point (batch sizes {shown})"
+    # right only when the batch has that many rows: a fixed N stands in for X.shape[0]
+    frozen = re.fullmatch(r"-?N/(\d+)", factor)
+    if frozen:
+        m = frozen.group(1)
+        words += (
+            f": right only at batch size {m}, as when the code divides by a fixed {m} "
+            f"(a top-level N = {m}?) where the batch size belongs; use X.shape[0]"
+        )
+    return words
