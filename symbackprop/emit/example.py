@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..derive import Derivation
 from ..printing.notation import array_tex, has_link, partial, transposed
 from ..printing.prose import Code
 from ..printing.tex import TEX, Display, matrix_tex, number_tex
 from ..spec import names, registry
-from .blas_threads import one_blas_thread
 
 # The loss curve plots at most this many points (evenly spaced epochs, always the last).
 PLOT_POINTS = 200
@@ -109,7 +109,7 @@ def run_example(d: Derivation, trainer: types.ModuleType) -> Example:
         )
     note = f"This example uses {data} and {weights}."
     # a diverging run is reported, not warned about; N-row products run fastest on one thread
-    with np.errstate(all="ignore"), one_blas_thread():
+    with np.errstate(all="ignore"), threadpool_limits(limits=1, user_api="blas"):
         cache = trainer.forward(params, X)
         loss, grads = trainer.loss_and_gradients(params, X, y)
         updated = {k: v.copy() for k, v in params.items()}
