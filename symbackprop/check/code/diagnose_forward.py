@@ -205,7 +205,9 @@ def diagnose_forward(
         if dx.TRANSPOSED in m.codes:
             sentences.append(f"{label} is the transpose of the correct one")
         if m.factor:
-            sentences.append(f"{label} is {factor_words(m.factor, 'forward', ns)}")
+            sentences.append(
+                f"{label} is {factor_words(m.factor, 'forward', ns, m.fixed_n)}"
+            )
     return part("wrong", codes, "; ".join(sentences), worst)
 
 

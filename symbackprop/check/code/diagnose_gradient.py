@@ -251,7 +251,9 @@ def diagnose_gradient(
     if m.factor:
         subject = "it" if sentences else label
         reduction = truth.spec.reduction
-        sentences.append(f"{subject} is {factor_words(m.factor, reduction, ns)}")
+        sentences.append(
+            f"{subject} is {factor_words(m.factor, reduction, ns, m.fixed_n)}"
+        )
     return part("wrong", m.codes, "; ".join(sentences), err)
 
 

@@ -10,7 +10,6 @@ student's values, and `classify` names the factor (1, -1, a constant, k/N, k*N),
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -43,6 +42,8 @@ class Match:
     candidate: Candidate
     codes: list[str]
     factor: str  # "" when 1, else "-1", "1/N", "2", ...
+    # the factor is N/m: the code is right only at batch size m (a fixed m where N belongs)
+    fixed_n: int | None = None
 
 
 def benign_shape(param_shape: tuple[int, ...], got: tuple[int, ...]) -> bool:
@@ -155,7 +156,16 @@ def match(
     if found is None:
         return None
     codes, factor = found
-    return Match(candidate, [*candidate.codes, *codes], factor)
+    return Match(candidate, [*candidate.codes, *codes], factor, _fixed_n(factors))
+
+
+def _fixed_n(factors: list[tuple[int, float]]) -> int | None:
+    """m when the factor at every batch size N is N/m (m >= 2 a whole number), else None."""
+    per = [f / n for n, f in factors]
+    if len({n for n, _ in factors}) < 2 or not all(_same(k, per[0]) for k in per):
+        return None
+    m = 1 / abs(per[0])
+    return round(m) if m >= 1.5 and _same(m, round(m)) else None
 
 
 def first_match(
@@ -224,7 +234,9 @@ def first_difference(
     return worst, first
 
 
-def factor_words(factor: str, reduction: str, ns: list[int]) -> str:
+def factor_words(
+    factor: str, reduction: str, ns: list[int], fixed_n: int | None = None
+) -> str:
     """What a factor means: 1/N where the loss sums is a mean over the batch, and so on."""
     shown = ", ".join(map(str, sorted(set(ns))))
     if factor in ("1/N", "-1/N") and reduction == "sum":
@@ -241,12 +253,10 @@ def factor_words(factor: str, reduction: str, ns: list[int]) -> str:
     if factor == "-1":
         return "the correct value with the opposite sign at every point"
     words = f"{factor} times the correct value at every point (batch sizes {shown})"
-    # right only when the batch has that many rows: a fixed N stands in for X.shape[0]
-    frozen = re.fullmatch(r"-?N/(\d+)", factor)
-    if frozen:
-        m = frozen.group(1)
+    if fixed_n is not None:  # right only when the batch has that many rows
         words += (
-            f": right only at batch size {m}, as when the code divides by a fixed {m} "
-            f"(a top-level N = {m}?) where the batch size belongs; use X.shape[0]"
+            f": right only at batch size {fixed_n}, as when the code divides by a fixed "
+            f"{fixed_n} (a top-level N = {fixed_n}?) where the batch size belongs; use "
+            "X.shape[0]"
         )
     return words
