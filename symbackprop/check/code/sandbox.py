@@ -492,12 +492,7 @@ class ChildRun:
 
     def _collect(self) -> None:
         """Reap the child and turn how it ended into the outcome's words."""
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        self.proc.wait()
+        kill_and_reap(self.proc)
         assert self.proc.stderr
         try:
             while len(tail := os.read(self.proc.stderr.fileno(), 1 << 16)):
@@ -559,3 +554,13 @@ def _numpy_site() -> str:
     import numpy
 
     return str(Path(numpy.__file__).resolve().parents[1])
+
+
+def kill_and_reap(proc: subprocess.Popen) -> None:
+    """SIGKILL a child's whole process group if it still runs, then reap the child."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    proc.wait()

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from . import forkserver, limits, seccomp, view
-from .sandbox import STARTUP_CPU, ChildRun, _memfd, _runner_source
+from .sandbox import STARTUP_CPU, ChildRun, _memfd, _runner_source, kill_and_reap
 
 FOLDERS = (
     64  # children per zygote, each with a tmpfs of its own; then a new zygote boots
@@ -240,12 +240,7 @@ class Zygote:
     def kill(self) -> None:
         """Kill the zygote and the child it runs, and reap them (safe to call twice)."""
         self.dead = True
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        self.proc.wait()
+        kill_and_reap(self.proc)
         self.control.close()
 
     close = kill
