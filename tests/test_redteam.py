@@ -707,11 +707,12 @@ def checks(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Check]]:
     """Every selected attack, run WORKERS at a time, then looked at SETTLE s later."""
-    tmp_before = set(os.listdir("/tmp"))
     runs = {
         name: Check(name, ATTACKS[name], tmp_path_factory.mktemp(name))
         for name in selected(request.session)
     }
+    # after mktemp: pytest's own base folder may be new in /tmp and holds every token
+    tmp_before = set(os.listdir("/tmp"))
     settling: list[threading.Timer] = []
 
     def run(check: Check) -> None:
