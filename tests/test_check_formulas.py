@@ -162,6 +162,44 @@ def test_sign_flip_with_a_factor_is_both(vocab: Vocabulary) -> None:
     assert entry.verdict.factor == "-1/2"
 
 
+@pytest.mark.parametrize(
+    ("loss", "formula", "factor", "cause"),
+    [
+        # half_sse: L = (yhat - y)**2 / 2, so dL/db2 = yhat - y (by hand)
+        ("half_sse", "2*(yhat - y)", "2", "your formula keeps that 2"),
+        (
+            "half_sse",
+            "(yhat - y)/2",
+            "1/2",
+            "applies the 1/2 of the half squared error twice",
+        ),
+        # mse with one output: L = (yhat - y)**2, so dL/db2 = 2*(yhat - y)
+        (
+            "mse",
+            "yhat - y",
+            "1/2",
+            "misses the 2 that differentiating the square brings down",
+        ),
+    ],
+)
+def test_a_scaled_per_sample_formula_blames_the_losss_constant_not_a_batch(
+    loss: str, formula: str, factor: str, cause: str
+) -> None:
+    report = check.check_formulas(resolve(loss=loss), f"dL/db2_1 = {formula}\n")
+    verdict = {e.name: e for e in report.entries}["b2_1"].verdict
+    assert verdict.diagnoses == ["scaled"] and verdict.factor == factor
+    assert cause in verdict.message
+    assert "no batch size" in verdict.message and "1/N" not in verdict.message
+
+
+def test_the_losss_error_slope_is_read_off_its_expression() -> None:
+    """dL/dyhat = k (yhat - y) for squared errors, by hand: half_sse 1, mse 2; none for BCE."""
+    slopes = {
+        name: registry.loss(name).error_slope for name in ("half_sse", "mse", "bce")
+    }
+    assert slopes == {"half_sse": 1, "mse": 2, "bce": None}
+
+
 def test_deeper_network_missing_mask_of_one_layer() -> None:
     spec = resolve(layers="2,3,2,1")
     text = (

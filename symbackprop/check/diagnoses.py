@@ -5,6 +5,8 @@ Each code has one sentence a student can act on; the checkers add the specifics 
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 OK = "ok"
 TRANSPOSED = "transposed"
 SCALED = "scaled"
@@ -45,3 +47,29 @@ EXPLANATIONS: dict[str, str] = {
     "and deeplearning.ai's lambd/(2m) * sum adds lambd/m * W",
     WRONG: "the values are wrong in a way that is not one of the common mistakes",
 }
+
+
+def scaled_per_sample(factor: Fraction | None, error_slope: Fraction | None) -> str:
+    """Why a per-sample formula is off by a constant: no batch size is in it, so the likely cause
+    is the constant of the loss's derivative, dL/dyhat = error_slope * (yhat - y)."""
+    text = "every entry is off by the same factor, and a per-sample formula has no batch size"
+    if error_slope is None or factor is None:
+        return text + "; look for a constant dropped or added in the loss's derivative"
+    slope = "yhat - y" if error_slope == 1 else f"{error_slope}*(yhat - y)"
+    text += f"; for this loss dL/dyhat = {slope}"
+    if error_slope == 1 and factor == 2:
+        return text + (
+            ", since the 1/2 in front of the squared error cancels the 2 that "
+            "differentiating the square brings down: your formula keeps that 2"
+        )
+    if error_slope == 1 and factor == Fraction(1, 2):
+        return text + (
+            ": your formula applies the 1/2 of the half squared error twice, where it only "
+            "cancels the 2 of the square"
+        )
+    if error_slope == 2 and factor == Fraction(1, 2):
+        return (
+            text
+            + ", and your formula misses the 2 that differentiating the square brings down"
+        )
+    return text

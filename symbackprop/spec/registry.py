@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 from .._lazy import sympy as sp
 from ..errors import UserError
@@ -97,6 +98,16 @@ class Loss:
     def task(self) -> str:
         """What the random data of a spec without data is: "regression" or "classification"."""
         return "regression" if self.targets == "real" else "classification"
+
+    @functools.cached_property
+    def error_slope(self) -> Fraction | None:
+        """k when one output's loss has dL/dyhat = k (yhat - y) (half_sse: 1, mse: 2), else
+        None: what a constant factor in a per-sample gradient is measured against."""
+        yhat, y = sp.symbols("yhat y", real=True)
+        ratio = sp.cancel(sp.diff(self.expr([yhat], [y]), yhat) / (yhat - y))
+        if ratio.is_Rational and ratio != 0:
+            return Fraction(int(ratio.p), int(ratio.q))
+        return None
 
 
 def _sigmoid(z: sp.Expr) -> sp.Expr:

@@ -50,6 +50,7 @@ def make_judge(derivation: Derivation, vocab: Vocabulary) -> Judge:
         target_kind=registry.loss(derivation.spec.loss).targets,
         seed=derivation.spec.seed,
         masks=MaskModels(derivation),
+        error_slope=registry.loss(derivation.spec.loss).error_slope,
     )
 
 

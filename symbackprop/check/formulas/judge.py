@@ -102,8 +102,12 @@ class Judge:
         target_kind: str = "real",
         seed: int = 0,
         masks: MaskModels | None = None,
+        error_slope: Fraction | None = None,
     ) -> None:
         """Sample the regions once; entries are then judged against `gradients`."""
+        self.error_slope = (
+            error_slope  # the loss's dL/dyhat = k (yhat - y), when it has one
+        )
         self.vocab = vocab
         self.definitions = {s: rationalize(e) for s, e in definitions.items()}
         self.truth = {s: rationalize(g) for s, g in gradients.items()}
@@ -299,7 +303,14 @@ class Judge:
         wrong_in = {self.samples[k].region for k in bad}
         n = len(self.regions.regions)
         codes, extra, factor = self._classify(entry, sv, tv)
-        sentence = "; ".join(dx.EXPLANATIONS[c] for c in codes)
+        sentence = "; ".join(
+            dx.scaled_per_sample(
+                abs(factor) if isinstance(factor, Fraction) else None, self.error_slope
+            )
+            if c == dx.SCALED
+            else dx.EXPLANATIONS[c]
+            for c in codes
+        )
         if not codes:
             codes = [dx.WRONG]
             extra = "your formula differs from the gradient at sample points"
