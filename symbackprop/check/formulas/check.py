@@ -37,6 +37,7 @@ def make_judge(derivation: Derivation, vocab: Vocabulary) -> Judge:
     """A Judge for the derivation: true gradients, definitions and the sign regions."""
     forms = derivation.scalar
     assert forms is not None
+    loss = registry.loss(derivation.spec.loss)
     gradients = {
         sym: g
         for name in derivation.spec.param_names
@@ -47,10 +48,10 @@ def make_judge(derivation: Derivation, vocab: Vocabulary) -> Judge:
         forms.definitions,
         gradients,
         piecewise_units(derivation.layers, forms.z),
-        target_kind=registry.loss(derivation.spec.loss).targets,
+        target_kind=loss.targets,
         seed=derivation.spec.seed,
         masks=MaskModels(derivation),
-        error_slope=registry.loss(derivation.spec.loss).error_slope,
+        error_slope=loss.error_slope,
     )
 
 

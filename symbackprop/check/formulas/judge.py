@@ -105,9 +105,8 @@ class Judge:
         error_slope: Fraction | None = None,
     ) -> None:
         """Sample the regions once; entries are then judged against `gradients`."""
-        self.error_slope = (
-            error_slope  # the loss's dL/dyhat = k (yhat - y), when it has one
-        )
+        # the loss's dL/dyhat = k (yhat - y), when it has one: what a scaled entry is measured by
+        self.error_slope = error_slope
         self.vocab = vocab
         self.definitions = {s: rationalize(e) for s, e in definitions.items()}
         self.truth = {s: rationalize(g) for s, g in gradients.items()}
