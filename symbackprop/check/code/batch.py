@@ -210,9 +210,10 @@ def check_all(
             spare.stop_keeping_spare()
         return
     context = multiprocessing.get_context("fork")
-    with context.Pool(
+    pool = context.Pool(
         min(jobs, len(submissions)), initializer=_start_worker, initargs=(mode, timeout)
-    ) as pool:
+    )
+    try:
         rows = pool.imap(check_one, submissions)
         for _ in submissions:
             while True:
@@ -222,6 +223,14 @@ def check_all(
                 except multiprocessing.TimeoutError:
                     interrupt.check()
             yield row
+        # every row is in: each worker takes its end-of-work sentinel and exits through its
+        # finalizers (its sandbox removed); a TERM from terminate() racing that exit was lost
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
 
 
 def _start_worker(mode: str, timeout: float) -> None:
