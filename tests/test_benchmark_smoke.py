@@ -133,7 +133,8 @@ def test_quick_run_reports_startup_and_targets(quick_run: tuple[dict, str]) -> N
     assert set(startup["derive"]) == {"784-64-10", "784-256-10", "784-1024-10"}
     assert report["targets"]
     for t in report["targets"]:
-        assert t["status"] in ("met", "missed", "n/a"), t
+        # "noisy": a missed target whose samples spread too far (bench_trainer._mark_noisy)
+        assert t["status"] in ("met", "missed", "noisy", "n/a"), t
     assert "== targets" in stdout
 
 
