@@ -114,6 +114,8 @@ def check(fx: dict[str, Any]) -> dict[str, Any]:
         "--json",
         *spec_flags(fx),
         *STYLES[fx["style"]],
+        # importing PyTorch in the sandbox alone can take seconds on a busy 2-core machine
+        *(["--timeout", "60"] if fx["style"] == "torch" else []),
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     report = json.loads(done.stdout)
