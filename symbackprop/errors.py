@@ -15,3 +15,12 @@ class UserError(Exception):
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
+
+
+class DerivationError(UserError):
+    """The vectorized form disagrees with SymPy's closed form: a bug in symbackprop."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            f"internal check failed: {message}; please report this", exit_code=4
+        )

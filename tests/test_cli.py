@@ -233,6 +233,7 @@ def test_emitting_the_seed_document_derives_once(
 ) -> None:
     """The trainer, its proof and the seed notebook's check share one derivation."""
     import symbackprop.check.code.truth as truth
+    import symbackprop.derive.network as network
     import symbackprop.emit.trainer as trainer
     from symbackprop import cli as cli_module
 
@@ -245,7 +246,8 @@ def test_emitting_the_seed_document_derives_once(
         return real(spec, closed_forms)  # type: ignore[arg-type]
 
     monkeypatch.setattr(trainer, "derive", counting)
-    monkeypatch.setattr(truth, "derive", counting)
+    monkeypatch.setattr(network, "derive", counting)
+    truth._derivation.cache_clear()
     assert cli_module.main(["emit", "latex", "-o", str(tmp_path / "d.tex")]) == 0
     assert made == ["net_2_2_1"]  # the proof's own and the checker's truth came from it
     assert "Checking the notebook" in (tmp_path / "d.tex").read_text(encoding="utf-8")

@@ -4,127 +4,46 @@ Nothing here is typed in by hand: every derivative is `sympy.diff` of the spec's
 and loss. The Program (program.py) is the one backprop recursion every output prints from; it is
 proven equal to the closed forms symbolically here and, run as emitted code, numerically
 before any trainer is written (proof.py).
+
+The names below are imported on first use: `derive.program` and `derive.evaluate` run without
+SymPy (check-code's shipped reference), so importing this package must not pull it in.
 """
 
 from __future__ import annotations
 
-import time
+import importlib
+from typing import Any
 
-import sympy as sp
+from ..errors import DerivationError
 
-from ..spec import NetworkSpec, registry
-from .closed_forms import (
-    SCALAR_COST_LIMIT,
-    SCALAR_LIMIT,
-    SYMBOLIC_PROOF_COST,
-    ScalarForms,
-    closed_form_cost,
-    keeps_closed_forms,
-    scalar_forms,
-)
-from .derivation import Derivation
-from .program import Program, build_program
-from .proof import prove_symbolic, proxy_specs
-from .rules import (
-    HEAVISIDE_AT_ZERO,
-    YHAT,
-    DerivationError,
-    H,
-    LayerRule,
-    T,
-    Z,
-    activation_rule,
-    apply_step_convention,
-    in_terms_of,
-    layer_rule,
-    loss_slope,
-    output_delta,
-    penalty_rules,
-)
+# each name -> the module it lives in
+_HOME = {
+    "SCALAR_COST_LIMIT": "closed_forms",
+    "SCALAR_LIMIT": "closed_forms",
+    "ScalarForms": "closed_forms",
+    "closed_form_cost": "closed_forms",
+    "keeps_closed_forms": "closed_forms",
+    "Derivation": "derivation",
+    "derive": "network",
+    "Program": "program",
+    "proxy_specs": "proof",
+    "HEAVISIDE_AT_ZERO": "rules",
+    "YHAT": "rules",
+    "H": "rules",
+    "LayerRule": "rules",
+    "T": "rules",
+    "Z": "rules",
+    "activation_rule": "rules",
+    "apply_step_convention": "rules",
+    "in_terms_of": "rules",
+}
 
-__all__ = [
-    "HEAVISIDE_AT_ZERO",
-    "H",
-    "SCALAR_COST_LIMIT",
-    "SCALAR_LIMIT",
-    "T",
-    "YHAT",
-    "Z",
-    "Derivation",
-    "DerivationError",
-    "LayerRule",
-    "Program",
-    "ScalarForms",
-    "activation_rule",
-    "apply_step_convention",
-    "closed_form_cost",
-    "derive",
-    "in_terms_of",
-    "keeps_closed_forms",
-    "proxy_specs",
-]
+__all__ = ["DerivationError", *_HOME]
 
 
-def derive(spec: NetworkSpec, closed_forms: bool | None = None) -> Derivation:
-    """Derive `spec`: entrywise rules and the Program always, closed forms while they stay small.
-
-    `closed_forms=False` keeps only the vectorized route whatever the size (tests use it to
-    exercise many specs quickly); None decides by size.
-    """
-    start = time.perf_counter()
-    rules = tuple(layer_rule(i, spec) for i in range(1, spec.depth + 1))
-    delta_raw, delta = output_delta(spec)
-    link = registry.loss(spec.loss).link
-    penalty = penalty_rules(spec.l2)
-    program = build_program(rules, delta, spec.loss, spec.reduction, penalty=penalty)
-    if penalty is not None:
-        closed_forms = False  # the scalar closed forms do not carry the penalty
-    notes: tuple[str, ...] = ()
-    symbolic: tuple[int, int] | None = None
-    why = ""
-    if closed_forms if closed_forms is not None else keeps_closed_forms(spec):
-        scalar = scalar_forms(spec, rules, program)
-        # expand decides equality for these; exp/log forms go to the numeric proof
-        algebraic = link is None and not any(
-            r.forward.has(sp.exp, sp.log) for r in rules
-        )
-        if closed_form_cost(spec) <= SYMBOLIC_PROOF_COST and algebraic:
-            proven, total = symbolic = prove_symbolic(spec, program, scalar)
-            proof = (
-                f"symbolic: {'all ' if proven == total else ''}{proven} of {total} gradient "
-                "entries of the vectorized form expand to SymPy's closed forms"
-            )
-        else:
-            proof = "numeric"
-    else:
-        scalar = None
-        proxies = proxy_specs(spec)
-        why = (
-            "an L2 penalty (the scalar closed forms do not carry it)"
-            if penalty is not None
-            else f"{spec.param_count} parameters > {SCALAR_LIMIT}"
-            if spec.param_count > SCALAR_LIMIT
-            else f"closed forms of size ~{closed_form_cost(spec):,} > {SCALAR_COST_LIMIT:,} "
-            "(they grow with the product of the widths)"
-        )
-        notes = (
-            f"{why}: scalar closed forms skipped, keeping only the vectorized route; its "
-            "per-layer rules are proven on the "
-            + ", ".join("-".join(map(str, p.layers)) for p in proxies)
-            + (" proxy" if len(proxies) == 1 else " proxies"),
-        )
-        proof = "proxy"
-    return Derivation(
-        spec=spec,
-        layers=rules,
-        output_delta=delta,
-        program=program,
-        scalar=scalar,
-        proof=proof,
-        output_delta_raw=delta_raw,
-        notes=notes,
-        seconds=time.perf_counter() - start,
-        symbolic=symbolic,
-        too_large=why,
-        loss_slope=loss_slope(spec),
-    )
+def __getattr__(name: str) -> Any:
+    """A name of the package, imported from its module on first use."""
+    home = _HOME.get(name)
+    if home is None:  # a submodule (evaluate, program, ...): the import system loads it
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)

@@ -1,24 +1,25 @@
 """Run a Program: on NumPy arrays (the checkers' truth) or on SymPy matrices (proof, readable forms).
 
 One interpreter with two backends, so the recursion the trainer prints is the very one the
-checkers compare with. Entrywise rules are SymPy expressions; `numeric` evaluates them on
-arrays by walking the expression tree (nothing printed is parsed or evaluated).
+checkers compare with. Entrywise rules are SymPy expressions or their trees (numeric.py); the
+NumPy backend runs the trees, so a Program read from the shipped reference needs no SymPy.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
+from .._lazy import LazyModule
 from .._lazy import sympy as sp
-from ..spec import registry
+from ..spec import names, registry
+from . import numeric as N
 from . import program as P
-from .rules import YHAT, H, T, W, Z
 
 Value = Any  # np.ndarray or sympy.Matrix
+R = LazyModule(__package__ + ".rules")  # the placeholder symbols: SymPy backend only
 
 
 def run(
@@ -73,28 +74,28 @@ class _NumPy(_Backend):
 
     def _Activate(self, node: P.Activate, env: dict[str, Value]) -> Value:
         z = self.eval(node.arg, env)
-        return np.broadcast_to(numeric(node.rule, {Z: z}), z.shape).astype(float)
+        return _entrywise(node.rule, {names.RULE_Z: z}, z.shape)
 
     def _Derivative(self, node: P.Derivative, env: dict[str, Value]) -> Value:
         z = self.eval(node.z, env)
-        values = {Z: z, H: self.eval(node.h, env)}
-        return np.broadcast_to(numeric(node.rule, values), z.shape).astype(float)
+        values = {names.RULE_Z: z, names.RULE_H: self.eval(node.h, env)}
+        return _entrywise(node.rule, values, z.shape)
 
     def _OutputError(self, node: P.OutputError, env: dict[str, Value]) -> Value:
         z = self.eval(node.z, env)
         values = {
-            Z: z,
-            YHAT: self.eval(node.prediction, env),
-            T: self.eval(node.target, env),
+            names.RULE_Z: z,
+            names.RULE_YHAT: self.eval(node.prediction, env),
+            names.RULE_T: self.eval(node.target, env),
         }
-        return np.broadcast_to(numeric(node.rule, values), z.shape).astype(float)
+        return _entrywise(node.rule, values, z.shape)
 
     def _Link(self, node: P.Link, env: dict[str, Value]) -> Value:
         z = self.eval(node.arg, env)
         zk = z.T if self.rows else z  # one row per output
-        symbols, exprs = _link_forms(node.kind, zk.shape[0])
+        symbols, trees = link_form(node.kind, zk.shape[0])
         env_k = dict(zip(symbols, zk, strict=True))
-        out = np.stack([numeric(e, env_k) * np.ones(zk.shape[1]) for e in exprs])
+        out = np.stack([N.run(t, env_k) * np.ones(zk.shape[1]) for t in trees])
         return out.T if self.rows else out
 
     def _Mean(self, node: P.Mean, env: dict[str, Value]) -> Value:
@@ -108,24 +109,26 @@ class _NumPy(_Backend):
 
     def _Penalty(self, node: P.Penalty, env: dict[str, Value]) -> Value:
         extra = sum(
-            float(np.sum(numeric(node.rule, {W: self.eval(w, env)})))
+            float(
+                np.sum(N.run(N.as_tree(node.rule), {names.RULE_W: self.eval(w, env)}))
+            )
             for w in node.weights
         )
         return self.eval(node.arg, env) + extra
 
     def _PenaltyGrad(self, node: P.PenaltyGrad, env: dict[str, Value]) -> Value:
         w = self.eval(node.weight, env)
-        return self.eval(node.arg, env) + np.broadcast_to(
-            numeric(node.rule, {W: w}), w.shape
+        return self.eval(node.arg, env) + _entrywise(
+            node.rule, {names.RULE_W: w}, w.shape
         )
 
     def _per_sample(self, node: P.Loss, env: dict[str, Value]) -> Value:
         out, tgt = self.eval(node.outputs, env), self.eval(node.targets, env)
         if self.rows:
             out, tgt = out.T, tgt.T  # one row per output
-        outs, tgts, expr = _loss_forms(registry.loss(node.loss), node.count)
+        outs, tgts, tree = loss_form(node.loss, node.count)
         values = dict(zip(outs, out, strict=True)) | dict(zip(tgts, tgt, strict=True))
-        return numeric(expr, values) * np.ones(out.shape[1])
+        return N.run(tree, values) * np.ones(out.shape[1])
 
 
 class _SymPy(_Backend):
@@ -151,21 +154,23 @@ class _SymPy(_Backend):
         return d.T * sp.ones(d.rows, 1) if self.rows else d * sp.ones(d.cols, 1)
 
     def _Activate(self, node: P.Activate, env: dict[str, Value]) -> Value:
-        return self.eval(node.arg, env).applyfunc(lambda v: node.rule.xreplace({Z: v}))
+        return self.eval(node.arg, env).applyfunc(
+            lambda v: node.rule.xreplace({R.Z: v})
+        )
 
     def _Derivative(self, node: P.Derivative, env: dict[str, Value]) -> Value:
         z, h = self.eval(node.z, env), self.eval(node.h, env)
         return sp.Matrix(
             z.rows,
             z.cols,
-            [node.rule.xreplace({Z: a, H: b}) for a, b in zip(z, h, strict=True)],
+            [node.rule.xreplace({R.Z: a, R.H: b}) for a, b in zip(z, h, strict=True)],
         )
 
     def _OutputError(self, node: P.OutputError, env: dict[str, Value]) -> Value:
         z = self.eval(node.z, env)
         p, t = self.eval(node.prediction, env), self.eval(node.target, env)
         entries = [
-            node.rule.xreplace({Z: a, YHAT: b, T: c})
+            node.rule.xreplace({R.Z: a, R.YHAT: b, R.T: c})
             for a, b, c in zip(z, p, t, strict=True)
         ]
         return sp.Matrix(z.rows, z.cols, entries)
@@ -189,13 +194,13 @@ class _SymPy(_Backend):
 
     def _Penalty(self, node: P.Penalty, env: dict[str, Value]) -> Value:
         weights = [self.eval(w, env) for w in node.weights]
-        extra = [node.rule.xreplace({W: e}) for m in weights for e in m]
+        extra = [node.rule.xreplace({R.W: e}) for m in weights for e in m]
         return self.eval(node.arg, env) + sp.Add(*extra)
 
     def _PenaltyGrad(self, node: P.PenaltyGrad, env: dict[str, Value]) -> Value:
         w = self.eval(node.weight, env)
         return self.eval(node.arg, env) + w.applyfunc(
-            lambda e: node.rule.xreplace({W: e})
+            lambda e: node.rule.xreplace({R.W: e})
         )
 
     def _per_sample(self, node: P.Loss, env: dict[str, Value]) -> list[sp.Expr]:
@@ -215,96 +220,59 @@ def _link_function(kind: str) -> Callable[[list[sp.Expr]], list[sp.Expr]]:
     raise KeyError(kind)
 
 
-@functools.lru_cache(maxsize=32)
-def _loss_forms(
-    entry: registry.Loss, k: int
-) -> tuple[tuple[sp.Symbol, ...], tuple[sp.Symbol, ...], sp.Expr]:
-    """One sample's loss over symbols for its k outputs and targets (cached by entry)."""
+# (kind, name, k) -> the form's symbol names and trees: lowered from the registry's SymPy forms on
+# first use, or preloaded from a shipped reference (check/code/reference.py) so none is needed
+_FORMS: dict[tuple[str, str, int], Any] = {}
+
+
+def loss_form(loss: str, k: int) -> tuple[tuple[str, ...], tuple[str, ...], N.Tree]:
+    """One sample's loss over k outputs and k targets: their symbol names and its tree."""
+    key = ("loss", loss, k)
+    if key not in _FORMS:
+        _FORMS[key] = lower_loss_form(loss, k)
+    return _FORMS[key]
+
+
+def link_form(kind: str, k: int) -> tuple[tuple[str, ...], tuple[N.Tree, ...]]:
+    """A link (sigmoid, softmax) of k logits: their symbol names and each output's tree."""
+    key = ("link", kind, k)
+    if key not in _FORMS:
+        _FORMS[key] = lower_link_form(kind, k)
+    return _FORMS[key]
+
+
+def lower_loss_form(
+    loss: str, k: int
+) -> tuple[tuple[str, ...], tuple[str, ...], N.Tree]:
+    """`loss_form` made now from the registry's SymPy definition (never the memo)."""
     outs = tuple(sp.Symbol(f"out_{i}", real=True) for i in range(k))
     tgts = tuple(sp.Symbol(f"tgt_{i}", real=True) for i in range(k))
-    return outs, tgts, entry.expr(list(outs), list(tgts))
+    expr = registry.loss(loss).expr(list(outs), list(tgts))
+    return _names(outs), _names(tgts), N.lower(expr)
 
 
-@functools.lru_cache(maxsize=32)
-def _link_forms(kind: str, k: int) -> tuple[tuple[sp.Symbol, ...], tuple[sp.Expr, ...]]:
+def lower_link_form(kind: str, k: int) -> tuple[tuple[str, ...], tuple[N.Tree, ...]]:
+    """`link_form` made now from the registry's SymPy definition (never the memo)."""
     symbols = tuple(sp.Symbol(f"link_{i}", real=True) for i in range(k))
-    return symbols, tuple(_link_function(kind)(list(symbols)))
+    exprs = _link_function(kind)(list(symbols))
+    return _names(symbols), tuple(N.lower(e) for e in exprs)
+
+
+def preload_forms(forms: dict[tuple[str, str, int], Any]) -> None:
+    """Take loss and link forms lowered elsewhere (a shipped reference's)."""
+    for key, form in forms.items():
+        _FORMS.setdefault(key, form)
+
+
+def _names(symbols: tuple[sp.Symbol, ...]) -> tuple[str, ...]:
+    return tuple(s.name for s in symbols)
+
+
+def _entrywise(rule: Any, values: dict[str, Any], shape: tuple[int, ...]) -> Any:
+    """An entrywise rule (SymPy or its tree) on arrays of `shape`, as float arrays."""
+    return np.broadcast_to(N.run(N.as_tree(rule), values), shape).astype(float)
 
 
 def numeric(expr: sp.Expr, values: Mapping[sp.Symbol, Any]) -> Any:
-    """Evaluate a SymPy expression on NumPy arrays, node by node (no printing, no eval).
-
-    Heaviside(x, h0) is h0 at x = 0 exactly as stated, so ReLU'(0) = 0 holds here too.
-    """
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        return _numeric(expr, values)
-
-
-def _numeric(e: sp.Basic, v: Mapping[sp.Symbol, Any]) -> Any:
-    if e.is_Symbol:
-        return v[e]
-    if e.is_Number or isinstance(e, sp.NumberSymbol):
-        return float(e)
-    if e is sp.true or e is sp.false:
-        return bool(e)
-    args = [_numeric(a, v) for a in e.args] if not isinstance(e, sp.Piecewise) else []
-    if e.is_Add:
-        return functools.reduce(np.add, args)
-    if e.is_Mul:
-        return functools.reduce(np.multiply, args)
-    if e.is_Pow:
-        return np.power(args[0], args[1])
-    if isinstance(e, sp.Heaviside):
-        x, at_zero = args
-        return np.where(x > 0, 1.0, np.where(x < 0, 0.0, at_zero))
-    if isinstance(e, sp.Max):
-        return functools.reduce(np.maximum, args)
-    if isinstance(e, sp.Min):
-        return functools.reduce(np.minimum, args)
-    if isinstance(e, sp.Piecewise):
-        out: Any = np.nan  # outside every piece: undefined
-        for value, cond in reversed(e.args):
-            val = _numeric(value, v)
-            out = val if cond == sp.true else np.where(_numeric(cond, v), val, out)
-        return out
-    if isinstance(e, sp.core.relational.Relational):
-        return _RELATIONS[e.rel_op](args[0], args[1])
-    if isinstance(e, sp.And | sp.Or | sp.Not):
-        return _LOGIC[type(e).__name__](*args)
-    name = type(e).__name__
-    if name in _FUNCTIONS:
-        return _FUNCTIONS[name](*args)
-    raise TypeError(f"numeric: no NumPy form for {name}")
-
-
-_RELATIONS = {
-    ">": np.greater,
-    ">=": np.greater_equal,
-    "<": np.less,
-    "<=": np.less_equal,
-    "==": np.equal,
-    "!=": np.not_equal,
-}
-_LOGIC: dict[str, Callable[..., Any]] = {
-    "And": lambda *a: functools.reduce(np.logical_and, a),
-    "Or": lambda *a: functools.reduce(np.logical_or, a),
-    "Not": np.logical_not,
-}
-_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "exp": np.exp,
-    "log": np.log,
-    "tanh": np.tanh,
-    "Abs": np.abs,
-    "sign": np.sign,
-    "sin": np.sin,
-    "cos": np.cos,
-    "tan": np.tan,
-    "sinh": np.sinh,
-    "cosh": np.cosh,
-    "atan": np.arctan,
-    "asinh": np.arcsinh,
-    "atanh": np.arctanh,
-    "expm1": np.expm1,
-    "log1p": np.log1p,
-    "logaddexp": np.logaddexp,
-}
+    """Evaluate a SymPy expression on NumPy arrays, node by node (no printing, no eval)."""
+    return N.run(N.lower(expr), {symbol.name: v for symbol, v in values.items()})

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .._lazy import sympy as sp
 from ..spec import names, registry
-from .rules import LayerRule
+
+if TYPE_CHECKING:
+    from .rules import LayerRule
 
 LAYOUTS = ("rows", "columns")
 

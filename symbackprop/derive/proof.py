@@ -14,12 +14,13 @@ from collections.abc import Callable
 import numpy as np
 import sympy as sp
 
+from ..errors import DerivationError
 from ..spec import NetworkSpec, make_spec, names, optimizers
 from . import evaluate
 from .closed_forms import PROXY_WIDTH, SCALAR_COST_LIMIT, ScalarForms, closed_form_cost
 from .derivation import Derivation
+from .points import max_rel_error, random_targets
 from .program import Program
-from .rules import DerivationError
 
 POINTS = 4  # random parameter/data draws per proof
 RTOL = 1e-10
@@ -56,15 +57,6 @@ def batch_size(layers: tuple[int, ...]) -> int:
     while n in layers:
         n += 1
     return n
-
-
-def random_targets(kind: str, k: int, rng: np.random.Generator, n: int) -> np.ndarray:
-    """n rows of k targets of the kind a loss takes: real, binary 0/1, or one-hot rows."""
-    if kind == "binary":
-        return rng.integers(0, 2, size=(n, k)).astype(float)
-    if kind == "one_hot":
-        return np.eye(k)[rng.integers(0, k, size=n)]
-    return rng.normal(size=(n, k))
 
 
 def random_point(
@@ -126,14 +118,6 @@ def closed_form_gradients(
         total = np.array(entries).reshape(shape)
         out[name] = total / n if d.spec.reduction == "mean" else total
     return out
-
-
-def max_rel_error(a: np.ndarray, b: np.ndarray) -> float:
-    """max |a - b| / max(|b|, 1e-12 + |a|) over entries: CS231n-style, safe at zero."""
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    denom = np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-12)
-    return float(np.max(np.abs(a - b) / denom))
 
 
 def check_against_closed_forms(

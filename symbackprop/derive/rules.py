@@ -13,26 +13,16 @@ import sympy as sp
 from sympy.codegen.rewriting import expm1_opt, log1p_opt, optimize
 
 from ..errors import UserError
-from ..spec import NetworkSpec, registry
+from ..spec import NetworkSpec, names, registry
 
 HEAVISIDE_AT_ZERO = sp.Integer(0)
 
 # Placeholders of the elementwise rules: a rule is an expression in these, applied entrywise.
-Z = sp.Symbol("z", real=True)  # a pre-activation
-# the activation's value at z (the forward pass stores it)
-H = sp.Symbol("h", real=True)
-YHAT = sp.Symbol("yhat", real=True)  # a network output
-T = sp.Symbol("y", real=True)  # its target
-W = sp.Symbol("w", real=True)  # one weight entry (the L2 penalty's rules)
-
-
-class DerivationError(UserError):
-    """The vectorized form disagrees with SymPy's closed form: a bug in symbackprop."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(
-            f"internal check failed: {message}; please report this", exit_code=4
-        )
+Z = sp.Symbol(names.RULE_Z, real=True)
+H = sp.Symbol(names.RULE_H, real=True)
+YHAT = sp.Symbol(names.RULE_YHAT, real=True)
+T = sp.Symbol(names.RULE_T, real=True)
+W = sp.Symbol(names.RULE_W, real=True)
 
 
 def apply_step_convention(expr: sp.Expr) -> sp.Expr:

@@ -18,6 +18,13 @@ OUTPUTS = "Y"
 PREDICTION = "P"
 PENALTY = "l2"  # the L2 penalty's lambda: lambda/2 * the sum of every weight's squares
 
+# the placeholders an entrywise rule is written in (derive.rules makes SymPy symbols of them)
+RULE_Z = "z"  # a pre-activation
+RULE_H = "h"  # the activation's value at z
+RULE_YHAT = "yhat"  # a network output
+RULE_T = "y"  # its target
+RULE_W = "w"  # one weight entry (the L2 penalty's rules)
+
 
 def weight(layer: int) -> str:
     """W1, W2, ...: (units, fan_in), row i holds unit i's weights."""

@@ -8,6 +8,7 @@ backward bug. The models come from the derivation's Program: the unmasked progra
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -53,29 +54,25 @@ def _products(layer: int, depth: int) -> list[P.Node]:
 
 def gradient_candidates(
     truth: Truth, probes: list[Probe], form: StudentForm, name: str
-) -> list[Candidate]:
-    """Truth, its other orientations, without the activation mask, and swapped products."""
+) -> Iterator[Candidate]:
+    """Truth, its other orientations, without the activation mask, and swapped products: made
+    one by one, so a correct answer stops at the first (no formula is printed for it)."""
     layout = form.layout
     correct = [layout.to_student(name, p.grads[name]) for p in probes]
-    out = [Candidate((), "the correct gradient", correct)]
+    yield Candidate((), "the correct gradient", correct)
     shape = correct[0].shape
     weight = is_weight(name)
     if weight:
         if correct[0].ndim == 2 and shape != (1, 1):
-            out.append(
-                Candidate((dx.TRANSPOSED,), "its transpose", [t.T for t in correct])
-            )
+            yield Candidate((dx.TRANSPOSED,), "its transpose", [t.T for t in correct])
     else:
         h = correct[0].size
         for other in ((h,), (1, h), (h, 1)):
             if other == shape or benign_shape(shape, other):
                 continue
             code = dx.TRANSPOSED if len(other) == len(shape) == 2 else dx.WRONG_SHAPE
-            out.append(
-                Candidate(
-                    (code,), f"shape {other}", [t.reshape(other) for t in correct]
-                )
-            )
+            reshaped = [t.reshape(other) for t in correct]
+            yield Candidate((code,), f"shape {other}", reshaped)
     for layers in truth.unmasked:
         arrays = [layout.to_student(name, p.no_mask[layers][name]) for p in probes]
         if all(
@@ -85,21 +82,17 @@ def gradient_candidates(
             continue  # the mask does not reach this gradient
         derivatives = [d for d in map(form.derivative, layers) if d is not None]
         what = "the activation derivative " + " and ".join(derivatives)
-        out.append(
-            Candidate(
-                (dx.MISSING_ACTIVATION_MASK,), f"the gradient without {what}", arrays
-            )
+        yield Candidate(
+            (dx.MISSING_ACTIVATION_MASK,), f"the gradient without {what}", arrays
         )
         if weight and shape != (1, 1):
-            out.append(
-                Candidate(
-                    (dx.MISSING_ACTIVATION_MASK, dx.TRANSPOSED),
-                    f"the transposed gradient without {what}",
-                    [a.T for a in arrays],
-                )
+            yield Candidate(
+                (dx.MISSING_ACTIVATION_MASK, dx.TRANSPOSED),
+                f"the transposed gradient without {what}",
+                [a.T for a in arrays],
             )
     if weight and truth.spec.l2:
-        out += _penalty_candidates(truth.spec.l2, probes, layout, name, correct)
+        yield from _penalty_candidates(truth.spec.l2, probes, layout, name, correct)
     if weight:
         for product in _products(layer_of(name), truth.depth):
             try:
@@ -109,8 +102,7 @@ def gradient_candidates(
             codes = (dx.PRODUCT_ORDER,)
             if any(a.shape != t.shape for a, t in zip(arrays, correct, strict=True)):
                 codes = (dx.WRONG_SHAPE, dx.PRODUCT_ORDER)
-            out.append(Candidate(codes, form.expr(product), arrays))
-    return out
+            yield Candidate(codes, form.expr(product), arrays)
 
 
 def _penalty_candidates(

@@ -10,13 +10,14 @@ student's values, and `classify` names the factor (1, -1, a constant, k/N, k*N),
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
-from ...derive.proof import max_rel_error
+from ...derive.points import max_rel_error
 from .. import diagnoses as dx
 from .result import CallOutcome
 
@@ -170,7 +171,7 @@ def _fixed_n(factors: list[tuple[int, float]]) -> int | None:
 
 def first_match(
     student: list[np.ndarray | CallOutcome | None],
-    candidates: list[Candidate],
+    candidates: Iterable[Candidate],
     ns: list[int],
 ) -> Match | None:
     """The first candidate, in order, that explains the student's values."""

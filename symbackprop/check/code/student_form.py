@@ -10,38 +10,19 @@ reshaped to (h, 1)); `StudentPrinter` prints them with the student's names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import functools
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
-import sympy as sp
-
-from ...derive import YHAT, H, T, Z
 from ...derive import program as P
-from ...printing.numpy import NumPyArrayPrinter, ProgramPrinter
-from ...spec import names, registry
+from ...spec import names
 from .layout import VECTOR, Layout
+from .reshapes import AsColumn, AsRow, Ravel
 from .result import Namer
 from .truth import Truth
 
-
-@dataclass(frozen=True)
-class AsRow:
-    """A vector as a (1, h) row; a sum over samples keeping its dimensions."""
-
-    arg: P.Node
-
-
-@dataclass(frozen=True)
-class AsColumn:
-    """A vector as an (h, 1) column."""
-
-    arg: P.Node
-
-
-@dataclass(frozen=True)
-class Ravel:
-    """An array flattened to a vector."""
-
-    arg: P.Node
+if TYPE_CHECKING:
+    from .student_printer import StudentPrinter
 
 
 def _transpose(node: P.Node) -> P.Node:
@@ -101,82 +82,6 @@ def in_student_layout(prog: P.Program, layout: Layout) -> tuple[P.Step, ...]:
     )
 
 
-class _RenamingPrinter(NumPyArrayPrinter):
-    """Entrywise rules with symbols named after the Program's arrays, printed in the student's
-    names: terms keep the order they have in the trainer (y_pred - y_true, not -y_true + y_pred)."""
-
-    def __init__(self, rename: dict[str, str]) -> None:
-        super().__init__({"fully_qualified_modules": True})
-        self.rename = rename
-
-    def _print_Symbol(self, expr: sp.Symbol) -> str:
-        return self.rename.get(expr.name, expr.name)
-
-
-class StudentPrinter(ProgramPrinter):
-    """The Program's NumPy printer, plus the reshapes of the student's layouts."""
-
-    def __init__(
-        self, alpha: float, rename: dict[str, str], layout: Layout | None = None
-    ) -> None:
-        columns = layout is not None and layout.samples == "columns"
-        super().__init__(
-            "columns" if columns else "rows", alpha, rename, "m" if columns else "n"
-        )
-        self.rules = _RenamingPrinter(self.rename)
-        # biases stored as vectors (h,): added as columns when samples are columns
-        self.flat = {n for n, k in (layout.biases if layout else ()) if k == "flat"}
-
-    def _AddBias(self, node: P.AddBias) -> str:
-        if self.rows or (isinstance(node.bias, P.Ref) and node.bias.name in self.flat):
-            return super()._AddBias(node)
-        return f"{self.expr(node.arg)} + {self.expr(node.bias)}"  # already (h, 1)
-
-    def _rule(self, rule: sp.Expr, arrays: dict[sp.Symbol, P.Node]) -> str | None:
-        """An entrywise rule on arrays the Program names, or None when one is computed."""
-        named = {}
-        for placeholder, array in arrays.items():
-            if not isinstance(array, P.Ref):
-                return None
-            named[placeholder] = sp.Symbol(array.name, real=True)
-        return self.rules.doprint(rule.xreplace(named))
-
-    def _Derivative(self, node: P.Derivative) -> str:
-        text = self._rule(node.rule, {Z: node.z, H: node.h})
-        return super()._Derivative(node) if text is None else text
-
-    def _OutputError(self, node: P.OutputError) -> str:
-        arrays = {Z: node.z, YHAT: node.prediction, T: node.target}
-        text = self._rule(node.rule, arrays)
-        return super()._OutputError(node) if text is None else text
-
-    def _operand(self, node: P.Node) -> str:
-        if isinstance(node, AsRow | AsColumn | Ravel | P.SumSamples):
-            # postfix forms need no parentheses: x[None, :], x.ravel(), x.sum(axis=0)
-            return self.expr(node)
-        if (
-            isinstance(node, P.Activate)
-            and registry.activation(node.activation).is_identity
-        ):
-            return self._operand(node.arg)
-        return super()._operand(node)
-
-    def _AsRow(self, node: AsRow) -> str:
-        if isinstance(node.arg, P.SumSamples):
-            return f"{self._operand(node.arg.arg)}.sum(axis=0, keepdims=True)"
-        return f"{self._operand(node.arg)}[None, :]"
-
-    def _AsColumn(self, node: AsColumn) -> str:
-        if isinstance(node.arg, P.SumSamples) and not self.rows:
-            return f"{self._operand(node.arg.arg)}.sum(axis=1, keepdims=True)"
-        if isinstance(node.arg, P.SumSamples):
-            return f"{self._operand(node.arg)}.reshape(-1, 1)"
-        return f"{self._operand(node.arg)}[:, None]"
-
-    def _Ravel(self, node: Ravel) -> str:
-        return f"{self._operand(node.arg)}.ravel()"
-
-
 def student_names(namer: Namer, depth: int) -> dict[str, str]:
     """Program array name -> the student's: X, y, Y, W1, b1, Z1, H1, ... and gW1, gb1, ..."""
     arrays = [names.INPUTS, names.TARGETS, names.OUTPUTS]
@@ -195,11 +100,26 @@ class StudentForm:
     def __init__(self, truth: Truth, layout: Layout, namer: Namer) -> None:
         self.layout = layout
         self.namer = namer
-        self.prog = truth.derivation.program_for(layout=layout.samples)
-        self.steps = {s.name: s for s in in_student_layout(self.prog, layout)}
-        self.printer = StudentPrinter(
-            truth.spec.alpha, student_names(namer, truth.depth), layout
-        )
+        self.truth = truth
+
+    # what prints is made on first use: a correct answer needs no formula (nor SymPy)
+    @functools.cached_property
+    def prog(self) -> P.Program:
+        """The truth's Program in the student's sample layout, with SymPy's rules."""
+        return self.truth.derived_program(self.layout.samples)
+
+    @functools.cached_property
+    def steps(self) -> dict[str, P.Step]:
+        """Each step, reading and producing the student's layout."""
+        return {s.name: s for s in in_student_layout(self.prog, self.layout)}
+
+    @functools.cached_property
+    def printer(self) -> StudentPrinter:
+        """The NumPy printer in the student's names and layout."""
+        from .student_printer import StudentPrinter
+
+        rename = student_names(self.namer, self.truth.depth)
+        return StudentPrinter(self.truth.spec.alpha, rename, self.layout)
 
     def expr(self, node: P.Node) -> str:
         """A node of the Program (our layout) in the student's names."""

@@ -13,14 +13,21 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...derive import Derivation, DerivationError, derive, evaluate, proof
+from ...derive import DerivationError, evaluate
+from ...derive import numeric as N
 from ...derive import program as P
+from ...derive.points import random_targets
 from ...spec import NetworkSpec, make_spec, names, registry
+from . import reference
 from .layout import is_weight
 from .sizes import batch_sizes
+
+if TYPE_CHECKING:
+    from ...derive import Derivation
 
 POINTS_PER_BATCH = 2
 # |Z| at least this fraction of the layer's largest |Z|: no entry sits on a kink, where rounding
@@ -33,22 +40,26 @@ Arrays = dict[str, np.ndarray]
 
 @dataclass(frozen=True)
 class Truth:
-    """A spec's derivation and the mistake-model programs derived from it."""
+    """A spec's correct Program and the mistake-model programs derived with it."""
 
     spec: NetworkSpec
-    derivation: Derivation
+    # the correct program, in the rows layout (one sample per row); its rules are SymPy's, or
+    # their trees when it comes from the shipped reference
+    program: P.Program
     # hidden layers whose act'(Z) is left out -> the backward program without them
     unmasked: dict[tuple[int, ...], P.Program]
-
-    @property
-    def program(self) -> P.Program:
-        """The correct program, in the rows layout (one sample per row, like the student's)."""
-        return self.derivation.program
+    derivation: Derivation | None = field(default=None, compare=False)
 
     @property
     def depth(self) -> int:
         """Number of weight layers."""
         return self.spec.depth
+
+    def derived_program(self, layout: str) -> P.Program:
+        """The Program in a layout with SymPy's rules, for the printers: derived now when the
+        truth was read from the shipped reference (a wrong answer's feedback needs it)."""
+        d = self.derivation if self.derivation is not None else _derivation(self.spec)
+        return d.program_for(layout=layout)
 
 
 def truth_spec(spec: NetworkSpec) -> NetworkSpec:
@@ -64,10 +75,20 @@ def truth_spec(spec: NetworkSpec) -> NetworkSpec:
 
 
 @functools.lru_cache(maxsize=8)
-def _truth_cached(spec: NetworkSpec) -> Truth:
+def _derivation(spec: NetworkSpec) -> Derivation:
     # the closed forms are not needed: the Program is what the trainer prints and the proof
     # checks; the checker only runs it
-    return _truth_from(spec, derive(spec, closed_forms=False))
+    from ...derive import network  # SymPy: only for a spec the reference does not hold
+
+    return network.derive(spec, closed_forms=False)
+
+
+@functools.lru_cache(maxsize=8)
+def _truth_cached(spec: NetworkSpec) -> Truth:
+    shipped = reference.read_reference(spec)
+    if shipped is not None:  # the seed network: no SymPy
+        return Truth(spec, *shipped)
+    return _truth_from(spec, _derivation(spec))
 
 
 def _truth_from(spec: NetworkSpec, d: Derivation) -> Truth:
@@ -76,7 +97,13 @@ def _truth_from(spec: NetworkSpec, d: Derivation) -> Truth:
     models = [(k,) for k in hidden] if len(hidden) > 1 else []
     models.append(hidden)  # one layer's act' left out, then all of them
     unmasked = {m: d.program_for(unmasked=frozenset(m)) for m in models}
-    return Truth(spec, d, unmasked)
+    return Truth(spec, d.program, unmasked, d)
+
+
+def reference_text(spec: NetworkSpec) -> str:
+    """The shipped reference file's text for a spec, from a fresh derivation."""
+    truth = _truth_from(truth_spec(spec), _derivation(truth_spec(spec)))
+    return reference.reference_text(truth.spec, truth.program, truth.unmasked)
 
 
 def truth_for(spec: NetworkSpec, derivation: Derivation | None = None) -> Truth:
@@ -139,11 +166,7 @@ def make_probes(truth: Truth, seed: int = 20240) -> list[Probe]:
     spec, prog = truth.spec, truth.program
     depth = truth.depth
     shapes = {name: spec.param_shape(name) for name in spec.param_names}
-    kinked = [
-        k
-        for k in range(1, depth + 1)
-        if k < depth or not registry.activation(spec.activations[-1]).is_identity
-    ]
+    kinked = [k for k in range(1, depth + 1) if k < depth or not _is_identity(prog)]
     probes = []
     for n in batch_sizes(spec.layers):
         for _ in range(POINTS_PER_BATCH):
@@ -155,7 +178,7 @@ def make_probes(truth: Truth, seed: int = 20240) -> list[Probe]:
                         params[k] = np.sign(params[k]) * (0.3 + np.abs(params[k]))
                 X = rng.normal(size=(n, spec.layers[0]))
                 kind = registry.loss(spec.loss).targets
-                y = proof.random_targets(kind, spec.layers[-1], rng, n)
+                y = random_targets(kind, spec.layers[-1], rng, n)
                 inputs = {names.INPUTS: X, names.TARGETS: y, **params}
                 fwd = evaluate.run(prog, inputs, steps=prog.forward)
                 zs = [fwd[names.pre_activation(k)] for k in kinked]
@@ -175,6 +198,13 @@ def make_probes(truth: Truth, seed: int = 20240) -> list[Probe]:
                 )
             probes.append(_probe(truth, params, X, y, fwd))
     return probes
+
+
+def _is_identity(prog: P.Program) -> bool:
+    """The output layer's act(z) = z, read off the program's own rule (no SymPy needed)."""
+    step = prog.step(names.activation(prog.depth, prog.depth))
+    assert isinstance(step.expr, P.Activate)
+    return N.as_tree(step.expr.rule) == ("sym", names.RULE_Z)
 
 
 _KEPT: dict[tuple[int, int], tuple[Truth, list[Probe]]] = {}

@@ -140,9 +140,9 @@ def check(
             f"layout inferred from what the code accepts ({len(layouts)} tried)"
         )
     report = _report(spec, forward, gradients)
-    return CheckResult(
-        report, "", spec, form.layout, sizes, len(probes), form.lines(), notes
-    )
+    # the correct lines are shown for a wrong part only: a correct answer prints none
+    lines = {} if report["ok"] else form.lines()
+    return CheckResult(report, "", spec, form.layout, sizes, len(probes), lines, notes)
 
 
 def _last_line(text: str) -> str:

@@ -1,0 +1,89 @@
+"""The printers of the student's form: the Program's NumPy printer in the student's names, plus
+the reshapes of their layouts (AsRow, AsColumn, Ravel). SymPy: imported only for feedback."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ...derive import YHAT, H, T, Z
+from ...derive import program as P
+from ...printing.numpy import NumPyArrayPrinter, ProgramPrinter
+from ...spec import registry
+from .layout import Layout
+from .reshapes import AsColumn, AsRow, Ravel
+
+
+class _RenamingPrinter(NumPyArrayPrinter):
+    """Entrywise rules with symbols named after the Program's arrays, printed in the student's
+    names: terms keep the order they have in the trainer (y_pred - y_true, not -y_true + y_pred)."""
+
+    def __init__(self, rename: dict[str, str]) -> None:
+        super().__init__({"fully_qualified_modules": True})
+        self.rename = rename
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        return self.rename.get(expr.name, expr.name)
+
+
+class StudentPrinter(ProgramPrinter):
+    """The Program's NumPy printer, plus the reshapes of the student's layouts."""
+
+    def __init__(
+        self, alpha: float, rename: dict[str, str], layout: Layout | None = None
+    ) -> None:
+        columns = layout is not None and layout.samples == "columns"
+        super().__init__(
+            "columns" if columns else "rows", alpha, rename, "m" if columns else "n"
+        )
+        self.rules = _RenamingPrinter(self.rename)
+        # biases stored as vectors (h,): added as columns when samples are columns
+        self.flat = {n for n, k in (layout.biases if layout else ()) if k == "flat"}
+
+    def _AddBias(self, node: P.AddBias) -> str:
+        if self.rows or (isinstance(node.bias, P.Ref) and node.bias.name in self.flat):
+            return super()._AddBias(node)
+        return f"{self.expr(node.arg)} + {self.expr(node.bias)}"  # already (h, 1)
+
+    def _rule(self, rule: sp.Expr, arrays: dict[sp.Symbol, P.Node]) -> str | None:
+        """An entrywise rule on arrays the Program names, or None when one is computed."""
+        named = {}
+        for placeholder, array in arrays.items():
+            if not isinstance(array, P.Ref):
+                return None
+            named[placeholder] = sp.Symbol(array.name, real=True)
+        return self.rules.doprint(rule.xreplace(named))
+
+    def _Derivative(self, node: P.Derivative) -> str:
+        text = self._rule(node.rule, {Z: node.z, H: node.h})
+        return super()._Derivative(node) if text is None else text
+
+    def _OutputError(self, node: P.OutputError) -> str:
+        arrays = {Z: node.z, YHAT: node.prediction, T: node.target}
+        text = self._rule(node.rule, arrays)
+        return super()._OutputError(node) if text is None else text
+
+    def _operand(self, node: P.Node) -> str:
+        if isinstance(node, AsRow | AsColumn | Ravel | P.SumSamples):
+            # postfix forms need no parentheses: x[None, :], x.ravel(), x.sum(axis=0)
+            return self.expr(node)
+        if (
+            isinstance(node, P.Activate)
+            and registry.activation(node.activation).is_identity
+        ):
+            return self._operand(node.arg)
+        return super()._operand(node)
+
+    def _AsRow(self, node: AsRow) -> str:
+        if isinstance(node.arg, P.SumSamples):
+            return f"{self._operand(node.arg.arg)}.sum(axis=0, keepdims=True)"
+        return f"{self._operand(node.arg)}[None, :]"
+
+    def _AsColumn(self, node: AsColumn) -> str:
+        if isinstance(node.arg, P.SumSamples) and not self.rows:
+            return f"{self._operand(node.arg.arg)}.sum(axis=1, keepdims=True)"
+        if isinstance(node.arg, P.SumSamples):
+            return f"{self._operand(node.arg)}.reshape(-1, 1)"
+        return f"{self._operand(node.arg)}[:, None]"
+
+    def _Ravel(self, node: Ravel) -> str:
+        return f"{self._operand(node.arg)}.ravel()"
