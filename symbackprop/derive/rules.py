@@ -10,7 +10,6 @@ import functools
 from dataclasses import dataclass
 
 import sympy as sp
-from sympy.codegen.rewriting import expm1_opt, log1p_opt, optimize
 
 from ..errors import UserError
 from ..spec import NetworkSpec, names, registry
@@ -68,6 +67,9 @@ def in_terms_of(
         if len(solutions) == 1:
             out = sp.simplify(expr.subs(var, solutions[0]))
             if var not in out.free_symbols and _elementary(out):
+                # imported here: it pulls in sympy.combinatorics (~30 ms) that ReLU never needs
+                from sympy.codegen.rewriting import expm1_opt, log1p_opt, optimize
+
                 return optimize(out, [expm1_opt, log1p_opt])
     if expr.has(definition):
         return expr.subs(definition, symbol)
