@@ -213,7 +213,7 @@ def _seed_findings(
     from .check.diagnoses import EXPLANATIONS
 
     path = seed_notebook.seed_notebook_path()
-    report = check_code(path, derivation=derivation)
+    report = check_code(path, derivation=derivation, quote_code=False)
 
     def finding(part: str, judged: dict[str, Any]) -> Finding:
         codes = tuple(judged.get("diagnoses", ()) or ())

@@ -311,6 +311,20 @@ def test_default_document_has_every_part(default_tex: str) -> None:
         assert tex.code_tex(line.code) in default_tex
 
 
+def test_checking_the_notebook_reads_as_prose(default_tex: str) -> None:
+    """The checker's findings name the notebook's line without quoting its code between
+    backticks, and no parenthesis opens inside another, as a terminal log would."""
+    section = default_tex.split(r"\section{Checking the notebook}")[1]
+    findings = section.split(r"\begin{itemize}")[1].split(r"\end{itemize}")[0]
+    assert r"notebook\_221\_relu.txt:19)" in findings  # the forward's crash, by its line
+    assert "`" not in findings
+    depth = 0
+    for char in findings:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        assert depth <= 1, findings
+    assert "follows the batch size where W1 is (2, 2): (3, 3) at N = 3" in findings
+
+
 def test_default_document_shows_the_correct_epoch1_numbers(default_tex: str) -> None:
     grads = epoch1_gradients()
     for name, value in grads.items():

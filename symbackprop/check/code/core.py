@@ -75,6 +75,7 @@ def run_check(
     profile: str | None = None,
     grad_vars: str | Sequence[str] | None = None,
     data_vars: str | Sequence[str] | None = None,
+    quote_code: bool = True,
 ) -> CheckResult:
     """Check a student's file in a sandboxed child process; the report and its context.
 
@@ -86,6 +87,8 @@ def run_check(
     by its training loop's updates (`W -= lr * dW`).
 
     `derivation`: the spec's, when the caller has derived it already (`build` has).
+    `quote_code`: messages quote the student's line of code after its file and line (False
+    for a document, which names the line only).
     `sandbox`: "bwrap" (isolated), "process" (not isolated) or "auto" (bwrap when on PATH).
     The time limit covers reading the file as well as running it. The probe points are new at
     every run (a table of answers cannot pass); `probe_seed` repeats a run's points.
@@ -180,7 +183,7 @@ def run_check(
         for s in [*student.statements, *own.values()]
     ]
 
-    where = layer_find.student_where(student)
+    where = layer_find.student_where(student, quote_code)
 
     packages = view.PACKAGES + tuple(p for p in view.OPTIONAL if p in student.imports)
     child = child_for(mode, packages, cpu_budget(timeout))  # booting from here on

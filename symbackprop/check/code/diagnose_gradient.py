@@ -221,8 +221,8 @@ def diagnose_gradient(
         text = f"{label} is {m.candidate.label}, not {form.gradient(name)}"
         if dx.WRONG_SHAPE in m.codes:
             text += (
-                f": its shape follows the batch size ({shapes_by_n(student, correct, ns)}) "
-                f"where {name} is {shape_of(correct[0])}"
+                f": its shape follows the batch size where {name} is "
+                f"{shape_of(correct[0])}: {shapes_by_n(student, correct, ns)}"
             )
         sentences.append(text)
     elif dx.MISSING_ACTIVATION_MASK in m.codes or not m.candidate.scalable:

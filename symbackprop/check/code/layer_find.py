@@ -43,8 +43,11 @@ def present(student: StudentFile, api: LayerApi) -> list[LayerPair]:
     ]
 
 
-def student_where(student: StudentFile) -> Callable[[dict[str, Any] | None], str]:
-    """A child's frame as the student's file and line, with the line's code."""
+def student_where(
+    student: StudentFile, quote: bool = True
+) -> Callable[[dict[str, Any] | None], str]:
+    """A child's frame as the student's file and line, with the line's code unless `quote` is
+    False (a document names the line; its reader has the file)."""
     from ..inert import inert
 
     def where(frame: dict[str, Any] | None) -> str:
@@ -54,6 +57,7 @@ def student_where(student: StudentFile) -> Callable[[dict[str, Any] | None], str
         if not 0 <= chunk < len(student.chunks):
             return ""
         code = inert(student.code_at(chunk, frame["line"]), 120)
-        return student.where(chunk, frame["line"]) + (f" `{code}`" if code else "")
+        place = student.where(chunk, frame["line"])
+        return place + (f" `{code}`" if code and quote else "")
 
     return where
