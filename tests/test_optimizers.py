@@ -176,3 +176,25 @@ def test_float32_trainer_is_float32_end_to_end(tmp_path: Path) -> None:
         r.returncode == 2
         and "dtype: 'float16' is not one of float64, float32" in r.stderr
     )
+
+
+@pytest.mark.parametrize("broken", ["sgd", "momentum", "adam"])
+def test_the_update_proof_catches_a_wrong_update(broken: str) -> None:
+    """check_updates runs every optimizer on small arrays of each parameter's rank (its cost
+    is the same at every width); an update that is off is still refused."""
+    import types
+
+    from symbackprop.derive import proof
+    from symbackprop.errors import DerivationError
+
+    t = trainer_for(layers=(5, 7, 3), activations=("relu", "identity"))
+    assert proof.check_updates(t) < 1e-12
+    update = t.UPDATES[broken]
+
+    def twice(params, state, grads, lr):  # the step taken twice over: a wrong update
+        return update(params, state, grads, 2 * lr)
+
+    module = types.SimpleNamespace(**vars(t))
+    module.UPDATES = {**t.UPDATES, broken: twice}
+    with pytest.raises(DerivationError, match=f"optimizer {broken}"):
+        proof.check_updates(module)
