@@ -196,7 +196,7 @@ def test_mean_link_and_entrywise_products_in_maths() -> None:
             r"\odot H" + up(2) + r" \odot \left(1 - H" + up(2) + r"\right)"
         )
         assert shown["dZ1"].endswith(
-            r"\odot \bigl(1 - \left(H" + up(1) + r"\right)^{2}\bigr)"
+            r"\odot \bigl(1 - (H" + up(1) + r")^{2}\bigr)"  # parentheses of text height
         )
         assert shown["H2"] == "H" + up(2) + r" = \sigma(Z" + up(2) + ")"
 
@@ -224,7 +224,7 @@ def test_one_sample_is_the_columns_program_in_vectors() -> None:
     assert backward[2] == (r"\frac{\partial L}{\partial b^{(3)}}", r"\delta^{(3)}")
     # a slope that is a sum is bracketed (it was not, when this was typed by hand)
     assert dict(backward)[r"\delta^{(1)}"] == (
-        r"\bigl(W^{(2)\top} \delta^{(2)}\bigr) \odot \bigl(1 - \left(h^{(1)}\right)^{2}\bigr)"
+        r"\bigl(W^{(2)\top} \delta^{(2)}\bigr) \odot \bigl(1 - (h^{(1)})^{2}\bigr)"
     )
 
 
@@ -316,7 +316,9 @@ def test_checking_the_notebook_reads_as_prose(default_tex: str) -> None:
     backticks, and no parenthesis opens inside another, as a terminal log would."""
     section = default_tex.split(r"\section{Checking the notebook}")[1]
     findings = section.split(r"\begin{itemize}")[1].split(r"\end{itemize}")[0]
-    assert r"notebook\_221\_relu.txt:19)" in findings  # the forward's crash, by its line
+    assert (
+        r"notebook\_221\_relu.txt:19)" in findings
+    )  # the forward's crash, by its line
     assert "`" not in findings
     depth = 0
     for char in findings:
@@ -529,6 +531,13 @@ def test_a_link_loss_is_written_in_its_prediction_as_mathematics() -> None:
     assert "logaddexp" not in _maths_only(source) and "e^{0}" not in source
 
 
+def test_a_small_deep_network_is_not_said_to_have_too_many_parameters() -> None:
+    """3-8-8-2 has 122 parameters, few enough; its closed forms are left out for their length."""
+    source = _latex(layers=(3, 8, 8, 2), activations=("tanh", "tanh", "identity"))
+    assert "too many" not in source
+    assert "one parameter's closed formula would already be long" in source
+
+
 def test_a_sigmoid_is_sigma_in_the_batch_table() -> None:
     source = _latex(
         layers=(3, 4, 2), activations=("sigmoid", "identity"), loss="bce_with_logits"
@@ -570,6 +579,9 @@ def test_a_matrix_has_one_number_format() -> None:
         r"\begin{pmatrix}0 & 1 \\ 1 & 0\end{pmatrix}"
     )
     assert "0.1000" in tex.matrix_tex(np.array([0.1, 0.25]))
+    # largest entry between 1 and 10 with a tiny one: 4 decimals, and no factor 10^0
+    m = tex.matrix_tex(np.array([[2.1678, -0.0006], [0.0134, 1.2751]]))
+    assert m.startswith(r"\begin{pmatrix}") and "-0.0006" in m and "2.1678" in m
 
 
 def test_symbol_table_formats_only_the_entries_it_shows() -> None:

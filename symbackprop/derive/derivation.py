@@ -29,6 +29,8 @@ class Derivation:
     symbolic: tuple[int, int] | None = None
     # why the closed forms were skipped ("203530 parameters > 300"), or "" when kept
     too_large: str = ""
+    # why, as a word: "penalty", "parameters" (too many) or "size" (too long); "" when kept
+    skipped: str = ""
     # d(sample loss)/d yhat, entrywise in YHAT and T; None for a loss with a link
     loss_slope: sp.Expr | None = None
     _programs: dict[tuple[str, frozenset[int]], Program] = field(

@@ -37,7 +37,7 @@ def derive(spec: NetworkSpec, closed_forms: bool | None = None) -> Derivation:
         closed_forms = False  # the scalar closed forms do not carry the penalty
     notes: tuple[str, ...] = ()
     symbolic: tuple[int, int] | None = None
-    why = ""
+    why = skipped = ""
     if closed_forms if closed_forms is not None else keeps_closed_forms(spec):
         scalar = scalar_forms(spec, rules, program)
         # expand decides equality for these; exp/log forms go to the numeric proof
@@ -55,14 +55,19 @@ def derive(spec: NetworkSpec, closed_forms: bool | None = None) -> Derivation:
     else:
         scalar = None
         proxies = proxy_specs(spec)
-        why = (
-            "an L2 penalty (the scalar closed forms do not carry it)"
+        skipped = (
+            "penalty"
             if penalty is not None
-            else f"{spec.param_count} parameters > {SCALAR_LIMIT}"
+            else "parameters"
             if spec.param_count > SCALAR_LIMIT
-            else f"closed forms of size ~{closed_form_cost(spec):,} > {SCALAR_COST_LIMIT:,} "
-            "(they grow with the product of the widths)"
+            else "size"
         )
+        why = {
+            "penalty": "an L2 penalty (the scalar closed forms do not carry it)",
+            "parameters": f"{spec.param_count} parameters > {SCALAR_LIMIT}",
+            "size": f"closed forms of size ~{closed_form_cost(spec):,} > "
+            f"{SCALAR_COST_LIMIT:,} (they grow with the product of the widths)",
+        }[skipped]
         notes = (
             f"{why}: scalar closed forms skipped, keeping only the vectorized route; its "
             "per-layer rules are proven on the "
@@ -82,5 +87,6 @@ def derive(spec: NetworkSpec, closed_forms: bool | None = None) -> Derivation:
         seconds=time.perf_counter() - start,
         symbolic=symbolic,
         too_large=why,
+        skipped=skipped,
         loss_slope=loss_slope(spec),
     )

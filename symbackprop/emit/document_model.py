@@ -183,12 +183,25 @@ def general_note(d: Derivation, w: Writer) -> str:
     """Why a large network's document shows the per-layer rules only ('' when it does not)."""
     spec = d.spec
     if d.scalar is None:
+        why = (
+            "an entry of an early layer's gradient sums over every path to the outputs, so "
+            "these formulas grow with the width of every later layer, while the per-layer "
+            "rules above stay the same size. The per-layer rules are therefore the result."
+        )
+        if d.skipped == "penalty":
+            return w.text(
+                "The L2 penalty adds its term to every weight gradient in the per-layer "
+                "rules above; one closed formula per parameter is not written out for a "
+                "penalized loss. The per-layer rules are therefore the result."
+            )
+        if d.skipped == "parameters":
+            return w.text(
+                f"This network has {spec.param_count:,} parameters, too many to write out "
+                f"a formula for each: {why}"
+            )
         return w.text(
-            f"This network has {spec.param_count:,} parameters, too many to write out a "
-            "formula for each: an entry of an early layer's gradient sums over every path "
-            "to the outputs, so these formulas grow with the width of every later layer, "
-            "while the per-layer rules above stay the same size. The per-layer rules are "
-            "therefore the result."
+            "Written out, one parameter's closed formula would already be long for this "
+            f"network: {why}"
         )
     if not formulas.elementwise(d):
         return w.text(
@@ -341,7 +354,7 @@ def _layer_symbols(d: Derivation, k: int) -> list[SymbolRow]:
         SymbolRow(
             f"$b^{{({k})}}$: {_entries(n, lambda i: symbol_tex(names.bias_entry(k, i)))}",
             code_tex(names.bias(k)),
-            f"biases of layer {k}, one per unit (the trainer stores shape ({rule.units},))",
+            f"biases of layer {k}, one per unit; the trainer stores them as shape ({rule.units},)",
             column,
         ),
         SymbolRow(

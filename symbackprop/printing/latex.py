@@ -37,6 +37,18 @@ class DocumentPrinter(LatexPrinter):
         named = self._settings["symbol_names"].get(expr)
         return named if named is not None else symbol_tex(expr.name)
 
+    def _add_parens(self, s: str) -> str:
+        # (H^{(2)})^{2} with parentheses of the text's height: \left( grows them around
+        # every superscript; only a fraction, sum or sized bracket inside needs that
+        if any(tall in s for tall in (r"\frac", r"\sum", r"\left", r"\bigl")):
+            return super()._add_parens(s)
+        return f"({s})"
+
+    def _print_tanh(self, expr: sp.Function, exp: object = None) -> str:
+        # tanh(Z^{(1)}) as a textbook writes it, not tanh{\left(Z^{(1)} \right)}
+        name = rf"\tanh^{{{exp}}}" if exp else r"\tanh"
+        return name + self._add_parens(self._print(expr.args[0]))
+
     def _print_Heaviside(self, expr: sp.Heaviside, exp: object = None) -> str:
         arg, at_zero = expr.args
         relation = {0: ">", 1: r"\ge"}.get(at_zero)

@@ -198,7 +198,8 @@ def _one_format(values: np.ndarray) -> tuple[str, Callable[[float], str]]:
             return number_tex(x)
         return "0" if x == 0 else f"{x / scale:.4f}"
 
-    return rf"10^{{{e}}} \times ", cell
+    # the largest entry between 1 and 10: the factor would be 10^0, so none is written
+    return (rf"10^{{{e}}} \times " if e else ""), cell
 
 
 def shape_tex(shape: Sequence[int | str]) -> str:
