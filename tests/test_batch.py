@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import run_cli
@@ -201,3 +202,30 @@ def test_a_zip_member_outside_the_archive_is_refused(tmp_path: Path) -> None:
     (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 not really")
     out = run_cli("check-code", str(tmp_path / "broken.zip"))
     assert out.returncode == 2 and "not a readable .zip" in out.stderr
+
+
+_PARENT: list[int] = []  # the pid of the test's own process
+
+
+def _dies_in_a_worker_on_b(sub: Any) -> dict[str, object]:
+    name = sub.name
+    if name == "b" and os.getpid() not in _PARENT:
+        os._exit(1)  # a worker killed while it checks b
+    return {"submission": name, "ok": True, "pid": os.getpid()}
+
+
+def test_a_worker_that_dies_loses_no_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """multiprocessing.Pool replaces a worker that dies (the OOM killer, a stray signal) and
+    forgets its task: the run waited for that row forever. Now the rest is checked one by one
+    in the parent, and every submission gets its row, in order."""
+    from symbackprop.check.code import batch
+    from symbackprop.spec import default_spec
+
+    _PARENT[:] = [os.getpid()]
+    monkeypatch.setattr(batch, "check_one", _dies_in_a_worker_on_b)
+    subs = [batch.Submission(n, STUDENTS / "correct.py") for n in "abcd"]
+    rows = list(batch.check_all(subs, default_spec(), 2, "process", {"timeout": 5.0}))
+    assert [r["submission"] for r in rows] == ["a", "b", "c", "d"]
+    assert (
+        rows[1]["pid"] == _PARENT[0]
+    )  # b was checked again, here, after its worker died

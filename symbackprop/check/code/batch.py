@@ -203,34 +203,55 @@ def check_all(
         yield check_one(submissions[0])
         return
     if jobs <= 1:
-        spare.keep_spare(mode, timeout)  # the next child boots while this one is judged
-        try:
-            yield from map(check_one, submissions)
-        finally:
-            spare.stop_keeping_spare()
+        yield from _one_by_one(submissions, mode, timeout)
         return
     context = multiprocessing.get_context("fork")
     pool = context.Pool(
         min(jobs, len(submissions)), initializer=_start_worker, initargs=(mode, timeout)
     )
+    # the workers forked now: Pool replaces one that dies (the OOM killer, a stray signal) and
+    # forgets the task it held, so the run would wait for that row forever
+    workers = list(pool._pool)
+    lost: int | None = None  # the first row a dead worker took with it
     try:
         rows = pool.imap(check_one, submissions)
-        for _ in submissions:
-            while True:
+        for i in range(len(submissions)):
+            while lost is None:
                 try:  # a short wait, so a TERM caught by a BLAS thread is seen soon
                     row = rows.next(timeout=SIGNAL_POLL)
                     break
                 except multiprocessing.TimeoutError:
                     interrupt.check()
+                    if any(w.exitcode is not None for w in workers):
+                        lost = i
+            if lost is not None:
+                break
             yield row
-        # every row is in: each worker takes its end-of-work sentinel and exits through its
-        # finalizers (its sandbox removed); a TERM from terminate() racing that exit was lost
-        pool.close()
+        if lost is None:
+            # every row is in: each worker takes its end-of-work sentinel and exits through
+            # its finalizers (its sandbox removed); a TERM from terminate() racing that exit
+            # was lost
+            pool.close()
+        else:
+            pool.terminate()
     except BaseException:
         pool.terminate()
         raise
     finally:
         pool.join()
+    if lost is not None:  # the rest one at a time here, so no row is lost again
+        yield from _one_by_one(submissions[lost:], mode, timeout)
+
+
+def _one_by_one(
+    submissions: list[Submission], mode: str, timeout: float
+) -> Iterator[dict[str, Any]]:
+    """Each row in this process, one after the other, the next child booting meanwhile."""
+    spare.keep_spare(mode, timeout)
+    try:
+        yield from map(check_one, submissions)
+    finally:
+        spare.stop_keeping_spare()
 
 
 def _start_worker(mode: str, timeout: float) -> None:
