@@ -355,6 +355,13 @@ def cmd_pdf(args: argparse.Namespace) -> int:
     return documents.write_pdf(built, args.output, command, _say, findings, args.layout)
 
 
+def _interrupted() -> int:
+    """Ctrl-C or TERM: one line, exit 130."""
+    interrupt.forget_unhandled_mark()
+    print("symbackprop: interrupted", file=sys.stderr)
+    return 130
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every user error is one line on stderr and a documented exit code."""
     parser = _parser()
@@ -367,11 +374,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"symbackprop: error: {inert(exc.message, 4000)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("symbackprop: interrupted", file=sys.stderr)
-        return 130
+        return _interrupted()
     except BrokenPipeError:
         return 0
     except Exception as exc:  # an internal bug: one line, the traceback only on request
+        if interrupt.requested():
+            # the stop landed where Python wraps it (a class being created: "Error calling
+            # __set_name__"): the run was interrupted, not broken
+            return _interrupted()
         if os.environ.get("SYMBACKPROP_DEBUG"):
             raise
         print(

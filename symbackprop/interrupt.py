@@ -39,3 +39,18 @@ def check() -> None:
     """Raise KeyboardInterrupt if a stop was asked for and got lost on the way."""
     if _requested:
         raise KeyboardInterrupt
+
+
+def requested() -> bool:
+    """Whether a stop was asked for in this process."""
+    return _requested
+
+
+def forget_unhandled_mark() -> None:
+    """Undo CPython's mark that a KeyboardInterrupt went unhandled, once it was handled.
+
+    CPython 3.11 sets that mark when the interrupt is raised inside source text run by exec
+    (a dataclass being created while a module imports), even when the CLI catches it later;
+    at exit the process then kills itself with SIGINT instead of exiting 130. Running any
+    source text clears the mark."""
+    exec("", {})

@@ -250,6 +250,41 @@ def test_a_terminated_check_removes_its_folder(tmp_path: Path) -> None:
     assert list(temporary.iterdir()) == []
 
 
+def test_a_term_at_any_moment_of_a_check_exits_130(tmp_path: Path) -> None:
+    """TERM landing anywhere (often while a module that defines dataclasses is imported, which
+    CPython 3.11 then marked as an unhandled interrupt: the process killed itself with SIGINT
+    after printing 'interrupted') ends with exit 130, one line, and no folder left."""
+    import signal
+    import time
+
+    for attempt in range(12):
+        temporary = tmp_path / f"tmp{attempt}"
+        temporary.mkdir()
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "symbackprop",
+                "check-code",
+                str(STUDENTS / "hang.py"),
+            ]
+            + ["--sandbox", "process", "--timeout", "60"],
+            env=dict(os.environ, TMPDIR=str(temporary)),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not list(temporary.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.02 * (attempt % 4))  # a little later each time
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 130, (attempt, proc.returncode)
+        assert proc.stderr is not None
+        assert proc.stderr.read().strip() == "symbackprop: interrupted"
+        assert list(temporary.iterdir()) == []
+
+
 def test_the_modules_a_file_imports_are_known_from_its_tree(tmp_path: Path) -> None:
     """PyTorch is shown in the sandbox only for a file that imports it at top level."""
     from symbackprop.check.code.load import read_student_file
