@@ -7,6 +7,10 @@ forms). A step names one batch array; nodes are matrix operations on earlier ste
 
 Layout "rows" holds one sample per row (X is (N, inputs), the seed's and CS231n's form);
 "columns" one sample per column (X is (inputs, m), deeplearning.ai's form).
+
+A node's `rule` is a SymPy expression; in a Program read back from data (program_data.py, the
+checker's shipped reference) it is that expression's tree (numeric.py), which only the NumPy
+backend runs.
 """
 
 from __future__ import annotations
