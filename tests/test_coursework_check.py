@@ -40,9 +40,7 @@ STYLES: dict[str, list[str]] = {
     "tutorial_script": [],  # the loop's `W -= lr * dW` names the gradient variables
 }
 # fixtures of a supported style that need what is not done yet (the penalty, say)
-UNSUPPORTED = {  # weights kept in lists (Nielsen), layer objects composed by a function
-    "classes/nielsen_network_ok",
-    "classes/nielsen_network_sigmoid_prime_of_A",
+UNSUPPORTED = {  # layer objects composed by a function or a script
     "classes/dense_layers_l2_ok",
     "classes/dense_sgd_in_backward_ok",
     "classes/dense_update_before_grad_input",
@@ -240,3 +238,50 @@ def test_784_128_10_in_the_default_time_limit(tmp_path: Path) -> None:
     )
     report = json.loads(done.stdout)
     assert report["ok"], report
+
+
+def test_a_nielsen_network_is_checked_one_example_at_a_time() -> None:
+    fx = FIXTURES["classes/nielsen_network_sigmoid_prime_of_A"]
+    done = run_cli(str(HERE / fx["file"]), *spec_flags(fx))
+    out = done.stdout
+    assert done.returncode == 1, done.stderr
+    assert "one example at a time: x (3, 1), y (2, 1)" in out
+    assert "probed at 12 random examples, one at a time" in out
+    assert "backprop once per (x, y)" in out  # why: update_mini_batch's loop
+    # the class's own names, and no sum over a batch of one
+    assert "nabla_b[0] = dZ1\n" in out
+    assert "(self.weights[1].T @ dZ2)" in out
+
+
+def test_a_profile_says_the_backward_takes_one_example(tmp_path: Path) -> None:
+    fx = FIXTURES["classes/nielsen_network_ok"]
+    source = (HERE / fx["file"]).read_text()
+    loop = "for x, y in mini_batch:\n            delta_nabla_b, delta_nabla_w = self.backprop(x, y)"
+    assert loop in source
+    # the same class, called so that nothing in the file shows it takes one example
+    student = tmp_path / "network.py"
+    student.write_text(
+        source.replace(
+            loop,
+            "for pair in mini_batch:\n"
+            "            delta_nabla_b, delta_nabla_w = self.backprop(*pair)",
+        )
+    )
+    batched = json.loads(run_cli(str(student), "--json", *spec_flags(fx)).stdout)
+    # (5, N), not (5, 1)
+    assert "wrong_shape" in batched["gradients"]["b1"]["diagnoses"]
+    profile = tmp_path / "nielsen.toml"
+    profile.write_text(
+        'forward = "feedforward"\nbackward = "backprop"\nexamples = "one"\n'
+    )
+    one = run_cli(str(student), "--json", "--profile", str(profile), *spec_flags(fx))
+    assert json.loads(one.stdout)["ok"], one.stdout
+
+
+def test_a_class_is_named_as_it_keeps_its_values() -> None:
+    fx = FIXTURES["classes/neuralnetwork_updated_W2"]
+    out = run_cli(str(HERE / fx["file"]), *spec_flags(fx)).stdout
+    assert "self.dW1 = X.T @ dZ1" in out  # stored on self, not a returned name
+    # its attributes, not params[...]
+    assert "(dZ2 @ self.W2.T) * (1 - self.a1**2)" in out
+    assert "params[" not in out and "cache[" not in out

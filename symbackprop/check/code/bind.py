@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import UserError
@@ -46,6 +46,13 @@ GRADIENT_NAME = re.compile(
     r"^(?:d|g|grad_?|gradient_?|d[LlJE](?:oss)?_?d|delta_?|nabla_?)?"
     r"(?P<kind>[WwBb])_?(?P<index>\d{1,6})(?:_?(?:grad|gradient|g|d))?\Z"
 )
+# a list of every layer's weights or biases, or of their gradients (Nielsen's nabla_w)
+LIST_NAME = re.compile(
+    r"^(?:d|grads?_?|gradient_?|delta_?(?:nabla_?)?|nabla_?)?"
+    r"(?:(?P<w>[Ww]s?|weights?)|(?P<b>[Bb]s?|bias(?:es)?))\Z"
+)
+# one layer's entry of such a list, counted from 0: nabla_w[0] is W1's gradient
+LIST_ENTRY = re.compile(r"^(?P<list>\w{1,60})\[(?P<index>\d{1,6})\]\Z")
 
 # a dict (or tuple) of the forward's intermediates, keyed as the student reads them
 CACHE = "cache"
@@ -92,8 +99,21 @@ def canonical_value(name: str, depth: int) -> str | None:
     return "Y" if index == depth else f"H{index}"
 
 
+def list_kind(name: str) -> str | None:
+    """W for a list of every layer's weights (weights, nabla_w, dWs), b for the biases'."""
+    m = LIST_NAME.match(name)
+    if not m:
+        return None
+    return "W" if m.group("w") else "b"
+
+
 def canonical_gradient(name: str, depth: int) -> str | None:
-    """The parameter a returned gradient belongs to (dW1, W1_grad, grad_b2, ...), or None."""
+    """The parameter a returned gradient belongs to (dW1, W1_grad, grad_b2, nabla_w[0]), or
+    None."""
+    entry = LIST_ENTRY.match(name)
+    if entry:
+        kind, index = list_kind(entry.group("list")), int(entry.group("index")) + 1
+        return f"{kind}{index}" if kind and index <= depth else None
     m = GRADIENT_NAME.match(name)
     if not m:
         return None
@@ -132,6 +152,9 @@ class Binding:
     returns: tuple[str | None, ...] | None  # canonical name per returned position
     returns_declared: bool  # returns came from an option, not the return statement
     depth: int
+    # the student's own expressions when an adapter calls a class's method: W1 -> self.W1,
+    # Z1 -> self.z1, dW1 (W1's gradient) -> self.dW1
+    own_names: dict[str, str] = field(default_factory=dict)
 
     def student_name(self, canonical: str) -> str:
         """The student's own parameter name for a canonical value, else the canonical name."""
@@ -207,6 +230,9 @@ def bind_function(
                 canonical = "y"
             if canonical is not None and canonical not in allowed:
                 canonical = None
+            if canonical is None and role == "forward" and p.name == "a":
+                # Nielsen's feedforward(a): the input is the first activation
+                canonical = None if any(c == "X" for _, c in arguments) else "X"
         if required_only and p.has_default and declared is None:
             continue
         if canonical is None:
@@ -274,6 +300,9 @@ def bind_function(
             returns = tuple(
                 canonical_value(n, depth) if n else None for n in info.returns
             )
+            only = info.returns[0] if len(info.returns) == 1 else None
+            if only and returns[0] in (None, "H1") and not any(map(str.isdigit, only)):
+                returns = ("Y",)  # one array, `return a`: the network's output
     return Binding(
         role=role,
         function=info.name,

@@ -252,4 +252,10 @@ def student_namer(
             for c, s in zip(order, info_returns, strict=False):
                 if c and s:
                     grads[c] = s
+    for b in bindings.values():  # a class's own names win: self.W1, self.dW1
+        for c, own in b.own_names.items():
+            if c.startswith("d") and bind.canonical_gradient(c, depth):
+                grads[c[1:]] = own
+            else:
+                forward_names[c] = backward_names[c] = own
     return Namer(forward_names, backward_names, grads)

@@ -176,7 +176,9 @@ def run_check(
         ),
     }
     for role, made in adapters.items():  # the child calls the adapter
-        bindings[role] = replace(bindings[role], function=made.name)
+        bindings[role] = replace(
+            bindings[role], function=made.name, own_names=made.names
+        )
     own = {a.name: a.statement for a in adapters.values()}  # one per method
     statements = [
         {"chunk": s.chunk, "line": s.line, "source": s.source}
@@ -184,6 +186,11 @@ def run_check(
     ]
 
     where = layer_find.student_where(student, quote_code)
+    one_example = (
+        "the profile says so"
+        if declared is not None and declared.examples == "one"
+        else methods.per_example(student, infos["backward"].name)
+    )
 
     packages = view.PACKAGES + tuple(p for p in view.OPTIONAL if p in student.imports)
     child = child_for(mode, packages, cpu_budget(timeout))  # booting from here on
@@ -192,8 +199,11 @@ def run_check(
         from .verdict import check, probes_for, truth_for
 
         truth = truth_for(spec, derivation)
-        probes = probes_for(truth, seed)  # a batch's submissions share its points
+        # a batch's submissions share its points
+        probes = probes_for(truth, seed, bool(one_example))
         notes = _file_notes(student)
+        if one_example:
+            notes.append(f"checked one example at a time (N = 1): {one_example}")
         # the time limit covers reading the file and running it, not the parent's derivation
         deadline = time.monotonic() + timeout - read
         chunks = len(student.chunks) + bool(adapters)  # the adapters are one more chunk

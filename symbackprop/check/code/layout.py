@@ -50,6 +50,8 @@ class Layout:
     biases: tuple[tuple[str, str], ...]  # (b1, "col"), ...
     targets: str
     samples: str = "rows"
+    # the code takes one training example at a time: X is one row, or one column
+    one_example: bool = False
 
     @property
     def kinds(self) -> dict[str, str]:
@@ -111,6 +113,11 @@ class Layout:
             parts.append(
                 f"X (N, {spec.layers[0]}), y class labels (N,) from 0 to {k - 1}"
             )
+        elif self.one_example:
+            x, y = ((spec.layers[0], 1), (k, 1))
+            if self.samples == "rows":
+                x, y = x[::-1], y[::-1]
+            parts.append(f"one example at a time: x {x}, y {y}")
         elif self.samples == "columns":
             y = "(m,)" if self.targets == "1d" else f"({k}, m)"
             parts.append(f"samples as columns: X ({spec.layers[0]}, m), Y {y}")

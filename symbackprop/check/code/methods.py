@@ -9,6 +9,7 @@ the probe's parameters where the class keeps them (a dict such as `self.params`,
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, replace
 
 from ...errors import UserError
@@ -33,6 +34,10 @@ WIDTH_NAMES: dict[str, int] = {
 SIZES_NAMES = frozenset({"layers", "sizes", "layer_sizes", "layer_dims", "dims"})
 # constructor parameters that take the hidden widths as a list (CS231n's FullyConnectedNet)
 HIDDEN_NAMES = frozenset({"hidden_dims", "hidden_sizes", "hidden_layers"})
+# a docstring saying that a method takes one training example (Nielsen's backprop(x, y))
+ONE_EXAMPLE = re.compile(
+    r"\b(?:one|a single|single) (?:training )?(?:example|sample)\b", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,8 @@ class Adapter:
     name: str
     statement: Statement
     info: FunctionInfo
+    # canonical W1, Z1, dW1 (a gradient) -> the student's own expression: self.W1, self.z1
+    names: dict[str, str]
 
 
 def _stored(init: ast.FunctionDef) -> tuple[str, tuple[str, ...]]:
@@ -73,6 +80,71 @@ def _stored(init: ast.FunctionDef) -> tuple[str, tuple[str, ...]]:
         attr, found = max(keys.items(), key=lambda kv: (len(kv[1]), kv[0] == "params"))
         return attr, tuple(found)
     return "", tuple(attrs)
+
+
+def _layer_lists(init: ast.FunctionDef) -> tuple[str, str] | None:
+    """(weights, biases): the attributes __init__ keeps every layer's weights and biases in, as
+    two lists in layer order (Nielsen's `self.weights = [np.random.randn(y, x) ...]`)."""
+    lists: dict[str, str] = {}
+    for n in ast.walk(init):
+        if isinstance(n, ast.Assign) and isinstance(n.value, ast.List | ast.ListComp):
+            for t in n.targets:
+                if (
+                    isinstance(t, ast.Attribute)
+                    and isinstance(t.value, ast.Name)
+                    and t.value.id == "self"
+                    and (kind := bind.list_kind(t.attr))
+                ):
+                    lists.setdefault(kind, t.attr)
+    return (lists["W"], lists["b"]) if set(lists) == {"W", "b"} else None
+
+
+def _list_returns(info: FunctionInfo) -> tuple[str, str] | None:
+    """(biases, weights) names of `return (nabla_b, nabla_w)`, in the order returned: each a
+    list of every layer's gradients."""
+    returned = info.returns or ()
+    kinds = [bind.list_kind(n) if n else None for n in returned]
+    if len(returned) != 2 or sorted(map(str, kinds)) != ["W", "b"]:
+        return None
+    return (returned[0] or "", returned[1] or "")
+
+
+def _list_keys(listed: tuple[str, str], depth: int) -> tuple[str, ...]:
+    """`nabla_w[0]`, `nabla_b[0]`, ...: every layer's gradient as the student indexes it."""
+    held = {bind.list_kind(n): n for n in listed}
+    return tuple(f"{held[k]}[{i}]" for i in range(depth) for k in ("W", "b"))
+
+
+def _from_lists(listed: tuple[str, str] | None) -> str:
+    """The adapter's lines that name each layer's entry of the returned lists."""
+    if not listed:
+        return ""
+    first, second = listed
+    return (
+        "    if isinstance(_out, tuple | list) and len(_out) == 2:\n"
+        f"        _first, _second = (list(_v) for _v in _out)\n"
+        f"        _out = {{**{{f'{first}[{{_i}}]': _v for _i, _v in enumerate(_first)}}, "
+        f"**{{f'{second}[{{_i}}]': _v for _i, _v in enumerate(_second)}}}}\n"
+    )
+
+
+def per_example(student: StudentFile, key: str) -> str:
+    """Why method `key` takes one training example at a time, or "": the file calls it once
+    per (x, y) pair of a loop, or its docstring says so (Nielsen's backprop(x, y))."""
+    method = key.rsplit(".", 1)[-1]
+    defs = [*student.functions, *student.functions.methods()]
+    for loop in (n for d in defs for n in ast.walk(student.functions.node(d))):
+        if not (isinstance(loop, ast.For) and isinstance(loop.target, ast.Tuple)):
+            continue
+        pair = [t.id for t in loop.target.elts if isinstance(t, ast.Name)]
+        for call in (c for c in ast.walk(loop) if isinstance(c, ast.Call)):
+            f = call.func
+            called = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+            args = [a.id for a in call.args if isinstance(a, ast.Name)]
+            if called == method and len(pair) > 1 and args == pair:
+                return f"the file calls {method} once per ({', '.join(pair)}) of a loop"
+    said = ONE_EXAMPLE.search(student.functions[key].docstring)
+    return f"{method}'s docstring says it takes {said[0]}" if said else ""
 
 
 def _self_assigned(node: ast.FunctionDef) -> list[str]:
@@ -159,8 +231,17 @@ def adapter(student: StudentFile, key: str, spec: NetworkSpec) -> Adapter:
         _stored(student.functions.node(init)) if init in student.functions else ("", ())
     )
     name = f"{ADAPTER_PREFIX}{cls}_{method}"
+    info = student.functions[key]
+    listed = _list_returns(info)
     state, grads = _state_and_grads(student, cls, method, spec.depth)
-    if attr:
+    lists = _layer_lists(student.functions.node(init)) if not attr and keys else None
+    if lists:  # self.weights = [W1, W2, ...], self.biases = [b1, b2, ...]
+        keys = tuple(bind.parameter_names(spec.depth))
+        put = "".join(
+            f"    _obj.{held} = [{PARAMS_ARGUMENT}[_k] for _k in {list(keys[i::2])!r}]\n"
+            for i, held in enumerate(lists)
+        )
+    elif attr:
         put = f"    for _k, _v in {PARAMS_ARGUMENT}.items():\n        _obj.{attr}[_k] = _v\n"
     else:
         put = f"    for _k, _v in {PARAMS_ARGUMENT}.items():\n        setattr(_obj, _k, _v)\n"
@@ -183,9 +264,9 @@ def adapter(student: StudentFile, key: str, spec: NetworkSpec) -> Adapter:
             if grads
             else ""
         )
+        + _from_lists(listed)
         + "    return _out\n"
     )
-    info = student.functions[key]
     if any(p.name in extra for p in info.params):
         raise UserError(
             f"cannot bind {key}: it has a parameter named {' or '.join(extra)}"
@@ -199,4 +280,37 @@ def adapter(student: StudentFile, key: str, spec: NetworkSpec) -> Adapter:
             STATE_ARGUMENT: state,
         },
     )
-    return Adapter(name, Statement(len(student.chunks), 1, source), info)
+    if listed:  # the gradients are named as the student indexes them: nabla_w[0]
+        info = replace(info, returns=None, return_keys=_list_keys(listed, spec.depth))
+
+    names = _own_names(attr, keys, lists, state, grads, spec.depth)
+    return Adapter(name, Statement(len(student.chunks), 1, source), info, names)
+
+
+def _own_names(
+    attr: str,
+    keys: tuple[str, ...],
+    lists: tuple[str, str] | None,
+    state: tuple[str, ...],
+    grads: tuple[str, ...],
+    depth: int,
+) -> dict[str, str]:
+    """What the student's class calls each value: self.W1, self.params["W1"], self.weights[0]
+    for the parameters, self.z1 for what forward stored, d + W1 -> self.dW1 for gradients."""
+    out: dict[str, str] = {}
+    for k, param in enumerate(bind.parameter_names(depth)):
+        if lists:
+            out[param] = f"self.{lists[k % 2]}[{k // 2}]"
+    for key in keys if not lists else ():
+        param = bind.canonical_value(key, depth)
+        if param in bind.parameter_names(depth):
+            out.setdefault(param, f'self.{attr}["{key}"]' if attr else f"self.{key}")
+    for held in state:
+        value = bind.canonical_value(held, depth)
+        if value is not None:
+            out.setdefault(value, f"self.{held}")
+    for held in grads:
+        param = bind.canonical_gradient(held, depth)
+        if param is not None:
+            out.setdefault(f"d{param}", f"self.{held}")
+    return out

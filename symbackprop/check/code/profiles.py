@@ -257,6 +257,8 @@ PROFILE_KEYS = (
     "targets",
     "weights",
     "layers",
+    # "one": the backward takes one training example at a time (Nielsen's backprop(x, y))
+    "examples",
     # a tutorial script: its gradient variables (W1's, b1's, W2's, ...), its X and y
     "grad_vars",
     "data_vars",
@@ -268,6 +270,7 @@ PROFILE_VALUES = {
     "targets": ("arrays", "labels"),
     # W as (units, inputs) (the seed's, deeplearning.ai's) or (inputs, units) (CS231n's)
     "weights": ("units_first", "inputs_first"),
+    "examples": ("batch", "one"),
 }
 WEIGHT_KINDS = {"units_first": "out_in", "inputs_first": "in_out"}
 MAX_PROFILE_BYTES = 64 * 1024
@@ -284,6 +287,7 @@ class Profile:
     targets: str = ""
     weights: str = ""
     layers: str = ""
+    examples: str = ""
     grad_vars: str = ""
     data_vars: str = ""
 

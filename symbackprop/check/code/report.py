@@ -75,10 +75,15 @@ def format_human(result: CheckResult, feedback: str = "full") -> str:
             f"{', '.join(map(str, result.batch_sizes)) or '?'}"
         )
     else:
+        sizes = ", ".join(map(str, result.batch_sizes))
+        probed = (
+            f"{result.points} random examples, one at a time"
+            if result.batch_sizes == [1]
+            else f"{result.points} random points, batch sizes {sizes}"
+        )
         lines.append(
-            f"probed at {result.points} random points, batch sizes "
-            f"{', '.join(map(str, result.batch_sizes))}; backward is fed the correct Z, H and "
-            "predictions, so a forward bug cannot hide or fake a backward bug"
+            f"probed at {probed}; backward is fed the correct Z, H and predictions, so a "
+            "forward bug cannot hide or fake a backward bug"
         )
     for note in result.notes:
         lines.append(f"note: {note}")

@@ -38,6 +38,8 @@ class StudentPrinter(ProgramPrinter):
         self.rules = _RenamingPrinter(self.rename)
         # biases stored as vectors (h,): added as columns when samples are columns
         self.flat = {n for n, k in (layout.biases if layout else ()) if k == "flat"}
+        # one example at a time: a sum over the samples is the one sample itself
+        self.one = layout is not None and layout.one_example
 
     def _AddBias(self, node: P.AddBias) -> str:
         if self.rows or (isinstance(node.bias, P.Ref) and node.bias.name in self.flat):
@@ -74,11 +76,15 @@ class StudentPrinter(ProgramPrinter):
         return super()._operand(node)
 
     def _AsRow(self, node: AsRow) -> str:
+        if isinstance(node.arg, P.SumSamples) and self.one and self.rows:
+            return self.expr(node.arg.arg)
         if isinstance(node.arg, P.SumSamples):
             return f"{self._operand(node.arg.arg)}.sum(axis=0, keepdims=True)"
         return f"{self._operand(node.arg)}[None, :]"
 
     def _AsColumn(self, node: AsColumn) -> str:
+        if isinstance(node.arg, P.SumSamples) and self.one and not self.rows:
+            return self.expr(node.arg.arg)
         if isinstance(node.arg, P.SumSamples) and not self.rows:
             return f"{self._operand(node.arg.arg)}.sum(axis=1, keepdims=True)"
         if isinstance(node.arg, P.SumSamples):

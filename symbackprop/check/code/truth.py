@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from ...derive import Derivation
 
 POINTS_PER_BATCH = 2
+# points for code that takes one example at a time: as many as a batched check's, about
+ONE_EXAMPLE_POINTS = 12
 # |Z| at least this fraction of the layer's largest |Z|: no entry sits on a kink, where rounding
 # could flip a sign between the student's arithmetic and ours (a fixed margin fails wide layers)
 KINK_MARGIN = 1e-6
@@ -159,17 +161,23 @@ def forward_with_column_bias(
     return {s.name: env[s.name] for s in prog.forward}
 
 
-def make_probes(truth: Truth, seed: int = 20240) -> list[Probe]:
+def make_probes(
+    truth: Truth, seed: int = 20240, one_example: bool = False
+) -> list[Probe]:
     # check-code passes a new seed at every run; the default keeps tests repeatable
-    """POINTS_PER_BATCH random points at every batch size, with truth and mistake models."""
+    """POINTS_PER_BATCH random points at every batch size, with truth and mistake models;
+    `one_example`: ONE_EXAMPLE_POINTS points of batch size 1, for code that takes one
+    training example at a time (Nielsen's backprop(x, y))."""
     rng = np.random.default_rng(seed)
     spec, prog = truth.spec, truth.program
     depth = truth.depth
     shapes = {name: spec.param_shape(name) for name in spec.param_names}
     kinked = [k for k in range(1, depth + 1) if k < depth or not _is_identity(prog)]
     probes = []
-    for n in batch_sizes(spec.layers):
-        for _ in range(POINTS_PER_BATCH):
+    sizes = [1] if one_example else batch_sizes(spec.layers)
+    points = ONE_EXAMPLE_POINTS if one_example else POINTS_PER_BATCH
+    for n in sizes:
+        for _ in range(points):
             for _attempt in range(2000):
                 params = {k: rng.normal(size=s) for k, s in shapes.items()}
                 for k in params:
@@ -189,7 +197,9 @@ def make_probes(truth: Truth, seed: int = 20240) -> list[Probe]:
                     and all(
                         np.min(np.abs(z)) > KINK_MARGIN * np.max(np.abs(z)) for z in zs
                     )
-                    and all((z > 0).any() and (z < 0).any() for z in hidden)
+                    and all(
+                        (z > 0).any() and (z < 0).any() for z in hidden if z.size > 1
+                    )
                 ):
                     break
             else:
@@ -207,17 +217,17 @@ def _is_identity(prog: P.Program) -> bool:
     return N.as_tree(step.expr.rule) == ("sym", names.RULE_Z)
 
 
-_KEPT: dict[tuple[int, int], tuple[Truth, list[Probe]]] = {}
+_KEPT: dict[tuple[int, int, bool], tuple[Truth, list[Probe]]] = {}
 
 
-def probes_for(truth: Truth, seed: int) -> list[Probe]:
-    """`make_probes(truth, seed)`, kept for the next call with the same truth and seed (a
-    batch's submissions share its points); the kept arrays are read-only."""
-    key = (id(truth), seed)
+def probes_for(truth: Truth, seed: int, one_example: bool = False) -> list[Probe]:
+    """`make_probes(truth, seed, one_example)`, kept for the next call with the same
+    arguments (a batch's submissions share its points); the kept arrays are read-only."""
+    key = (id(truth), seed, one_example)
     kept = _KEPT.get(key)
     if kept is None or kept[0] is not truth:
         _KEPT.clear()  # one run's points at a time
-        probes = make_probes(truth, seed)
+        probes = make_probes(truth, seed, one_example)
         for probe in probes:
             _freeze(probe)
         kept = _KEPT[key] = (truth, probes)

@@ -6,7 +6,7 @@ Imported by core.py only once the child is booting, since it loads SymPy and the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ...spec import NetworkSpec, names
@@ -35,7 +35,6 @@ from .result import (
     part,
 )
 from .sandbox import ChildRun
-from .sizes import batch_sizes
 from .student_form import StudentForm
 from .truth import Probe, Truth, make_probes, probes_for, truth_for
 
@@ -86,7 +85,7 @@ def check(
 ) -> CheckResult:
     """Probe every plausible layout, diagnose each, keep the layout that explains the most.
     `conventions`: what the file's text says (sample layouts to try, class labels)."""
-    sizes = batch_sizes(spec.layers)
+    sizes = sorted({p.n for p in probes})  # one example at a time: [1]
     loaded = run.loaded()
     if loaded is None:  # hung or crashed while loading the file
         outcome = run.outcome
@@ -113,6 +112,8 @@ def check(
         conventions.weights,
         conventions.biases,
     )
+    if sizes == [1]:  # one example at a time: feedback speaks of x and y
+        layouts = [replace(layout, one_example=True) for layout in layouts]
     calls, index = build_calls(layouts, probes, bindings, spec.l2, conventions.half_reg)
     results = outcomes(run.run(calls), calls, timeout)
     namer = student_namer(bindings, infos, spec.depth)
