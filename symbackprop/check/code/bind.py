@@ -54,6 +54,11 @@ LIST_NAME = re.compile(
 # one layer's entry of such a list, counted from 0: nabla_w[0] is W1's gradient
 LIST_ENTRY = re.compile(r"^(?P<list>\w{1,60})\[(?P<index>\d{1,6})\]\Z")
 
+# a docstring saying that a method takes one training example (Nielsen's backprop(x, y))
+ONE_EXAMPLE = re.compile(
+    r"\b(?:one|a single|single) (?:training )?(?:example|sample)\b", re.I
+)
+
 # a dict (or tuple) of the forward's intermediates, keyed as the student reads them
 CACHE = "cache"
 CACHES = "caches"  # per layer ((input, W, b), Z): deeplearning.ai's L-layer form

@@ -9,7 +9,6 @@ the probe's parameters where the class keeps them (a dict such as `self.params`,
 from __future__ import annotations
 
 import ast
-import re
 from dataclasses import dataclass, replace
 
 from ...errors import UserError
@@ -34,10 +33,6 @@ WIDTH_NAMES: dict[str, int] = {
 SIZES_NAMES = frozenset({"layers", "sizes", "layer_sizes", "layer_dims", "dims"})
 # constructor parameters that take the hidden widths as a list (CS231n's FullyConnectedNet)
 HIDDEN_NAMES = frozenset({"hidden_dims", "hidden_sizes", "hidden_layers"})
-# a docstring saying that a method takes one training example (Nielsen's backprop(x, y))
-ONE_EXAMPLE = re.compile(
-    r"\b(?:one|a single|single) (?:training )?(?:example|sample)\b", re.I
-)
 
 
 @dataclass(frozen=True)
@@ -143,7 +138,7 @@ def per_example(student: StudentFile, key: str) -> str:
             args = [a.id for a in call.args if isinstance(a, ast.Name)]
             if called == method and len(pair) > 1 and args == pair:
                 return f"the file calls {method} once per ({', '.join(pair)}) of a loop"
-    said = ONE_EXAMPLE.search(student.functions[key].docstring)
+    said = bind.ONE_EXAMPLE.search(student.functions[key].docstring)
     return f"{method}'s docstring says it takes {said[0]}" if said else ""
 
 
