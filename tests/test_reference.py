@@ -1,8 +1,8 @@
 """The shipped reference truth (symbackprop/data/reference_truth.json) that lets check-code run the
 seed network without SymPy: it equals a fresh derivation byte for byte (update with
 --update-generated), its gradients agree with finite differences of its own loss, and a check
-of a correct seed-assignment file really imports no SymPy while a wrong one still gets the
-correct formulas."""
+of a seed-assignment file, correct or wrong, really imports no SymPy, and the feedback's correct
+lines printed from the shipped rules equal those SymPy prints from a fresh derivation."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ import numpy as np
 from conftest import ROOT
 
 from symbackprop.check.code import reference, truth
-from symbackprop.derive import evaluate
+from symbackprop.check.code.layout import Layout
+from symbackprop.check.code.result import Namer
+from symbackprop.check.code.student_form import StudentForm
+from symbackprop.derive import evaluate, network
 from symbackprop.spec import default_spec, names
 
 CORRECT = ROOT / "tests" / "fixtures" / "students" / "correct.py"
@@ -37,7 +40,7 @@ def _shipped_truth() -> truth.Truth:
     spec = truth.truth_spec(default_spec())
     shipped = reference.read_reference(spec)
     assert shipped is not None
-    return truth.Truth(spec, *shipped)
+    return truth.Truth(spec, shipped.program, shipped.unmasked, shipped=shipped)
 
 
 def test_shipped_gradients_agree_with_finite_differences_of_its_loss() -> None:
@@ -93,7 +96,59 @@ def _run(path: str) -> list[str]:
     return out.stdout.split()
 
 
-def test_a_correct_check_imports_no_sympy_and_a_wrong_one_prints_the_formulas() -> None:
+def test_a_check_of_the_seed_assignment_imports_no_sympy_right_or_wrong() -> None:
     assert _run(str(CORRECT)) == ["True", "False", "False"]
-    # the seed notebook is wrong: its feedback quotes the correct lines, printed by SymPy
-    assert _run(str(SEED)) == ["False", "True", "True"]
+    # the seed notebook is wrong: its feedback quotes the correct lines, from the shipped rules
+    assert _run(str(SEED)) == ["False", "False", "True"]
+
+
+# layouts students use, with names as their code has them (a dict's keys, attributes)
+_LAYOUTS = [
+    Layout(
+        (("W1", "out_in"), ("W2", "out_in")), (("b1", "flat"), ("b2", "flat")), "2d"
+    ),
+    Layout((("W1", "in_out"), ("W2", "in_out")), (("b1", "row"), ("b2", "row")), "1d"),
+    Layout(
+        (("W1", "out_in"), ("W2", "out_in")),
+        (("b1", "col"), ("b2", "col")),
+        "2d",
+        samples="columns",
+    ),
+    Layout(
+        (("W1", "out_in"), ("W2", "vec")),
+        (("b1", "col"), ("b2", "col")),
+        "1d",
+        samples="columns",
+        one_example=True,
+    ),
+]
+_NAMERS = [
+    Namer({}, {}, {}),
+    Namer(
+        {"Z1": "cache['Z1']", "H1": "cache['A1']", "Y": "A2", "X": "X", "y": "Y"},
+        {"H1": "A1"},
+        {"W1": "grads['dW1']", "b1": "grads['db1']", "W2": "self.dW2", "b2": "db2"},
+    ),
+]
+
+
+def test_feedback_from_the_shipped_rules_equals_what_sympy_prints() -> None:
+    spec = truth.truth_spec(default_spec())
+    d = network.derive(spec, closed_forms=False)
+    fresh = truth.Truth(spec, d.program, {}, d)
+    shipped = _shipped_truth()
+    assert shipped.derivation is None and shipped.printed is not None
+    for layout in _LAYOUTS:
+        for namer in _NAMERS:
+            ours, sympys = (
+                StudentForm(shipped, layout, namer),
+                StudentForm(fresh, layout, namer),
+            )
+            assert ours.lines() == sympys.lines(), (layout, namer)
+            for param in spec.param_names:
+                assert ours.gradient(param) == sympys.gradient(param)
+            assert ours.derivative(1) == sympys.derivative(1) is not None
+    # and the text fills the student's names in: ReLU' of their Z1, their error from A2 - Y
+    named = StudentForm(shipped, _LAYOUTS[0], _NAMERS[1])
+    assert named.derivative(1) == "(cache['Z1'] > 0)"
+    assert "dZ2 = A2 - Y" in named.lines()["W2"]

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 import sympy as sp
 from sympy.core.function import AppliedUndef
 from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.precedence import PRECEDENCE, precedence
 
 
 class NumPyArrayPrinter(NumPyPrinter):
@@ -60,6 +61,35 @@ def numpy_expr(expr: sp.Expr, names: dict[sp.Symbol, str]) -> str:
     """Print an entrywise rule with its placeholders renamed to the arrays they stand for."""
     named = expr.xreplace({s: sp.Symbol(n, real=True) for s, n in names.items()})
     return _NUMPY.doprint(named)
+
+
+class _RenamingPrinter(NumPyArrayPrinter):
+    """Symbols printed under other names (a student's), keeping the order of their own."""
+
+    def __init__(self, rename: Mapping[str, str]) -> None:
+        super().__init__({"fully_qualified_modules": True})
+        self.rename = dict(rename)
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        return self.rename.get(expr.name, expr.name)
+
+
+def rule_expr(
+    rule: sp.Expr, arrays: Mapping[str, str], rename: Mapping[str, str]
+) -> str:
+    """An entrywise rule on named arrays (placeholder name -> array name), each array printed
+    as `rename` says: terms are ordered by the arrays' names, not by what they print as."""
+    named = {
+        s: sp.Symbol(arrays[s.name], real=True)
+        for s in rule.free_symbols
+        if isinstance(s, sp.Symbol) and s.name in arrays
+    }
+    return _RenamingPrinter(rename).doprint(rule.xreplace(named))
+
+
+def binds_looser_than_product(rule: sp.Expr) -> bool:
+    """Whether the printed rule needs parentheses as a factor of `*` (a sum, a comparison)."""
+    return bool(precedence(rule) < PRECEDENCE["Mul"])
 
 
 class _SlotPrinter(NumPyArrayPrinter):

@@ -1,139 +1,26 @@
 """Print the derivation's Program as the exact NumPy the generated trainer runs.
 
-Three printers share one SymPy printer for entrywise rules: plain statements (`forward_lines`,
-`backward_lines`), the in-place hot path on a preallocated workspace (`inplace_plan`), and the
-scalar style's unrolled closed forms (`scalar_plan`). Templates receive the strings they return.
+Three printers share one SymPy printer for entrywise rules (arrays.py): plain statements
+(`forward_lines`, `backward_lines`, by program.py's ProgramPrinter), the in-place hot path on a
+preallocated workspace (`inplace_plan`), and the scalar style's unrolled closed forms
+(`scalar_plan`). Templates receive the strings they return.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sympy as sp
-from sympy.printing.precedence import PRECEDENCE, precedence
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 
 from ..derive import YHAT, Derivation, H, T, Z
 from ..derive import program as P
-from ..derive.rules import W
 from ..spec import names, registry
 from .arrays import NumPyArrayPrinter, numpy_expr
+from .program import Line, ProgramPrinter, shape_text
 
-__all__ = ["NumPyArrayPrinter", "numpy_expr"]
-
-
-@dataclass(frozen=True)
-class Line:
-    """One statement of generated code, with a short comment saying what it is."""
-
-    code: str
-    comment: str = ""
-
-
-def shape_text(shape: tuple[int | str, ...]) -> str:
-    """(N, 2), (2, 3) or (2,), as a comment shows a shape."""
-    return (
-        f"({shape[0]},)" if len(shape) == 1 else "(" + ", ".join(map(str, shape)) + ")"
-    )
-
-
-class ProgramPrinter:
-    """Program nodes -> NumPy expressions, one small method per node type."""
-
-    def __init__(
-        self,
-        layout: str = "rows",
-        alpha: float = 0.01,
-        rename: Mapping[str, str] | None = None,
-        batch: str = "n",
-    ) -> None:
-        """`rename` maps the program's array names to others (a student's, say); `batch`
-        is how the code names the batch size."""
-        self.rows = layout == "rows"
-        self.alpha = alpha
-        self.rename = dict(rename or {})
-        self.batch = batch
-
-    def expr(self, node: P.Node) -> str:
-        """NumPy for one node."""
-        return getattr(self, "_" + type(node).__name__)(node)
-
-    def _operand(self, node: P.Node) -> str:
-        text = self.expr(node)
-        return text if isinstance(node, P.Ref | P.Transpose) else f"({text})"
-
-    def _Ref(self, node: P.Ref) -> str:
-        return self.rename.get(node.name, node.name)
-
-    def statement(self, step: P.Step) -> str:
-        """`name = expr` for one step, with names renamed."""
-        return f"{self.rename.get(step.name, step.name)} = {self.expr(step.expr)}"
-
-    def _MatMul(self, node: P.MatMul) -> str:
-        return f"{self.expr(node.left)} @ {self.expr(node.right)}"
-
-    def _Transpose(self, node: P.Transpose) -> str:
-        return f"{self._operand(node.arg)}.T"
-
-    def _Hadamard(self, node: P.Hadamard) -> str:
-        right = self.expr(node.right)
-        if isinstance(node.right, P.Derivative) and (
-            precedence(node.right.rule) < PRECEDENCE["Mul"]
-        ):
-            right = f"({right})"
-        return f"{self._operand(node.left)} * {right}"
-
-    def _AddBias(self, node: P.AddBias) -> str:
-        # biases are one number per unit, (units,): a column of them in the columns layout
-        bias = self.expr(node.bias) if self.rows else f"{self.expr(node.bias)}[:, None]"
-        return f"{self.expr(node.arg)} + {bias}"
-
-    def _SumSamples(self, node: P.SumSamples) -> str:
-        return f"{self._operand(node.arg)}.sum(axis={0 if self.rows else 1})"
-
-    def _Activate(self, node: P.Activate) -> str:
-        forward = registry.activation(node.activation).numpy
-        return forward.format(z=self.expr(node.arg), alpha=repr(self.alpha))
-
-    def _Derivative(self, node: P.Derivative) -> str:
-        return numpy_expr(node.rule, {Z: self.expr(node.z), H: self.expr(node.h)})
-
-    def _OutputError(self, node: P.OutputError) -> str:
-        values = {
-            Z: self.expr(node.z),
-            YHAT: self.expr(node.prediction),
-            T: self.expr(node.target),
-        }
-        return numpy_expr(node.rule, values)
-
-    def _Link(self, node: P.Link) -> str:
-        # the registry's stable forms take one sample per row: transpose around them
-        entry = next(e for e in registry.LOSSES.values() if e.link == node.kind)
-        if self.rows:
-            return entry.link_numpy.format(Z=self.expr(node.arg))
-        return f"({entry.link_numpy.format(Z=self._operand(node.arg) + '.T')}).T"
-
-    def _Mean(self, node: P.Mean) -> str:
-        return f"({self.expr(node.arg)}) / {self.batch}"
-
-    def _Loss(self, node: P.Loss) -> str:
-        out, tgt = self.expr(node.outputs), self.expr(node.targets)
-        if not self.rows:
-            out, tgt = (
-                f"{self._operand(node.outputs)}.T",
-                f"{self._operand(node.targets)}.T",
-            )
-        return registry.loss(node.loss).numpy.format(Y=out, T=tgt, K=node.count)
-
-    def _Penalty(self, node: P.Penalty) -> str:
-        terms = [
-            f"np.sum({numpy_expr(node.rule, {W: self.expr(w)})})" for w in node.weights
-        ]
-        return f"{self.expr(node.arg)} + " + " + ".join(terms)
-
-    def _PenaltyGrad(self, node: P.PenaltyGrad) -> str:
-        return f"{self.expr(node.arg)} + {numpy_expr(node.rule, {W: self.expr(node.weight)})}"
+__all__ = ["Line", "NumPyArrayPrinter", "ProgramPrinter", "numpy_expr", "shape_text"]
 
 
 def what(step: P.Step, prog: P.Program) -> str:

@@ -119,7 +119,9 @@ class StudentForm:
         from .student_printer import StudentPrinter
 
         rename = student_names(self.namer, self.truth.depth)
-        return StudentPrinter(self.truth.spec.alpha, rename, self.layout)
+        return StudentPrinter(
+            self.truth.spec.alpha, rename, self.layout, self.truth.printed
+        )
 
     def expr(self, node: P.Node) -> str:
         """A node of the Program (our layout) in the student's names."""

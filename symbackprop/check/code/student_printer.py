@@ -1,41 +1,33 @@
-"""The printers of the student's form: the Program's NumPy printer in the student's names, plus
-the reshapes of their layouts (AsRow, AsColumn, Ravel). SymPy: imported only for feedback."""
+"""The printer of the student's form: the Program's NumPy printer in the student's names, plus
+the reshapes of their layouts (AsRow, AsColumn, Ravel). No SymPy where the rules were shipped."""
 
 from __future__ import annotations
 
-import sympy as sp
-
-from ...derive import YHAT, H, T, Z
 from ...derive import program as P
-from ...printing.numpy import NumPyArrayPrinter, ProgramPrinter
+from ...printing.program import PrintedRules, ProgramPrinter
 from ...spec import registry
 from .layout import Layout
 from .reshapes import AsColumn, AsRow, Ravel
-
-
-class _RenamingPrinter(NumPyArrayPrinter):
-    """Entrywise rules with symbols named after the Program's arrays, printed in the student's
-    names: terms keep the order they have in the trainer (y_pred - y_true, not -y_true + y_pred)."""
-
-    def __init__(self, rename: dict[str, str]) -> None:
-        super().__init__({"fully_qualified_modules": True})
-        self.rename = rename
-
-    def _print_Symbol(self, expr: sp.Symbol) -> str:
-        return self.rename.get(expr.name, expr.name)
 
 
 class StudentPrinter(ProgramPrinter):
     """The Program's NumPy printer, plus the reshapes of the student's layouts."""
 
     def __init__(
-        self, alpha: float, rename: dict[str, str], layout: Layout | None = None
+        self,
+        alpha: float,
+        rename: dict[str, str],
+        layout: Layout | None = None,
+        printed: PrintedRules | None = None,
     ) -> None:
         columns = layout is not None and layout.samples == "columns"
         super().__init__(
-            "columns" if columns else "rows", alpha, rename, "m" if columns else "n"
+            "columns" if columns else "rows",
+            alpha,
+            rename,
+            "m" if columns else "n",
+            printed,
         )
-        self.rules = _RenamingPrinter(self.rename)
         # biases stored as vectors (h,): added as columns when samples are columns
         self.flat = {n for n, k in (layout.biases if layout else ()) if k == "flat"}
         # one example at a time: a sum over the samples is the one sample itself
@@ -45,24 +37,6 @@ class StudentPrinter(ProgramPrinter):
         if self.rows or (isinstance(node.bias, P.Ref) and node.bias.name in self.flat):
             return super()._AddBias(node)
         return f"{self.expr(node.arg)} + {self.expr(node.bias)}"  # already (h, 1)
-
-    def _rule(self, rule: sp.Expr, arrays: dict[sp.Symbol, P.Node]) -> str | None:
-        """An entrywise rule on arrays the Program names, or None when one is computed."""
-        named = {}
-        for placeholder, array in arrays.items():
-            if not isinstance(array, P.Ref):
-                return None
-            named[placeholder] = sp.Symbol(array.name, real=True)
-        return self.rules.doprint(rule.xreplace(named))
-
-    def _Derivative(self, node: P.Derivative) -> str:
-        text = self._rule(node.rule, {Z: node.z, H: node.h})
-        return super()._Derivative(node) if text is None else text
-
-    def _OutputError(self, node: P.OutputError) -> str:
-        arrays = {Z: node.z, YHAT: node.prediction, T: node.target}
-        text = self._rule(node.rule, arrays)
-        return super()._OutputError(node) if text is None else text
 
     def _operand(self, node: P.Node) -> str:
         if isinstance(node, AsRow | AsColumn | Ravel | P.SumSamples):

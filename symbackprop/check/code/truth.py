@@ -23,11 +23,12 @@ from ...derive import program as P
 from ...derive.points import random_targets
 from ...spec import NetworkSpec, make_spec, names, registry
 from . import reference
-from .layout import is_weight
+from .layout import SAMPLE_LAYOUTS, is_weight
 from .sizes import batch_sizes
 
 if TYPE_CHECKING:
     from ...derive import Derivation
+    from ...printing.program import PrintedRules
 
 POINTS_PER_BATCH = 2
 # points for code that takes one example at a time: as many as a batched check's, about
@@ -51,6 +52,8 @@ class Truth:
     # hidden layers whose act'(Z) is left out -> the backward program without them
     unmasked: dict[tuple[int, ...], P.Program]
     derivation: Derivation | None = field(default=None, compare=False)
+    # from the shipped reference: the correct program in each layout, its rules printed
+    shipped: reference.Shipped | None = field(default=None, compare=False)
 
     @property
     def depth(self) -> int:
@@ -60,8 +63,15 @@ class Truth:
     def derived_program(self, layout: str) -> P.Program:
         """The Program in a layout with SymPy's rules, for the printers: derived now when the
         truth was read from the shipped reference (a wrong answer's feedback needs it)."""
+        if self.shipped is not None and layout in self.shipped.programs:
+            return self.shipped.programs[layout]
         d = self.derivation if self.derivation is not None else _derivation(self.spec)
         return d.program_for(layout=layout)
+
+    @property
+    def printed(self) -> PrintedRules | None:
+        """The rules of the shipped programs, printed when the reference was built."""
+        return self.shipped.printed if self.shipped is not None else None
 
 
 def truth_spec(spec: NetworkSpec) -> NetworkSpec:
@@ -89,7 +99,7 @@ def _derivation(spec: NetworkSpec) -> Derivation:
 def _truth_cached(spec: NetworkSpec) -> Truth:
     shipped = reference.read_reference(spec)
     if shipped is not None:  # the seed network: no SymPy
-        return Truth(spec, *shipped)
+        return Truth(spec, shipped.program, shipped.unmasked, shipped=shipped)
     return _truth_from(spec, _derivation(spec))
 
 
@@ -104,8 +114,10 @@ def _truth_from(spec: NetworkSpec, d: Derivation) -> Truth:
 
 def reference_text(spec: NetworkSpec) -> str:
     """The shipped reference file's text for a spec, from a fresh derivation."""
-    truth = _truth_from(truth_spec(spec), _derivation(truth_spec(spec)))
-    return reference.reference_text(truth.spec, truth.program, truth.unmasked)
+    d = _derivation(truth_spec(spec))
+    truth = _truth_from(truth_spec(spec), d)
+    layouts = {layout: d.program_for(layout=layout) for layout in SAMPLE_LAYOUTS}
+    return reference.reference_text(truth.spec, truth.program, truth.unmasked, layouts)
 
 
 def truth_for(spec: NetworkSpec, derivation: Derivation | None = None) -> Truth:
