@@ -251,6 +251,13 @@ def test_a_nielsen_network_is_checked_one_example_at_a_time() -> None:
     # the class's own names, and no sum over a batch of one
     assert "nabla_b[0] = dZ1\n" in out
     assert "(self.weights[1].T @ dZ2)" in out
+    # backprop's own lists name the hidden values: activations = [x], zs = [] appended per layer
+    assert "nabla_w[1] = dZ2 @ activations[1].T" in out
+    assert "activations[2]*(1 - activations[2])" in out
+    assert "H1" not in out and "H2" not in out
+    # a single example is not a batch
+    assert "first difference for one example: nabla_w[0]" in out
+    assert "batch size" not in out
 
 
 def test_a_profile_says_the_backward_takes_one_example(tmp_path: Path) -> None:

@@ -146,8 +146,7 @@ def diagnose_forward(
         return part(
             "ok",
             [],
-            f"{shown} match the derivation at all {len(probes)} points "
-            f"(batch sizes {', '.join(map(str, sorted(set(ns))))})",
+            f"{shown} match the derivation at all {len(probes)} points ({sizes(ns)})",
             worst,
         )
     codes: list[str] = []

@@ -27,6 +27,7 @@ from .match import (
     match,
     shape_of,
     shapes_by_n,
+    sizes,
 )
 from .result import part
 from .student_form import StudentForm
@@ -159,9 +160,7 @@ def diagnose_gradient(
         return part("error", [], f"{label} is {kind!r}, not an array")
     err, first = first_difference(student, correct, ns, label)
     m = first_match(student, gradient_candidates(truth, probes, form, name), ns)
-    points = (
-        f"{len(probes)} points (batch sizes {', '.join(map(str, sorted(set(ns))))})"
-    )
+    points = f"{len(probes)} points ({sizes(ns)})"
     if m is not None and not m.codes:
         note = ""
         if student[0].shape != correct[0].shape and layout.samples == "columns":

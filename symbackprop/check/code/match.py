@@ -188,9 +188,16 @@ def join(items: list[str]) -> str:
 
 
 def sizes(ns: list[int]) -> str:
-    """batch size 2, or batch sizes 3, 5, 7."""
+    """batch size 2, or batch sizes 3, 5, 7; one example for code that takes one at a time."""
     ns = sorted(set(ns))
+    if ns == [1]:
+        return "one example at a time"
     return ("batch size " if len(ns) == 1 else "batch sizes ") + ", ".join(map(str, ns))
+
+
+def at_size(n: int) -> str:
+    """at batch size 3, or for one example (code that takes one at a time)."""
+    return "for one example" if n == 1 else f"at batch size {n}"
 
 
 def shapes_by_n(student: list[Any], truth: list[np.ndarray], ns: list[int]) -> str:
@@ -229,7 +236,7 @@ def first_difference(
             idx = tuple(int(i) for i in bad[0])
             where = ("" if name.isidentifier() else " at ") + str(list(idx))
             first = (
-                f"first difference at batch size {n}: {name}{where} = {s2[idx]:.6g}, "
+                f"first difference {at_size(n)}: {name}{where} = {s2[idx]:.6g}, "
                 f"expected {t[idx]:.6g}"
             )
     return worst, first
@@ -239,21 +246,21 @@ def factor_words(
     factor: str, reduction: str, ns: list[int], fixed_n: int | None = None
 ) -> str:
     """What a factor means: 1/N where the loss sums is a mean over the batch, and so on."""
-    shown = ", ".join(map(str, sorted(set(ns))))
+    shown = sizes(ns)
     if factor in ("1/N", "-1/N") and reduction == "sum":
         return (
-            f"{factor} times the correct value at every point (batch sizes {shown}): you "
+            f"{factor} times the correct value at every point ({shown}): you "
             "averaged over the batch (e.g. np.mean) where the loss sums over samples; use a "
             "sum, or check with --reduction mean if your course defines the loss as a mean"
         )
     if factor in ("N", "-N") and reduction == "mean":
         return (
-            f"{factor} times the correct value at every point (batch sizes {shown}): you "
+            f"{factor} times the correct value at every point ({shown}): you "
             "summed over the batch where the loss is a mean (reduction mean); divide by N"
         )
     if factor == "-1":
         return "the correct value with the opposite sign at every point"
-    words = f"{factor} times the correct value at every point (batch sizes {shown})"
+    words = f"{factor} times the correct value at every point ({shown})"
     if fixed_n is not None:  # right only when the batch has that many rows
         words += (
             f": right only at batch size {fixed_n}, as when the code divides by a fixed "

@@ -12,7 +12,7 @@ import ast
 from dataclasses import dataclass, replace
 
 from ...errors import UserError
-from ...spec import NetworkSpec
+from ...spec import NetworkSpec, names
 from . import bind, profiles
 from .student_file import FunctionInfo, Param, Statement, StudentFile
 
@@ -278,8 +278,48 @@ def adapter(student: StudentFile, key: str, spec: NetworkSpec) -> Adapter:
     if listed:  # the gradients are named as the student indexes them: nabla_w[0]
         info = replace(info, returns=None, return_keys=_list_keys(listed, spec.depth))
 
-    names = _own_names(attr, keys, lists, state, grads, spec.depth)
-    return Adapter(name, Statement(len(student.chunks), 1, source), info, names)
+    own = _own_names(attr, keys, lists, state, grads, spec.depth)
+    for value, held in _pass_lists(student.functions.node(key), spec.depth).items():
+        own.setdefault(value, held)
+    return Adapter(name, Statement(len(student.chunks), 1, source), info, own)
+
+
+def _pass_lists(node: ast.FunctionDef, depth: int) -> dict[str, str]:
+    """H1 -> activations[1], Z1 -> zs[0]: the lists a method's own forward pass keeps each
+    layer's values in, as Nielsen's backprop does (`activations = [x]` and `zs = []`, each
+    appended once per layer in one loop)."""
+    inputs = [a.arg for a in node.args.args if a.arg != "self"][:1]
+    starts: dict[str, int] = {}  # list -> index of the first layer it holds
+    for stmt in node.body:
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and isinstance(stmt.value, ast.List)
+        ):
+            held = [e.id for e in stmt.value.elts if isinstance(e, ast.Name)]
+            if not stmt.value.elts or (held == inputs and len(stmt.value.elts) == 1):
+                starts[stmt.targets[0].id] = len(stmt.value.elts)
+    for loop in (n for n in node.body if isinstance(n, ast.For)):
+        grown = [
+            c.func.value.id
+            for c in ast.walk(loop)
+            if isinstance(c, ast.Call)
+            and isinstance(c.func, ast.Attribute)
+            and c.func.attr == "append"
+            and isinstance(c.func.value, ast.Name)
+            and c.func.value.id in starts
+        ]
+        zs = [g for g in grown if starts[g] == 0]
+        acts = [g for g in grown if starts[g] == 1]
+        if len(set(zs)) == 1 and len(set(acts)) == 1:
+            out = {
+                names.pre_activation(k): f"{zs[0]}[{k - 1}]" for k in range(1, depth)
+            }
+            for k in range(1, depth):
+                out[names.activation(k, depth)] = f"{acts[0]}[{k}]"
+            return out
+    return {}
 
 
 def _own_names(

@@ -62,7 +62,7 @@ def error_message(
     error = outcome.error or {}
     at = where(error.get("where"))
     at = f" at {at}" if at else ""
-    size = f" (batch size {n})" if n is not None else ""
+    size = "" if n is None else " (one example)" if n == 1 else f" (batch size {n})"
     reason = error.get("message", "")
     if outcome.state == "hung":
         return f"{what} did not finish within {timeout:g} s{at}{size}: an endless loop?"
