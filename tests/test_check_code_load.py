@@ -127,6 +127,18 @@ ATTACKS = [
     ),
     ("a metaclass", "class A(metaclass=train):  # attack\n    pass\n"),
     ("a lambda's default value", "f = lambda x=train(): x  # attack\n"),
+    (
+        "a default read off a student's class",
+        "class A:\n    b = 1\n\n\ndef f(x=A.b):  # attack\n    return x\n",
+    ),
+    (
+        "a package's private attribute as a default",
+        "import enum\n\n\ndef f(x=enum._EnumDict):  # attack\n    return x\n",
+    ),
+    (
+        "a package's function called in a default",
+        "import os\n\n\ndef f(x=os.getcwd()):  # attack\n    return x\n",
+    ),
     ("a walrus", "lr = (f := train)  # attack\n"),
     ("__builtins__", "__builtins__ = {'float': train}  # attack\nlr = float(1)\n"),
 ]
@@ -212,6 +224,10 @@ def helper(x: Optional[np.ndarray] = None) -> "np.ndarray":
     return x
 
 
+def typed(x, dtype=np.float64, rng=np.random.default_rng):
+    return x
+
+
 class Layer:
     """A layer."""
 
@@ -253,6 +269,7 @@ print("done")
         'name = f"W{n}"',
         "def forward",
         "def helper",
+        "def typed",
         "class Layer",
         "@value.setter",
         "class Dense",
@@ -266,7 +283,7 @@ print("done")
         exec(compile("\n" * (s.line - 1) + s.source, "<student 0>", "exec"), namespace)
     shapes = {k: v.shape for k, v in namespace.items() if isinstance(v, np.ndarray)}
     assert shapes["W1"] == (2, 3) and shapes["y"] == (2, 1) and shapes["X"] == (2, 2)
-    assert set(student.functions) == {"forward", "helper"}
+    assert set(student.functions) == {"forward", "helper", "typed"}
 
 
 def test_a_correct_file_with_every_attack_is_still_judged(tmp_path: Path) -> None:

@@ -44,7 +44,6 @@ UNSUPPORTED = {  # layer objects composed by a function or a script
     "classes/dense_layers_l2_ok",
     "classes/dense_sgd_in_backward_ok",
     "classes/dense_update_before_grad_input",
-    "torch/fully_connected_784_128_10_ok",  # torch.nn-like layer objects
 }
 
 # the spec's L2 lambda for a fixture with a penalty; each course's coefficient (lambd = l2 * m,

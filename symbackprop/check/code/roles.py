@@ -3,6 +3,8 @@ command line, the profile's, else the names the courses give it (profiles.FUNCTI
 
 from __future__ import annotations
 
+import ast
+
 from ...errors import UserError
 from . import profiles
 from .student_file import FunctionInfo, StudentFile
@@ -33,9 +35,10 @@ def find_function(
         for other in wanted:
             if other in student.functions:
                 return student.functions[other]
+        parts = components(student)
         for other in wanted:
             for key in student.functions.methods():
-                if key.endswith(f".{other}"):
+                if key.endswith(f".{other}") and key.split(".")[0] not in parts:
                     return student.functions[key]
     if name in student.skipped_defs:
         raise UserError(f"{student.path}: {student.skipped_defs[name]}")
@@ -50,3 +53,16 @@ def find_function(
         f"{student.path}: no function named {name!r} (functions defined: {defined}); name the "
         f"student's {role} function with {hint}{extra}"
     )
+
+
+def components(student: StudentFile) -> set[str]:
+    """The classes the file's other code is built from (`Linear.forward(...)` inside
+    TwoLayerNet.loss, `Dense(3, 5)` in a function): layers of the network, not the network."""
+    classes = {key.split(".")[0] for key in student.functions.methods()}
+    used: set[str] = set()
+    for key in [*student.functions, *student.functions.methods()]:
+        owner = key.split(".")[0] if "." in key else ""
+        for node in ast.walk(student.functions.node(key)):
+            if isinstance(node, ast.Name) and node.id in classes and node.id != owner:
+                used.add(node.id)
+    return used

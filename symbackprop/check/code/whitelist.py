@@ -297,6 +297,21 @@ _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 _NUMBER_LIKE = (ast.Constant, ast.UnaryOp)
 
 
+def _package_attribute(node: ast.Attribute, scope: Scope, local: frozenset[str]) -> bool:
+    """`torch.float32`, `np.random.default_rng`: public attributes of a name only imports bind
+    (the installed packages the sandbox offers, never the student's code)."""
+    base: ast.expr = node
+    while type(base) is ast.Attribute:
+        if base.attr.startswith("_"):
+            return False
+        base = base.value
+    return (
+        type(base) is ast.Name
+        and base.id not in local
+        and scope.kind(base.id) in (IMPORTED, NUMPY)
+    )
+
+
 def _check(root: ast.expr, mode: str, scope: Scope) -> tuple[bool, set[str]]:
     """Whether evaluating `root` can call only whitelisted code, and the maybe-data names it
     reads (it is safe only if they are data). Iterative: any depth `ast.parse` accepts.
@@ -304,8 +319,8 @@ def _check(root: ast.expr, mode: str, scope: Scope) -> tuple[bool, set[str]]:
     VALUE: data. Literals, data names, numpy names, operators, attributes and subscripts of
     data, comprehensions, and calls of NUMPY_CALLS (through a numpy name), BUILTIN_CALLS
     (positional arguments only) and METHOD_CALLS (on data), with data arguments.
-    WHOLE: a value stored and not called: data, any name, a lambda (its defaults WHOLE), or
-    a list, tuple or dict of these. ANNOTATION: names, attributes, `X[...]` of a name that is
+    WHOLE: a value stored and not called: data, any name, an imported package's attribute
+    (`torch.float32`), a lambda (its defaults WHOLE), or a list, tuple or dict of these. ANNOTATION: names, attributes, `X[...]` of a name that is
     not the student's (`np.ndarray`, `list[int]`, `Optional[...]`), `A | B` and strings.
     (Dispatch is on the exact node type: `ast.parse` makes no subclasses, and a chain of
     isinstance tests was most of the time spent on a large file.)
@@ -340,6 +355,8 @@ def _check(root: ast.expr, mode: str, scope: Scope) -> tuple[bool, set[str]]:
                 push((node.body, WHOLE, local))
                 push((node.orelse, WHOLE, local))
                 continue
+            if t is ast.Attribute and _package_attribute(node, scope, local):
+                continue  # `dtype=torch.float32`: read off an installed package, not called
             mode = VALUE
         if mode == ANNOTATION:
             if t is ast.Constant or t is ast.Name:
