@@ -297,7 +297,9 @@ _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 _NUMBER_LIKE = (ast.Constant, ast.UnaryOp)
 
 
-def _package_attribute(node: ast.Attribute, scope: Scope, local: frozenset[str]) -> bool:
+def _package_attribute(
+    node: ast.Attribute, scope: Scope, local: frozenset[str]
+) -> bool:
     """`torch.float32`, `np.random.default_rng`: public attributes of a name only imports bind
     (the installed packages the sandbox offers, never the student's code)."""
     base: ast.expr = node
