@@ -39,12 +39,8 @@ STYLES: dict[str, list[str]] = {
     "cs231n_layers": [],
     "tutorial_script": [],  # the loop's `W -= lr * dW` names the gradient variables
 }
-# fixtures of a supported style that need what is not done yet (the penalty, say)
-UNSUPPORTED = {  # layer objects composed by a function or a script
-    "classes/dense_layers_l2_ok",
-    "classes/dense_sgd_in_backward_ok",
-    "classes/dense_update_before_grad_input",
-}
+# fixtures of a supported style that need what is not done yet
+UNSUPPORTED: set[str] = set()
 
 # the spec's L2 lambda for a fixture with a penalty; each course's coefficient (lambd = l2 * m,
 # reg = l2 / 2) is passed to the student's function

@@ -177,6 +177,7 @@ def _allowed(role: str, depth: int) -> set[str]:
             allowed.add(f"Z{i}")
             if i < depth:
                 allowed.add(f"H{i}")
+        allowed.add(f"dZ{depth}")  # the output error, for a backward fed it
     return allowed
 
 
@@ -235,6 +236,8 @@ def bind_function(
                 canonical = "y"
             if canonical is not None and canonical not in allowed:
                 canonical = None
+            if canonical is None and role == "backward" and p.name == f"dZ{depth}":
+                canonical = p.name  # the output error, d loss / d Z of the output layer
             if canonical is None and role == "forward" and p.name == "a":
                 # Nielsen's feedforward(a): the input is the first activation
                 canonical = None if any(c == "X" for _, c in arguments) else "X"

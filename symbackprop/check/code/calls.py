@@ -91,7 +91,8 @@ def _student_value(
         }
     if canonical[0] in "Wb":
         return layout.to_student(canonical, probe.params[canonical])
-    return layout.samples_to_student(probe.forward[canonical])  # Z1, H1, ...
+    known = probe.forward if canonical in probe.forward else probe.values
+    return layout.samples_to_student(known[canonical])  # Z1, H1, ..., the output's dZ
 
 
 def _encode_kwargs(values: dict[str, Any]) -> dict[str, Any]:

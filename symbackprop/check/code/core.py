@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import UserError
 from ...spec import NetworkSpec, default_spec, registry
 from ..inert import inert
-from . import bind, layer_find, methods, profiles, script_find, view
+from . import bind, layer_find, layer_objects, methods, profiles, script_find, view
 from .in_process import InProcessRun
 from .load import (
     FunctionInfo,
@@ -118,8 +118,10 @@ def run_check(
     grads = _names(grad_vars, declared, "grad_vars")
     script = script_find.find_script(student, grads) if grads else None
     infos: dict[str, FunctionInfo] = {}
+    unnamed = forward == "forward" and backward == "backward" and script is None
+    objects = layer_objects.find(student, spec) if unnamed else None
     try:
-        if script is None:
+        if script is None and objects is None:
             infos = {
                 role: find_function(student, name, role, declared)
                 for role, name in (("forward", forward), ("backward", backward))
@@ -153,6 +155,9 @@ def run_check(
         for role, info in infos.items()
         if "." in info.name  # a method of the file's class
     }
+    if objects is not None:  # the file's layer objects, composed as the spec's network
+        adapters = layer_objects.adapters(student, objects, spec)
+        infos = {role: made.info for role, made in adapters.items()}
     for role, made in adapters.items():
         infos[role] = made.info
     forward, backward = infos["forward"].name, infos["backward"].name
@@ -189,6 +194,8 @@ def run_check(
     one_example = (
         "the profile says so"
         if declared is not None and declared.examples == "one"
+        else ""
+        if objects is not None
         else methods.per_example(student, infos["backward"].name)
     )
 
@@ -204,6 +211,8 @@ def run_check(
         notes = _file_notes(student)
         if one_example:
             notes.append(f"checked one example at a time (N = 1): {one_example}")
+        if objects is not None:
+            notes.append(layer_objects.note(objects, spec))
         # the time limit covers reading the file and running it, not the parent's derivation
         deadline = time.monotonic() + timeout - read
         chunks = len(student.chunks) + bool(adapters)  # the adapters are one more chunk

@@ -164,6 +164,8 @@ COEFFICIENTS: dict[str, tuple[float, bool]] = {
     "lmbda": (1.0, False),
     "lambda_": (1.0, False),
     "weight_decay": (1.0, False),
+    # Neural Networks from Scratch: l2 * sum(w * w), dweights += 2 * l2 * w
+    "weight_regularizer_l2": (0.5, False),
 }
 
 
