@@ -126,6 +126,8 @@ class _NumPy(_Backend):
         out, tgt = self.eval(node.outputs, env), self.eval(node.targets, env)
         if self.rows:
             out, tgt = out.T, tgt.T  # one row per output
+        if registry.loss(node.loss).shift_invariant:  # the same loss, without overflow
+            out = out - np.max(out, axis=0, keepdims=True)
         outs, tgts, tree = loss_form(node.loss, node.count)
         values = dict(zip(outs, out, strict=True)) | dict(zip(tgts, tgt, strict=True))
         return N.run(tree, values) * np.ones(out.shape[1])
@@ -247,7 +249,12 @@ def lower_loss_form(
     """`loss_form` made now from the registry's SymPy definition (never the memo)."""
     outs = tuple(sp.Symbol(f"out_{i}", real=True) for i in range(k))
     tgts = tuple(sp.Symbol(f"tgt_{i}", real=True) for i in range(k))
-    expr = registry.loss(loss).expr(list(outs), list(tgts))
+    entry = registry.loss(loss)
+    expr = entry.expr(list(outs), list(tgts))
+    if entry.shift_invariant:
+        # log(exp(z_k) / sum(exp(z))) as z_k - log(sum(exp(z))) (every factor is positive):
+        # with the logits shifted by their largest, no term underflows to log(0)
+        expr = sp.expand_log(expr, force=True)
     return _names(outs), _names(tgts), N.lower(expr)
 
 

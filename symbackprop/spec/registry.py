@@ -95,6 +95,12 @@ class Loss:
     output: str | None = None
 
     @property
+    def shift_invariant(self) -> bool:
+        """Whether one number added to all of a sample's logits leaves its loss unchanged
+        (softmax with one-hot targets), so they may be shifted by their largest first."""
+        return self.link == "softmax" and self.targets == "one_hot"
+
+    @property
     def task(self) -> str:
         """What the random data of a spec without data is: "regression" or "classification"."""
         return "regression" if self.targets == "real" else "classification"

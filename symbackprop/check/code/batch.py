@@ -28,6 +28,7 @@ from ...spec import NetworkSpec
 from ..inert import inert
 from . import spare
 from .core import probe_seed_or_new, run_check
+from .grades import parts_of
 from .result import NOT_CHECKED
 from .sandbox import SIGNAL_POLL
 from .truth import probes_for, truth_for
@@ -258,13 +259,6 @@ def _start_worker(mode: str, timeout: float) -> None:
     """A pool worker stops quietly on TERM and keeps one booted sandbox ready."""
     interrupt.install_in_worker()
     spare.keep_spare(mode, timeout)
-
-
-def parts_of(row: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """A row's parts by name: forward, W1, b1, ... (none for an error row)."""
-    if "error" in row:
-        return {}
-    return {"forward": row["forward"], **row["gradients"]}
 
 
 def status_of(row: dict[str, Any]) -> str:

@@ -46,6 +46,8 @@ GRADIENT_NAME = re.compile(
     r"^(?:d|g|grad_?|gradient_?|d[LlJE](?:oss)?_?d|delta_?|nabla_?)?"
     r"(?P<kind>[WwBb])_?(?P<index>\d{1,6})(?:_?(?:grad|gradient|g|d))?\Z"
 )
+# the key a `(loss, grads)` function's loss is kept under, beside the gradients' names
+RETURNED_LOSS = "loss"
 # a list of every layer's weights or biases, or of their gradients (Nielsen's nabla_w)
 LIST_NAME = re.compile(
     r"^(?:d|grads?_?|gradient_?|delta_?(?:nabla_?)?|nabla_?)?"
@@ -417,16 +419,18 @@ def map_returned(value: Any, binding: Binding, where: str) -> dict[str, Any]:
     flag = "--returns" if backward else "--forward-returns"
     if not backward and isinstance(value, tuple | list):
         value = _flatten_caches(value, binding)
+    loss: dict[str, Any] = {}
     if backward and isinstance(value, tuple) and len(value) == 2:
         dicts = [v for v in value if isinstance(v, dict)]
-        if len(dicts) == 1:  # (loss, grads)
+        if len(dicts) == 1:  # (loss, grads): the loss is kept for its own part
+            loss = {RETURNED_LOSS: value[1] if value[0] is dicts[0] else value[0]}
             value = dicts[0]
     if isinstance(value, dict):
         convert = canonical_gradient if backward else canonical_value
         named = {convert(str(k), depth): v for k, v in value.items()}
         named.pop(None, None)
         if named:
-            return named  # type: ignore[return-value]
+            return {**named, **loss}  # type: ignore[dict-item]
         raise UserError(
             f"cannot tell which entry {binding.signature} returns is which ({where}): keys "
             f"{', '.join(map(str, value))}; use keys like "

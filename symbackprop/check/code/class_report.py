@@ -15,7 +15,8 @@ from typing import Any
 from ... import __version__
 from ...errors import UserError
 from .. import diagnoses as dx
-from .batch import parts_of, status_of
+from .batch import status_of
+from .grades import parts_of
 from .result import NOT_CHECKED
 
 TEMPLATE = "class_report.html.jinja"

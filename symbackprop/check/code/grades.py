@@ -19,13 +19,19 @@ MAX_POINTS = 1_000_000.0
 Points = dict[str, float]
 
 
+# parts only some functions have: graded when --points names them (CS231n's loss(X, y)
+# returns (loss, grads), and its loss is then checked too)
+OPTIONAL_PARTS = ("loss",)
+
+
 def part_names(param_names: tuple[str, ...] | list[str]) -> list[str]:
     """The graded parts of a network, in report order: forward, then each gradient."""
     return ["forward", *param_names]
 
 
 def parse_points(text: str | None, parts: list[str]) -> Points:
-    """Each part's points from `forward=2,W1=2,b1=1` (the rest DEFAULT_POINTS each)."""
+    """Each part's points from `forward=2,W1=2,b1=1` (the rest DEFAULT_POINTS each; an
+    optional part, `loss=2`, only when named)."""
     points = {name: DEFAULT_POINTS for name in parts}
     if text is None:
         return points
@@ -37,10 +43,10 @@ def parse_points(text: str | None, parts: list[str]) -> Points:
                 f"--points: {inert(entry.strip(), 80)!r} is not PART=NUMBER "
                 f"(e.g. --points forward=2,{parts[1]}=1)"
             )
-        if name not in points:
+        if name not in points and name not in OPTIONAL_PARTS:
             raise UserError(
                 f"--points: this network has no part {name!r}; its parts are "
-                + ", ".join(parts)
+                + ", ".join([*parts, *OPTIONAL_PARTS])
             )
         if name in seen:
             raise UserError(f"--points: {name} is given twice")
@@ -58,38 +64,48 @@ def parse_points(text: str | None, parts: list[str]) -> Points:
     return points
 
 
-def _parts(row: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def parts_of(row: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A row's parts by name: forward, loss (when checked), W1, b1, ... (none for an error)."""
     if "error" in row:
         return {}
-    return {"forward": row["forward"], **row["gradients"]}
+    loss = {name: row[name] for name in OPTIONAL_PARTS if name in row}
+    return {"forward": row["forward"], **loss, **row["gradients"]}
 
 
 def scored(row: dict[str, Any], points: Points) -> dict[str, Any]:
     """The row with `score` and `max_score`, for the submission and for each part."""
-    parts = _parts(row)
+    parts = parts_of(row)
     total = 0.0
     new: dict[str, dict[str, Any]] = {}
     for name, part in parts.items():
-        worth = points.get(name, DEFAULT_POINTS)
+        if name not in points:  # an optional part the course does not grade
+            new[name] = part
+            continue
+        worth = points[name]
         got = worth if part["status"] == "ok" else 0.0
         total += got
         new[name] = {**part, "score": got, "max_score": worth}
     out = {**row, "score": total, "max_score": sum(points.values())}
     if parts:
         out["forward"] = new.pop("forward")
+        for name in OPTIONAL_PARTS:
+            if name in new:
+                out[name] = new.pop(name)
         out["gradients"] = new
     return out
 
 
 def _test_name(name: str) -> str:
-    return "forward pass" if name == "forward" else f"gradient of {name}"
+    if name in ("forward", *OPTIONAL_PARTS):
+        return {"forward": "forward pass", "loss": "loss"}[name]
+    return f"gradient of {name}"
 
 
 def gradescope(
     row: dict[str, Any], points: Points, verdict: str, seconds: float
 ) -> dict[str, Any]:
     """Gradescope's results.json for one scored row: a test per part, the verdict as output."""
-    parts = _parts(row)
+    parts = parts_of(row)
     tests = []
     for number, (name, worth) in enumerate(points.items(), start=1):
         part = parts.get(name)

@@ -34,6 +34,7 @@ def restrict(report: dict[str, Any], feedback: str) -> dict[str, Any]:
         return {
             **report,
             "forward": plain(report["forward"]),
+            **({"loss": plain(report["loss"])} if "loss" in report else {}),
             "gradients": gradients,
             **({"layers": layers} if layers else {}),
         }
@@ -51,6 +52,7 @@ def restrict(report: dict[str, Any], feedback: str) -> dict[str, Any]:
     return {
         **report,
         "forward": bare(report["forward"]),
+        **({"loss": bare(report["loss"])} if "loss" in report else {}),
         "gradients": gradients,
         **({"layers": layers} if layers else {}),
     }
@@ -91,6 +93,7 @@ def format_human(result: CheckResult, feedback: str = "full") -> str:
     parts = [
         *r.get("layers", {}).items(),  # each layer function on its own, first
         ("forward", r["forward"]),
+        *((("loss", r["loss"]),) if "loss" in r else ()),  # a (loss, grads) function's
         *((f"{n} gradient", p) for n, p in r["gradients"].items()),
     ]
     width = max(len(name) for name, _ in parts)

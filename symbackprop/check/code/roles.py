@@ -56,12 +56,13 @@ def find_function(
 
 
 def components(student: StudentFile) -> set[str]:
-    """The classes the file's other code is built from (`Linear.forward(...)` inside
-    TwoLayerNet.loss, `Dense(3, 5)` in a function): layers of the network, not the network."""
+    """The classes another class's methods are built from (`Linear.forward(...)` inside
+    TwoLayerNet.loss): layers of the network, not the network (a function that merely makes
+    the network, CS231n's init_toy_model, does not count)."""
     classes = {key.split(".")[0] for key in student.functions.methods()}
     used: set[str] = set()
-    for key in [*student.functions, *student.functions.methods()]:
-        owner = key.split(".")[0] if "." in key else ""
+    for key in student.functions.methods():
+        owner = key.split(".")[0]
         for node in ast.walk(student.functions.node(key)):
             if isinstance(node, ast.Name) and node.id in classes and node.id != owner:
                 used.add(node.id)

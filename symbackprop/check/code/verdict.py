@@ -22,6 +22,7 @@ from .calls import (
 )
 from .diagnose_forward import diagnose_forward
 from .diagnose_gradient import diagnose_gradient
+from .diagnose_loss import diagnose_loss
 from .in_process import InProcessRun
 from .layout import Layout, candidate_layouts
 from .load import FunctionInfo
@@ -125,7 +126,8 @@ def check(
         form = StudentForm(truth, layout, namer)
         forward = _forward_part(probed, li, layout)
         gradients = _gradient_parts(probed, li, form)
-        parts = [forward, *gradients.values()]
+        loss = _loss_part(probed, li)
+        parts = [forward, *gradients.values(), *([loss] if loss else [])]
         score = (
             sum(p["status"] == "ok" for p in parts),
             sum(p["status"] != "error" for p in parts),
@@ -133,14 +135,14 @@ def check(
             -li,
         )
         if best is None or score > best[0]:
-            best = (score, form, forward, gradients)
+            best = (score, form, forward, gradients, loss)
     assert best is not None
-    _, form, forward, gradients = best
+    _, form, forward, gradients, loss = best
     if len(layouts) > 1:
         notes.append(
             f"layout inferred from what the code accepts ({len(layouts)} tried)"
         )
-    report = _report(spec, forward, gradients)
+    report = _report(spec, forward, gradients, loss)
     # the correct lines are shown for a wrong part only: a correct answer prints none
     lines = {} if report["ok"] else form.lines()
     return CheckResult(report, "", spec, form.layout, sizes, len(probes), lines, notes)
@@ -152,19 +154,25 @@ def _last_line(text: str) -> str:
 
 
 def _report(
-    spec: NetworkSpec, forward: dict[str, Any], gradients: dict[str, dict[str, Any]]
+    spec: NetworkSpec,
+    forward: dict[str, Any],
+    gradients: dict[str, dict[str, Any]],
+    loss: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     ordered = {name: gradients[name] for name in spec.param_names}
     # a forward that was not given is not checked; the gradients still were compared
     ok = forward["status"] in ("ok", NOT_CHECKED) and all(
         p["status"] == "ok" for p in ordered.values()
     )
-    return {
-        "ok": ok,
+    report = {
+        "ok": ok and (loss is None or loss["status"] in ("ok", NOT_CHECKED)),
         "reduction": spec.reduction,
         "forward": forward,
-        "gradients": ordered,
     }
+    if loss is not None:  # a (loss, grads) function: its loss is a part of its own
+        report["loss"] = loss
+    report["gradients"] = ordered
+    return report
 
 
 def _forward_part(probed: _Probed, li: int, layout: Layout) -> dict[str, Any]:
@@ -196,6 +204,20 @@ def _needed_from_forward(probed: _Probed) -> list[str]:
     outputs = [k for k in probed.probes[0].forward if k != names.PREDICTION]
     taken = {c for _, c in probed.bindings["backward"].arguments}
     return [k for k in outputs if k == names.OUTPUTS or k in taken]
+
+
+def _loss_part(probed: _Probed, li: int) -> dict[str, Any] | None:
+    """The loss a `(loss, grads)` backward returns, compared with the derivation's; None when
+    it returns none or a call failed (the gradients' parts say why)."""
+    if "backward" not in probed.bindings or probed.missing("backward"):
+        return None
+    returned = probed.calls("backward", li)
+    if not all(o.ok for o in returned):
+        return None
+    binding = probed.bindings["backward"]
+    where = probed.infos["backward"].where
+    named = [bind.map_returned(o.value, binding, where) for o in returned]
+    return diagnose_loss(probed.truth, probed.probes, named, binding.signature)
 
 
 def _gradient_parts(
