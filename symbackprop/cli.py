@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         help="overwrite files in --out symbackprop did not write",
     )
     _add_verbose(b)
-    flags.add_spec_options(b)
+    flags.add_spec_options(b, penalty=True)
     b.set_defaults(run=cmd_build)
 
     e = sub.add_parser(
@@ -107,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_layout(e)
     _add_verbose(e)
-    flags.add_spec_options(e)
+    flags.add_spec_options(e, penalty=True)
     e.set_defaults(run=cmd_emit)
 
     p = sub.add_parser(
@@ -249,7 +249,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .emit import render
     from .emit import trainer as codegen
 
-    spec = spec_from_args(args, document=not args.no_pdf)
+    # the trainer carries an L2 penalty; the documents do not print one yet
+    spec = spec_from_args(args, document=not args.no_pdf, penalty=args.no_pdf)
     out: Path = args.out
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} is a file; --out needs a folder (default: generated)")
@@ -301,7 +302,8 @@ def cmd_emit(args: argparse.Namespace) -> int:
             f"--layout {args.layout} is for the documents (latex, notebook, pdf); the "
             "trainer keeps one sample per row (drop --layout)"
         )
-    spec = spec_from_args(args, document=args.artefact != "trainer")
+    trainer = args.artefact == "trainer"
+    spec = spec_from_args(args, document=not trainer, penalty=trainer)
     render.check_output(args.output, args.artefact, args.force)
     to_stdout = args.output == render.STDOUT
     say = render.eprint if to_stdout else _say  # stdout carries the artefact itself

@@ -246,6 +246,11 @@ def trainer_context(
         forward=forward,
         forward_names=forward_names,
         loss_code=loss_code,
+        # the weights an L2 penalty reads, unpacked for the loss ("" without one)
+        loss_weights=_unpack([names.weight(k) for k in range(1, spec.depth + 1)])
+        if spec.l2
+        else "",
+        penalty_text=f"{spec.l2!r}/2 * sum(W**2)",
         targets=registry.loss(spec.loss).targets,
         make_targets=MAKE_TARGETS[registry.loss(spec.loss).targets],
         mean=spec.reduction == "mean",

@@ -229,12 +229,17 @@ class _Inplace:
             )
 
     def _grad_W(self, s: P.Step) -> None:
-        assert isinstance(s.expr, P.MatMul) and isinstance(s.expr.left, P.Transpose)
-        dz, prev = self.name(s.expr.left.arg), self.name(s.expr.right, alias=True)
+        penalty = s.expr if isinstance(s.expr, P.PenaltyGrad) else None
+        product = penalty.arg if penalty is not None else s.expr
+        assert isinstance(product, P.MatMul) and isinstance(product.left, P.Transpose)
+        dz, prev = self.name(product.left.arg), self.name(product.right, alias=True)
         self.buffer(s.name, s.shape)
         self.emit(
             f"np.matmul({dz}.T, {prev}, out={s.name})", f"{s.name} = {dz}.T @ {prev}"
         )
+        if penalty is not None:
+            term = self.printer.penalty_term(penalty)
+            self.emit(f"{s.name} += {term}", "plus the L2 penalty's gradient")
 
     def _grad_b(self, s: P.Step) -> None:
         assert isinstance(s.expr, P.SumSamples)

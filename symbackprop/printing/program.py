@@ -207,5 +207,9 @@ class ProgramPrinter:
         return f"{self.expr(node.arg)} + " + " + ".join(terms)
 
     def _PenaltyGrad(self, node: P.PenaltyGrad) -> str:
+        return f"{self.expr(node.arg)} + {self.penalty_term(node)}"
+
+    def penalty_term(self, node: P.PenaltyGrad) -> str:
+        """The L2 penalty's part of a weight gradient: its rule on the weight (0.1*W1)."""
         ((rule, arrays),) = _rule_uses(node)
-        return f"{self.expr(node.arg)} + {self._rule(rule, arrays)}"
+        return self._rule(rule, arrays)

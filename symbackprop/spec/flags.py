@@ -153,7 +153,7 @@ def spec_from_args(
     """The NetworkSpec named by --spec and the flags, validated (once, for every command).
 
     `document=True` (latex, pdf, notebook) also applies the smaller size limit of a document;
-    `penalty=False` refuses an L2 penalty (the trainer and documents do not print it yet).
+    `penalty=False` refuses an L2 penalty (the documents do not print it yet).
     """
     numbers = _numbers(args)
     text = {k: getattr(args, k, None) for k in TRAINING_FLAGS if k not in numbers}
@@ -173,8 +173,9 @@ def spec_from_args(
     )
     if spec.l2 and not penalty:
         raise UserError(
-            "[penalty] l2: this command does not print the L2 penalty yet; check-code "
-            "checks it (drop [penalty] here)"
+            "[penalty] l2: the documents (latex, pdf, notebook) do not print the L2 penalty "
+            "yet; the trainer (emit trainer, build --no-pdf) and check-code carry it (drop "
+            "[penalty] or --l2 here)"
         )
     if document:
         check_document_size(spec)
