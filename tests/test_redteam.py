@@ -86,7 +86,7 @@ def _attacks() -> dict[str, Attack]:
         "loader_lambda_key loader_function_default loader_class_base "
         "loader_class_decorator loader_method_decorator loader_method_default "
         "loader_class_getitem spawn_raw_syscall read_sandbox_proc verdict_overflow "
-        "fixed_probes phase_steal stderr_digits long_name"
+        "fixed_probes phase_steal stderr_digits long_name list_bomb"
     ).split()
     slow = (
         "fork_bomb fifo_results zero_links sigstop_kill sigstop_pidfd flood_fds "
@@ -1152,13 +1152,16 @@ def test_the_phase_protocol_cannot_be_abused(
 # ---- 15. the parent's parsers --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("attack", ["stderr_digits", "long_name", "json_bomb"])
+@pytest.mark.parametrize(
+    "attack", ["stderr_digits", "long_name", "json_bomb", "list_bomb"]
+)
 def test_the_parent_parses_the_child_safely(
     attack: str, checks: dict[str, Check]
 ) -> None:
     """A forged faulthandler frame on stderr whose line number has 5000 digits; a forward
     parameter named W1 with 5000 leading zeros (int() refuses more than 4300 digits); two
-    16 MiB messages of 5.6 million empty JSON objects each (~70 bytes apiece once parsed):
+    16 MiB messages of 5.6 million empty JSON objects each (~70 bytes apiece once parsed);
+    a class's backprop returning a list of two million gradients and a list that holds itself:
     a verdict (not ok) or a refusal, never an internal error (exit 4), and the checker
     peaks under 400 MB."""
     check = checks[attack]
