@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         help="overwrite files in --out symbackprop did not write",
     )
     _add_verbose(b)
-    flags.add_spec_options(b, penalty=True)
+    flags.add_spec_options(b)
     b.set_defaults(run=cmd_build)
 
     e = sub.add_parser(
@@ -107,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_layout(e)
     _add_verbose(e)
-    flags.add_spec_options(e, penalty=True)
+    flags.add_spec_options(e)
     e.set_defaults(run=cmd_emit)
 
     p = sub.add_parser(
@@ -147,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
         "error; 130 interrupted",
     )
     check_cli.add_check_code_arguments(c)
-    flags.add_spec_options(c, training=False, penalty=True)
+    flags.add_spec_options(c, training=False)
     c.set_defaults(run=check_cli.run_check_code)
 
     f = sub.add_parser(
@@ -249,8 +249,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .emit import render
     from .emit import trainer as codegen
 
-    # the trainer carries an L2 penalty; the documents do not print one yet
-    spec = spec_from_args(args, document=not args.no_pdf, penalty=args.no_pdf)
+    spec = spec_from_args(args, document=not args.no_pdf)
     out: Path = args.out
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} is a file; --out needs a folder (default: generated)")
@@ -302,8 +301,7 @@ def cmd_emit(args: argparse.Namespace) -> int:
             f"--layout {args.layout} is for the documents (latex, notebook, pdf); the "
             "trainer keeps one sample per row (drop --layout)"
         )
-    trainer = args.artefact == "trainer"
-    spec = spec_from_args(args, document=not trainer, penalty=trainer)
+    spec = spec_from_args(args, document=args.artefact != "trainer")
     render.check_output(args.output, args.artefact, args.force)
     to_stdout = args.output == render.STDOUT
     say = render.eprint if to_stdout else _say  # stdout carries the artefact itself

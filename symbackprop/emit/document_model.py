@@ -16,7 +16,7 @@ from ..derive import Derivation
 from ..derive import program as P
 from ..printing import numpy as numpy_printing
 from ..printing import updates
-from ..printing.latex import ProgramLatexPrinter
+from ..printing.latex import ProgramLatexPrinter, tex
 from ..printing.notation import act_tex, general, h_tex, has_link, symbol_tex, vec_h
 from ..printing.prose import Code, Math, Span, Writer
 from ..printing.tex import (
@@ -179,6 +179,14 @@ def conventions(d: Derivation, w: Writer) -> str:
     )
 
 
+def penalty_words(d: Derivation) -> tuple[Span, ...]:
+    """`, and adds the L2 penalty's 0.1 w_ij to each weight's`, or nothing without one."""
+    slope = formulas.penalty_slope(d)
+    if slope is None:
+        return ()
+    return (", and adds the L2 penalty's ", Math(tex(slope)), " to each weight's")
+
+
 def general_note(d: Derivation, w: Writer) -> str:
     """Why a large network's document shows the per-layer rules only ('' when it does not)."""
     spec = d.spec
@@ -302,7 +310,8 @@ def maths(d: Derivation, w: Writer) -> Maths:
         elementwise=formulas.elementwise(d),
         closed_forms=formulas.closed_forms(d),
         closed_forms_note=w.text(
-            f"for one sample; the batch gradient {averaged} these over the samples"
+            f"for one sample; the batch gradient {averaged} these over the samples",
+            *penalty_words(d),
         ),
         general_note=general_note(d, w),
         backward_code=backward_code,

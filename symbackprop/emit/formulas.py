@@ -13,6 +13,7 @@ import sympy as sp
 
 from ..derive import HEAVISIDE_AT_ZERO, YHAT, Derivation, H, LayerRule, T, Z
 from ..derive import program as P
+from ..derive.rules import W
 from ..printing.latex import SampleLatexPrinter, broken, tex
 from ..printing.notation import (
     act_tex,
@@ -180,6 +181,12 @@ def loss(d: Derivation, w: Writer) -> tuple[Display, Display, str]:
     batch_tex = tex(sp.Sum(sp.Symbol("L_n"), (n, 1, N)))
     if spec.reduction == "mean":
         batch_tex = r"\frac{1}{N} " + batch_tex
+    penalty = d.program.loss.expr
+    if isinstance(
+        penalty, P.Penalty
+    ):  # its rule, summed over every weight of every layer
+        w_ij = _sym(general("W", "l", "i", "j"))
+        batch_tex += rf" + \sum_{{l=1}}^{{{L}}} \sum_{{i,j}} {tex(penalty.rule.xreplace({W: w_ij}))}"
     batch = Display(
         r"\mathcal{L}",
         (batch_tex,),
@@ -203,7 +210,23 @@ def loss(d: Derivation, w: Writer) -> tuple[Display, Display, str]:
             "a factor ",
             Math("1/N"),
         )
+    slope = penalty_slope(d)
+    if slope is not None:
+        text += w.text(
+            "; the L2 penalty, summed over every weight (not the biases), is added to the "
+            "batch loss after that, so each weight gradient gains its derivative ",
+            Math(tex(slope)),
+        )
     return Display("L", rhs, remark), batch, text
+
+
+def penalty_slope(d: Derivation) -> sp.Expr | None:
+    """The term an L2 penalty adds to a weight's gradient, in one entry w_ij (SymPy's
+    derivative of the penalty), or None without a penalty."""
+    grads = [s.expr for s in d.program.backward if isinstance(s.expr, P.PenaltyGrad)]
+    if not grads:
+        return None
+    return grads[0].rule.xreplace({W: _sym(general("W", "l", "i", "j"))})
 
 
 def _loss_slope(d: Derivation) -> sp.Expr:
@@ -270,6 +293,10 @@ def _local_linear(d: Derivation, rule: LayerRule, w: Writer) -> list[Display]:
         _sym(names.weight_entry(k, 1, j)): _sym(general("W", k, "i", "j")),
     }
     grad_w = prog.step(names.grad(names.weight(k))).expr
+    if isinstance(
+        grad_w, P.PenaltyGrad
+    ):  # the penalty's term is not a path through z_i
+        grad_w = grad_w.arg
     grad_b = prog.step(names.grad(names.bias(k))).expr
     dw = unit_forms.run_sample(d, grad_w, given, cap)[0, j - 1]
     db = unit_forms.run_sample(d, grad_b, given, cap)[0]

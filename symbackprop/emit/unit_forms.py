@@ -56,6 +56,10 @@ class Entries:
             return self.of(node.arg, row, col) + self.of(node.bias, row, None)
         if isinstance(node, P.SumSamples | P.Mean):
             return self.of(node.arg, row, None)
+        if isinstance(
+            node, P.PenaltyGrad
+        ):  # the batch's penalty is no sample's: its term
+            return self.of(node.arg, row, col)
         if isinstance(node, P.Derivative):
             values = {Z: self.of(node.z, row), H: self.of(node.h, row)}
             return node.rule.xreplace(values)

@@ -18,6 +18,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence
 
 from ..derive import YHAT, H, T, Z
 from ..derive import program as P
+from ..derive.rules import W
 from ..spec import names as N
 from ..spec import registry
 from .notation import array_parts, partial, symbol_tex, transposed
@@ -325,6 +326,10 @@ class ProgramLatexPrinter:
     def _print_Mean(self, node: P.Mean) -> Printed:
         return Printed(rf"\frac{{{self.expr(node.arg).latex}}}{{{self.batch}}}", ATOM)
 
+    def _print_PenaltyGrad(self, node: P.PenaltyGrad) -> Printed:
+        term = self._entrywise(node.rule, {W: node.weight}).latex
+        return Printed(f"{self.expr(node.arg).latex} + {term}", SUM)
+
 
 class SampleLatexPrinter(ProgramLatexPrinter):
     """The columns-layout Program for one sample: the textbook's per-sample vector form.
@@ -377,3 +382,8 @@ class SampleLatexPrinter(ProgramLatexPrinter):
 
     def _print_Mean(self, node: P.Mean) -> Printed:
         return self.expr(node.arg)
+
+    def _print_PenaltyGrad(self, node: P.PenaltyGrad) -> Printed:
+        return self.expr(
+            node.arg
+        )  # L is one sample's loss: the batch's penalty is not in it

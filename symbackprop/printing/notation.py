@@ -15,14 +15,15 @@ from ..spec import names, registry
 _PLACEHOLDERS = {Z.name: "z", H.name: "h", YHAT.name: r"\hat{y}", T.name: "y"}
 _LETTER = {"W": "w", "b": "b", "z": "z", "h": "h", "delta": r"\delta"}
 _PER_SAMPLE = ("x", "y", "yhat")  # one sample's vectors: no layer in their names
-# the names `general` makes: W1_i_j, z2_k, delta2_k, x_j (each index a letter or a number)
+# the names `general` makes: W1_i_j, z2_k, delta2_k, x_j (each index a letter or a number),
+# and Wl_i_j for an entry of any layer l (the L2 penalty's)
 _GENERAL = re.compile(
-    r"^(W|b|z|h|delta|x|y|yhat)(\d*)_([A-Za-z0-9]+)(?:_([A-Za-z0-9]+))?$"
+    r"^(W|b|z|h|delta|x|y|yhat)(\d*|l)_([A-Za-z0-9]+)(?:_([A-Za-z0-9]+))?$"
 )
 _LETTER_NAME = re.compile(r"([A-Za-z])(?:_([A-Za-z0-9]+))?")
 
 
-def general(kind: str, layer: int, *indices: str | int) -> str:
+def general(kind: str, layer: int | str, *indices: str | int) -> str:
     """An entry with letter indices, for the per-unit formulas: ("W", 1, "i", "j") -> W1_i_j,
     ("x", 0, "j") -> x_j. Numbered entries come from names.py; the one it lacks, an error
     signal's (delta2_1, which `names.parse` reads), is made here with a number for the index."""

@@ -6,7 +6,6 @@ import argparse
 import shlex
 from pathlib import Path
 
-from ..errors import UserError
 from . import optimizers, registry
 from .formula_entries import Formula, parse_assignment
 from .limits import MAX_DEPTH, MAX_DOCUMENT_PARAMETERS, MAX_PARAMETERS, MAX_WIDTH
@@ -14,11 +13,8 @@ from .load import resolve
 from .model import NetworkSpec, check_document_size, parse_real, parse_whole
 
 
-def add_spec_options(
-    p: argparse.ArgumentParser, training: bool = True, penalty: bool = False
-) -> None:
-    """The network spec flags; `training=False` leaves out what only a trainer uses,
-    `penalty=True` adds --l2 (for the commands that carry the L2 penalty)."""
+def add_spec_options(p: argparse.ArgumentParser, training: bool = True) -> None:
+    """The network spec flags; `training=False` leaves out what only a trainer uses."""
     g = p.add_argument_group(
         "network spec (default: the seed notebook's 2-2-1 ReLU network)"
     )
@@ -59,12 +55,11 @@ def add_spec_options(
     )
     # numbers are read as text and converted by the spec, so a bad one is one spec line
     g.add_argument("--alpha", help="leaky_relu slope for z <= 0 (default 0.01)")
-    if penalty:
-        g.add_argument(
-            "--l2",
-            help="L2 penalty lambda: lambda/2 * the sum of every W**2 (not the biases) added "
-            "to the batch loss after the reduction (default 0)",
-        )
+    g.add_argument(
+        "--l2",
+        help="L2 penalty lambda: lambda/2 * the sum of every W**2 (not the biases) added "
+        "to the batch loss after the reduction (default 0)",
+    )
     if training:
         g.add_argument("--lr", help="learning rate (default 0.05)")
         g.add_argument(
@@ -147,13 +142,10 @@ def _numbers(args: argparse.Namespace) -> dict[str, float | int | None]:
     return out
 
 
-def spec_from_args(
-    args: argparse.Namespace, document: bool = False, penalty: bool = False
-) -> NetworkSpec:
+def spec_from_args(args: argparse.Namespace, document: bool = False) -> NetworkSpec:
     """The NetworkSpec named by --spec and the flags, validated (once, for every command).
 
-    `document=True` (latex, pdf, notebook) also applies the smaller size limit of a document;
-    `penalty=False` refuses an L2 penalty (the documents do not print it yet).
+    `document=True` (latex, pdf, notebook) also applies the smaller size limit of a document.
     """
     numbers = _numbers(args)
     text = {k: getattr(args, k, None) for k in TRAINING_FLAGS if k not in numbers}
@@ -171,12 +163,6 @@ def spec_from_args(
         **numbers,
         **text,
     )
-    if spec.l2 and not penalty:
-        raise UserError(
-            "[penalty] l2: the documents (latex, pdf, notebook) do not print the L2 penalty "
-            "yet; the trainer (emit trainer, build --no-pdf) and check-code carry it (drop "
-            "[penalty] or --l2 here)"
-        )
     if document:
         check_document_size(spec)
     return spec

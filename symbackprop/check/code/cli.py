@@ -212,7 +212,7 @@ def _run_one(args: argparse.Namespace) -> int:
     from .core import run_check
     from .report import format_human, format_json, restrict
 
-    spec = spec_from_args(args, penalty=True)
+    spec = spec_from_args(args)
     points = grades.parse_points(args.points, grades.part_names(spec.param_names))
     if args.gradescope:
         _check_output_file("--gradescope", args.gradescope)
@@ -283,7 +283,7 @@ def _run_class(args: argparse.Namespace) -> int:
         _check_output_file("--csv", args.csv)
     if args.report:
         _check_output_file("--report", args.report)
-    spec = spec_from_args(args, penalty=True)
+    spec = spec_from_args(args)
     points = grades.parse_points(args.points, grades.part_names(spec.param_names))
     with batch.unpacked(args.files) as paths:
         return _grade(args, spec, points, batch.find_submissions(paths))

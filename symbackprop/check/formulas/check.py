@@ -19,6 +19,11 @@ from .vocab import Vocabulary
 def scalar_derivation(spec: NetworkSpec) -> Derivation:
     """derive(spec), refusing a network too large for per-entry closed forms."""
     derivation = derive(spec)
+    if derivation.scalar is None and derivation.skipped == "penalty":
+        raise UserError(
+            "check-formulas' per-entry formulas do not carry an L2 penalty; check the "
+            "matrix equations (--matrix) with --l2, or the per-entry formulas without it"
+        )
     if derivation.scalar is None:
         raise UserError(
             f"check-formulas needs the per-entry closed forms, which {spec.name} is too "

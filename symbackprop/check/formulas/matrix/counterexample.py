@@ -49,6 +49,7 @@ class Counterexamples:
                 loss=spec.loss,
                 reduction=spec.reduction,
                 alpha=spec.alpha,
+                l2=spec.l2,
             )
             self._derived[layers] = derive(small, closed_forms=False)
         return self._derived[layers]

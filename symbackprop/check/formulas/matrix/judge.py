@@ -21,6 +21,7 @@ from ....spec import NetworkSpec, names
 from ...diagnoses import (
     ELEMENTWISE_PRODUCT,
     MISSING_ACTIVATION_MASK,
+    PENALTY_FACTOR,
     PRODUCT_ORDER,
     SCALED,
     SIGN_FLIPPED,
@@ -278,7 +279,7 @@ class Judge:
         """The first single edit that makes the line right names the mistake and the fix."""
         assert eq.rhs is not None
         tried = 0
-        for code, tree in _edits(eq.rhs, eq, self.spec.depth):
+        for code, tree in _edits(eq.rhs, eq, self.spec.depth, self.spec.l2):
             tried += 1
             if tried > 400:
                 break
@@ -428,17 +429,48 @@ def _edit_text(tree: A.Node, eq: Equation) -> str:
     return f"{eq.name} = {show(tree, eq.style)}"
 
 
-def _edits(tree: A.Node, eq: Equation, depth: int) -> Iterator[tuple[str, A.Node]]:
+def _edits(
+    tree: A.Node, eq: Equation, depth: int, l2: float = 0.0
+) -> Iterator[tuple[str, A.Node]]:
     """Single edits of a tree, each with the diagnosis it stands for, likeliest first."""
     key = eq.key
     if key and key[0] == "dZ" and key[1] < depth:
         mask = A.Call("g", (A.Name(f"Z{key[1]}"),), True, key[1])
         yield MISSING_ACTIVATION_MASK, A.Binary("mul", tree, mask)
+    if key and key[0] == "dW" and l2:
+        yield from ((PENALTY_FACTOR, t) for t in _penalty_edits(tree, key[1], l2))
     yield from _local_edits(tree)
     m = A.Name("m")
     yield SCALED, A.Binary("matmul", A.Binary("/", A.Num(1.0), m), tree)
     yield SCALED, A.Binary("matmul", m, tree)
     yield SIGN_FLIPPED, _negated(tree)
+
+
+def _penalty_edits(tree: A.Node, layer: int, l2: float) -> Iterator[A.Node]:
+    """A weight gradient with its L2 term put right: a term `c W1` of its sum given the
+    penalty's factor l2, or, when it has none, `+ l2 W1` added."""
+    weight = A.Name(names.weight(layer))
+    term = A.Binary("matmul", A.Num(l2), weight)
+
+    def scaled_weight(node: A.Node) -> bool:
+        if not (isinstance(node, A.Binary) and node.op in ("mul", "matmul")):
+            return False
+        pair = {type(node.left), type(node.right)}
+        return pair == {A.Num, A.Name} and weight in (node.left, node.right)
+
+    def swap(node: A.Node) -> A.Node | None:
+        if scaled_weight(node):
+            return term
+        if isinstance(node, A.Binary) and node.op in ("+", "-"):
+            right = swap(node.right)
+            if right is not None:  # `... - c W1` becomes `... + l2 W1`
+                return A.Binary("+", node.left, right)
+            left = swap(node.left)
+            return None if left is None else replace(node, left=left)
+        return None
+
+    swapped = swap(tree)
+    yield swapped if swapped is not None else A.Binary("+", tree, term)
 
 
 def _local_edits(node: A.Node) -> Iterator[tuple[str, A.Node]]:

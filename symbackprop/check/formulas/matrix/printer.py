@@ -9,6 +9,7 @@ import sympy as sp
 
 from ....derive import YHAT, H, T, Z
 from ....derive import program as P
+from ....derive.rules import W
 from ....spec import names
 from . import ast as A
 
@@ -116,8 +117,10 @@ class _Printer:
         prec = _PREC[node.op]
         left = self.wrap(node.left, prec)
         right = self.wrap(node.right, prec + (node.op in ("-", "/", "**")))
+        scalar = isinstance(node.left, A.Num) or _is_fraction(node.left)
+        if node.op == "mul" and scalar and self.s == "latex":  # 0.1 W, not 0.1 odot W
+            return f"{left}\\,{right}"
         if node.op == "matmul":
-            scalar = isinstance(node.left, A.Num) or _is_fraction(node.left)
             if self.s == "numpy":
                 return f"{left} {'*' if scalar else '@'} {right}"
             return f"{left}\\,{right}" if self.s == "latex" else f"{left} {right}"
@@ -200,6 +203,10 @@ def program_tree(
             return rule_tree(
                 n.rule, {Z: go(n.z), YHAT: go(n.prediction), T: go(n.target)}
             )
+        if isinstance(
+            n, P.PenaltyGrad
+        ):  # the data term plus the penalty's: ... + 0.1 W1
+            return A.Binary("+", go(n.arg), rule_tree(n.rule, {W: go(n.weight)}))
         raise TypeError(type(n).__name__)
 
     return go(node)

@@ -82,7 +82,7 @@ def real_batch(spec: NetworkSpec) -> int:
 
 
 def proxy_spec(spec: NetworkSpec) -> NetworkSpec:
-    """The same activations, loss and reduction at small distinct sizes."""
+    """The same activations, loss, reduction and penalty at small distinct sizes."""
     sizes, _ = proxy_layers(spec)
     return make_spec(
         layers=list(sizes),
@@ -90,6 +90,7 @@ def proxy_spec(spec: NetworkSpec) -> NetworkSpec:
         loss=spec.loss,
         reduction=spec.reduction,
         alpha=spec.alpha,
+        l2=spec.l2,
     )
 
 
