@@ -176,3 +176,51 @@ def test_a_loss_the_derivation_cannot_compute_is_not_checked() -> None:
     got = diagnose_loss(truth, probes, [{"loss": 1.0}] * len(probes), "f(X)")
     assert got is not None and got["status"] == "not_checked"
     assert diagnose_loss(truth, probes, [{}] * len(probes), "f(X)") is None
+
+
+def test_graded_loss_points_without_a_loss_say_why(tmp_path: Path) -> None:
+    seed_style = ROOT / "tests" / "fixtures" / "students" / "correct.py"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "symbackprop", "check-code", str(seed_style), "--json"]
+    done = subprocess.run(
+        [*cmd, "--points", "loss=2"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    report = json.loads(done.stdout)
+    assert (report["score"], report["max_score"]) == (5.0, 7.0)
+    assert report["loss"]["status"] == "not_checked"
+    assert "returns no loss" in report["loss"]["message"]
+
+
+def test_a_loss_that_is_not_a_number_is_one_clear_part(tmp_path: Path) -> None:
+    path = write_variant(tmp_path, "ok")
+    path.write_text(
+        path.read_text().replace("return loss, grads", 'return "low", grads')
+    )
+    report = check(path)
+    assert report["loss"]["status"] == "error"
+    assert "is a str, not a number" in report["loss"]["message"]
+    assert all(p["status"] == "ok" for p in report["gradients"].values())
+
+
+def test_a_backward_fed_the_output_error_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "dz.py"
+    path.write_text(
+        "import numpy as np\n\n\n"
+        "def forward(X, params):\n"
+        '    Z1 = X @ params["W1"].T + params["b1"]\n'
+        "    H1 = np.maximum(Z1, 0)\n"
+        '    return {"Z1": Z1, "H1": H1, "Y": H1 @ params["W2"].T + params["b2"]}\n\n\n'
+        "def backward(X, params, Z1, H1, dZ2):\n"
+        '    dZ1 = (dZ2 @ params["W2"]) * (Z1 > 0)\n'
+        '    return {"dW1": dZ1.T @ X, "db1": dZ1.sum(axis=0), "dW2": dZ2.T @ H1,\n'
+        '            "db2": dZ2.sum(axis=0)}\n'
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "symbackprop", "check-code", str(path)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stdout
+    assert "backward is fed the correct output error dZ2" in done.stdout

@@ -18,7 +18,7 @@ from symbackprop.check.code import reference, truth
 from symbackprop.check.code.layout import Layout
 from symbackprop.check.code.result import Namer
 from symbackprop.check.code.student_form import StudentForm
-from symbackprop.derive import evaluate, network
+from symbackprop.derive import evaluate
 from symbackprop.spec import default_spec, names
 
 CORRECT = ROOT / "tests" / "fixtures" / "students" / "correct.py"
@@ -133,6 +133,8 @@ _NAMERS = [
 
 
 def test_feedback_from_the_shipped_rules_equals_what_sympy_prints() -> None:
+    from symbackprop.derive import network
+
     spec = truth.truth_spec(default_spec())
     d = network.derive(spec, closed_forms=False)
     fresh = truth.Truth(spec, d.program, {}, d)
@@ -152,3 +154,28 @@ def test_feedback_from_the_shipped_rules_equals_what_sympy_prints() -> None:
     named = StudentForm(shipped, _LAYOUTS[0], _NAMERS[1])
     assert named.derivative(1) == "(cache['Z1'] > 0)"
     assert "dZ2 = A2 - Y" in named.lines()["W2"]
+
+
+def test_the_feedback_in_every_layout_prints_without_sympy() -> None:
+    """The correct lines in each layout a student uses, from the shipped rules alone."""
+    code = """
+import sys
+sys.path.insert(0, "tests")
+from test_reference import _LAYOUTS, _NAMERS, _shipped_truth
+from symbackprop.check.code.student_form import StudentForm
+truth = _shipped_truth()
+for layout in _LAYOUTS:
+    for namer in _NAMERS:
+        form = StudentForm(truth, layout, namer)
+        form.lines(), form.gradient("W1"), form.derivative(1)
+print("sympy" in sys.modules)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False"]

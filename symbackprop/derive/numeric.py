@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .._lazy import sympy as sp
+from ..spec import names
 
 Tree = tuple[Any, ...]
 
@@ -92,6 +93,12 @@ _OPERATIONS: dict[str, Callable[..., Any]] = {
     "log1p": np.log1p,
     "logaddexp": np.logaddexp,
 }
+
+
+def is_identity(rule: Any) -> bool:
+    """Whether an activation's rule, in the placeholder z, is z itself (SymPy's or its tree;
+    a tree needs no SymPy)."""
+    return as_tree(rule) == ("sym", names.RULE_Z)
 
 
 def as_tree(rule: Any) -> Tree:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import UserError
-from ...spec import NetworkSpec, default_spec, registry
+from ...spec import NetworkSpec, default_spec, names, registry
 from ..inert import inert
 from . import bind, layer_find, layer_objects, methods, profiles, script_find, view
 from .in_process import InProcessRun
@@ -119,20 +119,24 @@ def run_check(
     script = script_find.find_script(student, grads) if grads else None
     infos: dict[str, FunctionInfo] = {}
     unnamed = forward == "forward" and backward == "backward" and script is None
+    # the file's layer classes, composed as the network when its own functions are not one
     objects = layer_objects.find(student, spec) if unnamed else None
     try:
-        if script is None and objects is None:
+        if script is None:
             infos = {
                 role: find_function(student, name, role, declared)
                 for role, name in (("forward", forward), ("backward", backward))
             }
     except UserError as exc:
-        # no forward or backward function: gradients at top level, in a training loop?
-        script = script_find.find_script(student) if api is None else None
-        if script is None and api is None:
+        # no forward or backward function: the layer objects are the network, or gradients
+        # at top level in a training loop, or a file of layer functions alone
+        infos = {}
+        script = (
+            script_find.find_script(student) if api is None and not objects else None
+        )
+        if script is None and api is None and objects is None:
             raise
-        if script is None:
-            # a file of layer functions alone (CS231n's layers.py): they are the check
+        if script is None and objects is None:
             assert api is not None
             from . import layer_check  # SymPy: only once the file is known to need it
 
@@ -142,6 +146,7 @@ def run_check(
             result.warning = warning
             result.seconds = time.monotonic() - start
             return result
+    signature_options = (forward_args, forward_returns, backward_args, returns)
     if script is not None:  # a tutorial script: one pass of its loop is the check
         from . import script_check  # SymPy: only once the file is known to need it
 
@@ -150,40 +155,25 @@ def run_check(
         result.warning = warning
         result.seconds = time.monotonic() - start
         return result
-    adapters = {
-        role: methods.adapter(student, info.name, spec)
-        for role, info in infos.items()
-        if "." in info.name  # a method of the file's class
-    }
-    if objects is not None:  # the file's layer objects, composed as the spec's network
+    bound = None
+    if infos:
+        try:
+            adapters = {
+                role: methods.adapter(student, info.name, spec)
+                for role, info in infos.items()
+                if "." in info.name  # a method of the file's class
+            }
+            bound = _bind(infos, adapters, spec.depth, signature_options)
+        except UserError:
+            if objects is None:
+                raise
+    if bound is None:  # the file's layer objects, composed as the spec's network
+        assert objects is not None
         adapters = layer_objects.adapters(student, objects, spec)
-        infos = {role: made.info for role, made in adapters.items()}
-    for role, made in adapters.items():
-        infos[role] = made.info
-    forward, backward = infos["forward"].name, infos["backward"].name
-    for role, made in adapters.items():
-        if role == "forward":
-            forward = made.name
-        else:
-            backward = made.name
-    bindings = {
-        "forward": bind.bind_function(
-            infos["forward"],
-            "forward",
-            spec.depth,
-            forward_args,
-            forward_returns,
-            # one function for both (scores, or (loss, grads) given the targets)
-            required_only=forward == backward,
-        ),
-        "backward": bind.bind_function(
-            infos["backward"], "backward", spec.depth, backward_args, returns
-        ),
-    }
-    for role, made in adapters.items():  # the child calls the adapter
-        bindings[role] = replace(
-            bindings[role], function=made.name, own_names=made.names
-        )
+        bound = _bind({}, adapters, spec.depth, signature_options)
+    else:
+        objects = None  # the file's own functions are the network
+    infos, bindings, forward, backward = bound
     own = {a.name: a.statement for a in adapters.values()}  # one per method
     statements = [
         {"chunk": s.chunk, "line": s.line, "source": s.source}
@@ -194,7 +184,7 @@ def run_check(
     one_example = (
         "the profile says so"
         if declared is not None and declared.examples == "one"
-        else ""
+        else objects.one_example
         if objects is not None
         else methods.per_example(student, infos["backward"].name)
     )
@@ -211,8 +201,14 @@ def run_check(
         notes = _file_notes(student)
         if one_example:
             notes.append(f"checked one example at a time (N = 1): {one_example}")
+        error = names.delta(spec.depth)
         if objects is not None:
             notes.append(layer_objects.note(objects, spec))
+        elif any(c == error for _, c in bindings["backward"].arguments):
+            notes.append(
+                f"backward is fed the correct output error {error} (the loss's own "
+                "gradient is not checked)"
+            )
         # the time limit covers reading the file and running it, not the parent's derivation
         deadline = time.monotonic() + timeout - read
         chunks = len(student.chunks) + bool(adapters)  # the adapters are one more chunk
@@ -248,6 +244,41 @@ def run_check(
     result.report["probe_seed"] = seed
     result.seconds = time.monotonic() - start
     return result
+
+
+def _bind(
+    infos: dict[str, FunctionInfo],
+    adapters: dict[str, methods.Adapter],
+    depth: int,
+    options: tuple[Any, Any, Any, Any],
+) -> tuple[dict[str, FunctionInfo], dict[str, bind.Binding], str, str]:
+    """The roles' bindings, through their adapters where there are (UserError when a
+    function cannot be bound), and the names the child calls for forward and backward."""
+    forward_args, forward_returns, backward_args, returns = options
+    infos = {**infos, **{role: made.info for role, made in adapters.items()}}
+    called = {
+        role: adapters[role].name if role in adapters else infos[role].name
+        for role in ("forward", "backward")
+    }
+    bindings = {
+        "forward": bind.bind_function(
+            infos["forward"],
+            "forward",
+            depth,
+            forward_args,
+            forward_returns,
+            # one function for both (scores, or (loss, grads) given the targets)
+            required_only=called["forward"] == called["backward"],
+        ),
+        "backward": bind.bind_function(
+            infos["backward"], "backward", depth, backward_args, returns
+        ),
+    }
+    for role, made in adapters.items():  # the child calls the adapter
+        bindings[role] = replace(
+            bindings[role], function=made.name, own_names=made.names
+        )
+    return infos, bindings, called["forward"], called["backward"]
 
 
 def _names(

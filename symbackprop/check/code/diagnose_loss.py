@@ -11,8 +11,9 @@ import numpy as np
 
 from ...derive import program as P
 from .. import diagnoses as dx
+from . import channel
 from .bind import RETURNED_LOSS
-from .match import sizes
+from .match import at_size, sizes
 from .result import NOT_CHECKED, part
 from .truth import Probe, Truth, value
 
@@ -30,6 +31,15 @@ def _number(v: Any) -> float | None:
     if isinstance(v, np.ndarray) and v.size == 1 and v.dtype.kind in "fiu":
         return float(v.reshape(()))
     return None
+
+
+def _kind(v: Any) -> str:
+    """`a str`, `None`, `an array of 3 entries`: what a returned value is, for a message."""
+    if isinstance(v, channel.Opaque):
+        return "None" if v.kind == "NoneType" else f"a {v.kind}"
+    if isinstance(v, np.ndarray):
+        return f"an array of {v.size} entries"
+    return "None" if v is None else f"a {type(v).__name__}"
 
 
 def _close(a: float, b: float) -> bool:
@@ -57,11 +67,11 @@ def diagnose_loss(
     got = [_number(r.get(RETURNED_LOSS)) for r in returned]
     if any(g is None for g in got):
         kind = next(
-            type(r.get(RETURNED_LOSS)).__name__
+            _kind(r.get(RETURNED_LOSS))
             for r, g in zip(returned, got, strict=True)
             if g is None
         )
-        return part("error", [], f"the loss {shown} returns is a {kind}, not a number")
+        return part("error", [], f"the loss {shown} returns is {kind}, not a number")
     # where the derivation's own loss overflows (a wide softmax at random points: its form
     # is SymPy's, not the shifted one), there is nothing to compare with
     kept = [
@@ -151,7 +161,7 @@ def diagnose_loss(
         "wrong",
         [dx.WRONG],
         f"the loss {shown} returns differs from the derivation (max rel. error {err:.3g}); "
-        f"at batch size {probes[first].n} it is {student[first]:.6g}, expected "
+        f"{at_size(probes[first].n)} it is {student[first]:.6g}, expected "
         f"{want[first]:.6g}",
         err,
     )

@@ -75,6 +75,9 @@ def parts_of(row: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def scored(row: dict[str, Any], points: Points) -> dict[str, Any]:
     """The row with `score` and `max_score`, for the submission and for each part."""
     parts = parts_of(row)
+    for name in OPTIONAL_PARTS:  # graded, but not there: its points are not earned
+        if name in points and parts and name not in parts:
+            parts = {**parts, name: _absent(name)}
     total = 0.0
     new: dict[str, dict[str, Any]] = {}
     for name, part in parts.items():
@@ -93,6 +96,17 @@ def scored(row: dict[str, Any], points: Points) -> dict[str, Any]:
                 out[name] = new.pop(name)
         out["gradients"] = new
     return out
+
+
+def _absent(name: str) -> dict[str, Any]:
+    """The part of a graded optional part the submission does not have."""
+    why = {"loss": "the function returns no loss (or its call failed)"}[name]
+    return {
+        "status": "not_checked",
+        "diagnoses": [],
+        "message": why,
+        "max_rel_error": None,
+    }
 
 
 def _test_name(name: str) -> str:

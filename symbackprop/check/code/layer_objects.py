@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from ...spec import NetworkSpec, names, registry
 from . import bind, profiles
-from .methods import Adapter
+from .methods import Adapter, self_assigned
 from .student_file import FunctionInfo, Param, Statement, StudentFile
 
 ADAPTER_PREFIX = "_check_code_layers_"
@@ -30,13 +30,8 @@ PARAMS_ARGUMENT = "params"
 RATE_NAMES = ("learning_rate", "lr", "eta", "step_size", "alpha")
 # what a backward that returns nothing keeps its input's gradient in
 INPUT_GRADIENTS = ("dinputs", "dinput", "grad_input", "dx", "dX", "d_input", "delta")
-OUTPUTS = (
-    "output",
-    "out",
-    "outputs",
-    "A",
-    "a",
-)  # what a forward that returns nothing keeps
+# what a forward that returns nothing keeps its output in
+OUTPUTS = ("output", "out", "outputs", "A", "a")
 LAYERS = "layers"  # how the feedback names the list of layer objects the adapter builds
 
 
@@ -48,6 +43,8 @@ class LayerClass:
     takes_input: bool  # backward(input, grad_output), not backward(dvalues)
     input_gradient: str  # the attribute a backward that returns nothing keeps dX in
     output: str  # the attribute a forward that returns nothing keeps its output in
+    # backward(output_gradient, learning_rate): it takes the rate and applies its own step
+    takes_rate: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,12 +55,10 @@ class Dense:
     sizes: tuple[str, str]  # the constructor's (fan-in, units) parameters
     weight: str
     bias: str
-    grads: (
-        tuple[str, str] | None
-    )  # (dW, db) attributes, None when backward steps itself
-    stepped: (
-        str  # the gradient backward multiplies the rate by (grad_weights), if it steps
-    )
+    # the (dW, db) attributes backward keeps; None when it applies its own step instead
+    grads: tuple[str, str] | None
+    # the names backward's own step multiplies the rate by (grad_weights, grad_biases)
+    stepped: tuple[str, str]
     rate_parameter: str  # the constructor's learning rate parameter, "" if none
     rate_attribute: str  # the attribute __init__ keeps a learning rate in, "" if none
     penalty: (
@@ -77,26 +72,8 @@ class LayerObjects:
 
     dense: Dense
     activations: dict[str, LayerClass]  # activation name -> its class
-
-
-def _assigned(node: ast.FunctionDef) -> list[str]:
-    """`self.x = ...` (or `self.x += ...`, `self.x[...] = ...`) -> x, in order."""
-    out: list[str] = []
-    for n in ast.walk(node):
-        targets = n.targets if isinstance(n, ast.Assign) else []
-        if isinstance(n, ast.AugAssign | ast.AnnAssign):
-            targets = [n.target]
-        for t in targets:
-            while isinstance(t, ast.Subscript):
-                t = t.value
-            if (
-                isinstance(t, ast.Attribute)
-                and isinstance(t.value, ast.Name)
-                and t.value.id == "self"
-                and t.attr not in out
-            ):
-                out.append(t.attr)
-    return out
+    # why the layers take one example at a time ("" when they take a batch)
+    one_example: str = ""
 
 
 def _returns_value(node: ast.FunctionDef) -> bool:
@@ -110,18 +87,19 @@ def _layer_class(student: StudentFile, cls: str) -> LayerClass | None:
     fwd, bwd = f"{cls}.forward", f"{cls}.backward"
     if fwd not in student.functions or bwd not in student.functions:
         return None
-    takes = len([p for p in student.functions[bwd].params if not p.has_default])
-    if takes not in (1, 2):
+    takes = [p.name for p in student.functions[bwd].params if not p.has_default]
+    if len(takes) not in (1, 2) or len(student.functions[fwd].params) != 1:
         return None
-    stored = _assigned(student.functions.node(bwd))
+    stored = self_assigned(student.functions.node(bwd), every=True)
     grad_in = next((a for a in INPUT_GRADIENTS if a in stored), "")
     if not grad_in and not _returns_value(student.functions.node(bwd)):
         return None
-    kept = _assigned(student.functions.node(fwd))
+    kept = self_assigned(student.functions.node(fwd), every=True)
     output = next((a for a in OUTPUTS if a in kept), "")
     if not output and not _returns_value(student.functions.node(fwd)):
         return None
-    return LayerClass(cls, takes == 2, grad_in, output)
+    rate = len(takes) == 2 and takes[1] in RATE_NAMES
+    return LayerClass(cls, len(takes) == 2 and not rate, grad_in, output, rate)
 
 
 def _kind(attr: str) -> str | None:
@@ -136,45 +114,62 @@ def _dense(student: StudentFile, cls: str) -> Dense | None:
     init = f"{cls}.__init__"
     if layer is None or init not in student.functions:
         return None
-    required = [p.name for p in student.functions[init].params if not p.has_default]
+    required = [
+        p.name
+        for p in student.functions[init].params
+        if not p.has_default and p.kind == "positional"
+    ]
     if len(required) != 2:
         return None
-    kept = _assigned(student.functions.node(init))
+    kept = self_assigned(student.functions.node(init), every=True)
     weight = next((a for a in kept if _kind(a) == "W"), "")
     bias = next((a for a in kept if _kind(a) == "b"), "")
     if not weight or not bias:
         return None
     backward = student.functions.node(f"{cls}.backward")
-    stored = _assigned(backward)
+    stored = self_assigned(backward, every=True)
     dw = next((a for a in stored if a != weight and bind.list_kind(a) == "W"), "")
     db = next((a for a in stored if a != bias and bind.list_kind(a) == "b"), "")
     steps = weight in stored
     if not (dw and db) and not steps:
         return None
     params = [p.name for p in student.functions[init].params]
+    rate_parameter = next((r for r in RATE_NAMES if r in params), "")
+    rate_attribute = next((r for r in RATE_NAMES if r in kept), "")
+    if not (dw and db) and not (rate_parameter or rate_attribute or layer.takes_rate):
+        return None  # it steps at a rate the check cannot set (a module-level LR, say)
+    rates = {rate_parameter, rate_attribute, *RATE_NAMES} - {""}
     return Dense(
         layer,
         (required[0], required[1]),
         weight,
         bias,
         (dw, db) if dw and db else None,
-        (_stepped(backward, weight), _stepped(backward, bias)) if steps else ("", ""),
-        next((r for r in RATE_NAMES if r in params), ""),
-        next((r for r in RATE_NAMES if r in kept), ""),
+        (_stepped(backward, weight, rates), _stepped(backward, bias, rates)),
+        rate_parameter,
+        rate_attribute,
         next((p for p in params if p in profiles.COEFFICIENTS), ""),
     )
 
 
-def _stepped(backward: ast.FunctionDef, weight: str) -> str:
+def _stepped(backward: ast.FunctionDef, attr: str, rates: set[str]) -> str:
     """The name backward's own step multiplies the rate by: grad_weights in
-    `self.weights = self.weights - self.learning_rate * grad_weights`."""
+    `self.weights = self.weights - self.learning_rate * grad_weights` ("" if none)."""
     for n in ast.walk(backward):
-        if isinstance(n, ast.Assign | ast.AugAssign):
-            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
-            if any(isinstance(t, ast.Attribute) and t.attr == weight for t in targets):
-                for m in ast.walk(n.value):
-                    if isinstance(m, ast.Name) and m.id != "self":
-                        return m.id
+        targets = n.targets if isinstance(n, ast.Assign) else []
+        if isinstance(n, ast.AugAssign):
+            targets = [n.target]
+        if not any(isinstance(t, ast.Attribute) and t.attr == attr for t in targets):
+            continue
+        value = n.value  # type: ignore[union-attr]
+        for m in ast.walk(value):
+            if not (isinstance(m, ast.BinOp) and isinstance(m.op, ast.Mult)):
+                continue
+            for rate, other in ((m.left, m.right), (m.right, m.left)):
+                named = rate.attr if isinstance(rate, ast.Attribute) else None
+                named = rate.id if isinstance(rate, ast.Name) else named
+                if named in rates and isinstance(other, ast.Name):
+                    return other.id
     return ""
 
 
@@ -206,7 +201,17 @@ def find(student: StudentFile, spec: NetworkSpec) -> LayerObjects | None:
         if layer is None:
             return None
         activations[act] = layer
-    return LayerObjects(dense[0], activations)
+    return LayerObjects(dense[0], activations, _one_example(student, dense[0]))
+
+
+def _one_example(student: StudentFile, dense: Dense) -> str:
+    """Why the dense layer takes one example at a time: its step moves the bias by the
+    output gradient itself, unsummed (a batch's would not fit the bias)."""
+    backward = student.functions[f"{dense.layer.name}.backward"]
+    grad = backward.params[1 if dense.layer.takes_input else 0].name
+    if dense.grads is None and dense.stepped[1] == grad:
+        return f"{dense.layer.name}.backward steps its bias by {grad} itself, unsummed"
+    return ""
 
 
 def _layers(
@@ -312,7 +317,9 @@ def _backward(
     lines.append(f"    _g = {error}")
     for i in reversed(range(len(layers))):
         cls = layers[i][0]
-        call = f"_layers[{i}].backward({inputs[i] + ', ' if cls.takes_input else ''}_g)"
+        given = [inputs[i]] if cls.takes_input else []
+        given += ["_g", "1.0"] if cls.takes_rate else ["_g"]
+        call = f"_layers[{i}].backward({', '.join(given)})"
         lines.append(f"    _r = {call}")
         kept = f"_layers[{i}].{cls.input_gradient}" if cls.input_gradient else "None"
         lines.append(f"    _g = {kept} if _r is None else _r")

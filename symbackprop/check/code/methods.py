@@ -142,19 +142,24 @@ def per_example(student: StudentFile, key: str) -> str:
     return f"{method}'s docstring says it takes {said[0]}" if said else ""
 
 
-def _self_assigned(node: ast.FunctionDef) -> list[str]:
-    """The attributes a method assigns: `self.z1 = ...` -> z1."""
+def self_assigned(node: ast.FunctionDef, every: bool = False) -> list[str]:
+    """The attributes a method binds, in order: `self.z1 = ...` -> z1; with `every`, also
+    those it updates in place (`self.W -= ...`, `self.dinputs[mask] = 0`)."""
     out: list[str] = []
     for n in ast.walk(node):
-        if isinstance(n, ast.Assign):
-            for t in n.targets:
-                if (
-                    isinstance(t, ast.Attribute)
-                    and isinstance(t.value, ast.Name)
-                    and t.value.id == "self"
-                    and t.attr not in out
-                ):
-                    out.append(t.attr)
+        targets = n.targets if isinstance(n, ast.Assign) else []
+        if every and isinstance(n, ast.AugAssign | ast.AnnAssign):
+            targets = [n.target]
+        for t in targets:
+            while every and isinstance(t, ast.Subscript):
+                t = t.value
+            if (
+                isinstance(t, ast.Attribute)
+                and isinstance(t.value, ast.Name)
+                and t.value.id == "self"
+                and t.attr not in out
+            ):
+                out.append(t.attr)
     return out
 
 
@@ -168,12 +173,12 @@ def _state_and_grads(
         for name in profiles.conventional_names("forward"):
             key = f"{cls}.{name}"
             if key in student.functions:
-                for attr in _self_assigned(student.functions.node(key)):
+                for attr in self_assigned(student.functions.node(key)):
                     c = bind.canonical_value(attr, depth)
                     if c is not None and c[0] in "ZHY":
                         state.append(attr)
                 break
-    own = _self_assigned(student.functions.node(f"{cls}.{method}"))
+    own = self_assigned(student.functions.node(f"{cls}.{method}"))
     grads = [a for a in own if bind.canonical_gradient(a, depth)]
     return tuple(state), tuple(grads)
 

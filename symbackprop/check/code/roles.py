@@ -36,10 +36,15 @@ def find_function(
             if other in student.functions:
                 return student.functions[other]
         parts = components(student)
-        for other in wanted:
-            for key in student.functions.methods():
-                if key.endswith(f".{other}") and key.split(".")[0] not in parts:
-                    return student.functions[key]
+        # a class the others are built from is a layer: the network's methods come first
+        for layers in (False, True):
+            for other in wanted:
+                for key in student.functions.methods():
+                    if (
+                        key.endswith(f".{other}")
+                        and (key.split(".")[0] in parts) == layers
+                    ):
+                        return student.functions[key]
     if name in student.skipped_defs:
         raise UserError(f"{student.path}: {student.skipped_defs[name]}")
     defined = ", ".join(sorted(student.functions)) or "none"

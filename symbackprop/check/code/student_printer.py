@@ -3,9 +3,9 @@ the reshapes of their layouts (AsRow, AsColumn, Ravel). No SymPy where the rules
 
 from __future__ import annotations
 
+from ...derive import numeric as N
 from ...derive import program as P
 from ...printing.program import PrintedRules, ProgramPrinter
-from ...spec import registry
 from .layout import Layout
 from .reshapes import AsColumn, AsRow, Ravel
 
@@ -42,10 +42,7 @@ class StudentPrinter(ProgramPrinter):
         if isinstance(node, AsRow | AsColumn | Ravel | P.SumSamples):
             # postfix forms need no parentheses: x[None, :], x.ravel(), x.sum(axis=0)
             return self.expr(node)
-        if (
-            isinstance(node, P.Activate)
-            and registry.activation(node.activation).is_identity
-        ):
+        if isinstance(node, P.Activate) and N.is_identity(node.rule):
             return self._operand(node.arg)
         return super()._operand(node)
 

@@ -226,7 +226,7 @@ def _is_identity(prog: P.Program) -> bool:
     """The output layer's act(z) = z, read off the program's own rule (no SymPy needed)."""
     step = prog.step(names.activation(prog.depth, prog.depth))
     assert isinstance(step.expr, P.Activate)
-    return N.as_tree(step.expr.rule) == ("sym", names.RULE_Z)
+    return N.is_identity(step.expr.rule)
 
 
 _KEPT: dict[tuple[int, int, bool], tuple[Truth, list[Probe]]] = {}
