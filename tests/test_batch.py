@@ -143,6 +143,29 @@ def test_a_grade_file_that_cannot_be_written_is_refused_before_checking(
     assert "--csv" in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("flag", "name"), [("--csv", "mine.csv"), ("--report", "mine.html")]
+)
+def test_a_file_symbackprop_did_not_write_is_kept_unless_forced(
+    tmp_path: Path, flag: str, name: str
+) -> None:
+    root = tmp_path / "class"
+    root.mkdir()
+    shutil.copy(STUDENTS / "correct.py", root / "alice.py")
+    mine = tmp_path / name
+    mine.write_text("the TA's own notes\n")
+    out = run_cli("check-code", str(root), flag, str(mine))
+    assert out.returncode == 2 and out.stdout == ""
+    assert "was not written by symbackprop" in out.stderr and "--force" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert mine.read_text() == "the TA's own notes\n"
+    # our own file of an earlier run is replaced; --force replaces the TA's
+    assert run_cli("check-code", str(root), flag, str(mine), "--force").returncode == 0
+    written = mine.read_text()
+    assert written != "the TA's own notes\n"
+    assert run_cli("check-code", str(root), flag, str(mine)).returncode == 0
+
+
 def test_feedback_levels_hide_the_answer_on_request() -> None:
     seed = str(ROOT / "symbackprop" / "data" / "notebook_221_relu.txt")
     full = run_cli("check-code", seed).stdout
@@ -171,6 +194,9 @@ def test_a_zip_export_is_a_class_and_leaves_nothing_behind(tmp_path: Path) -> No
         z.write(STUDENTS / "correct.py", "submissions/alice/hw.py")
         z.write(STUDENTS / "missing_mask.py", "submissions/bob/hw.py")
         z.write(STUDENTS / "correct_in_out.ipynb", "submissions/carol/hw.ipynb")
+        # a second notebook in carol's folder, and a file that is not a notebook
+        z.writestr("submissions/carol/scratch.ipynb", "{not json")
+        z.writestr("submissions/dave.ipynb", "{not json")
     temporary = tmp_path / "tmp"
     temporary.mkdir()
     out = subprocess.run(
@@ -181,10 +207,19 @@ def test_a_zip_export_is_a_class_and_leaves_nothing_behind(tmp_path: Path) -> No
         env=dict(os.environ, TMPDIR=str(temporary)),
     )
     *rows, totals = [json.loads(line) for line in out.stdout.splitlines()]
-    assert [r["submission"] for r in rows] == ["alice", "bob", "carol"]
-    assert [r["ok"] for r in rows] == [True, False, True]
-    assert totals["statuses"] == {"ok": 2, "wrong": 1}
+    assert [r["submission"] for r in rows] == ["alice", "bob", "carol", "dave"]
+    assert [r["ok"] for r in rows] == [True, False, True, False]
+    assert totals["statuses"] == {"ok": 2, "wrong": 1, "error": 1}
     assert list(temporary.iterdir()) == []  # the unpacked export is removed
+    # files are named as they are in the export, never by the temporary copy
+    assert rows[0]["file"] == f"{export}: submissions/alice/hw.py"
+    assert rows[3]["error"].startswith(f"{export}: submissions/dave.ipynb: not a valid")
+    assert str(temporary) not in out.stdout
+    # the folder with two notebooks: which was checked, and why
+    assert (
+        "the first of 2 .ipynb files in the folder (also scratch.ipynb)"
+        in rows[2]["chosen"]
+    )
 
 
 def test_a_zip_member_outside_the_archive_is_refused(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
 from symbackprop.emit.trainer import load_trainer
 
@@ -251,3 +252,17 @@ def test_emitting_the_seed_document_derives_once(
     assert cli_module.main(["emit", "latex", "-o", str(tmp_path / "d.tex")]) == 0
     assert made == ["net_2_2_1"]  # the proof's own and the checker's truth came from it
     assert "Checking the notebook" in (tmp_path / "d.tex").read_text(encoding="utf-8")
+
+
+def test_a_wrong_check_on_the_default_network_says_how_to_name_another() -> None:
+    seed = (
+        Path(__file__).resolve().parent.parent
+        / "symbackprop/data/notebook_221_relu.txt"
+    )
+    plain = run_cli("check-code", str(seed))
+    assert plain.returncode == 1
+    assert (
+        "checked against the default network, the seed notebook's 2-2-1" in plain.stdout
+    )
+    named = run_cli("check-code", str(seed), "--layers", "2,2,1")
+    assert named.returncode == 1 and "default network" not in named.stdout

@@ -17,7 +17,7 @@ import tempfile
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,28 @@ class Submission:
 
     name: str
     path: Path | None
+    # the file as the TA knows it (`class/frank/hw.ipynb`, `export.zip: dave.ipynb`)
+    shown: str = ""
+    # why this file and not another of the student's folder ("" when it had one)
+    chosen: str = ""
+
+
+@dataclass(frozen=True)
+class Root:
+    """A path the TA gave, or the folder a .zip of theirs was unpacked to (`archive`)."""
+
+    path: Path
+    archive: str = ""
+    inside: str = (
+        ""  # the archive's folder this root is (`submissions`), "" for its top
+    )
+
+    def shown(self, path: Path) -> str:
+        """A file under this root as the TA knows it."""
+        if not self.archive:
+            return str(path)
+        parts = [self.inside, path.relative_to(self.path).as_posix()]
+        return f"{self.archive}: {'/'.join(p for p in parts if p and p != '.')}"
 
 
 # folders an export or an editor adds that are nobody's submission
@@ -55,8 +77,9 @@ def _visible(path: Path) -> bool:
     return not any(p.startswith(".") or p in _NOT_SUBMISSIONS for p in path.parts)
 
 
-def _in_folder(folder: Path) -> Path | None:
-    """The file checked for a student's folder: a notebook first, then .py, then text."""
+def _in_folder(folder: Path) -> tuple[Path | None, str]:
+    """The file checked for a student's folder (a notebook first, then .py, then text), and
+    why that one when the folder holds several of its kind."""
     files = [
         f
         for f in sorted(folder.rglob("*"))
@@ -65,26 +88,37 @@ def _in_folder(folder: Path) -> Path | None:
         and _visible(f.relative_to(folder))
     ]
     for suffix in SUFFIXES:
-        for f in files:
-            if f.suffix.lower() == suffix:
-                return f
-    return None
+        same = [f for f in files if f.suffix.lower() == suffix]
+        if same:
+            why = ""
+            if len(same) > 1:
+                others = ", ".join(f.relative_to(folder).as_posix() for f in same[1:4])
+                why = (
+                    f"checked {same[0].relative_to(folder).as_posix()}, the first of "
+                    f"{len(same)} {suffix} files in the folder (also {others}"
+                    f"{', ...' if len(same) > 4 else ''}): keep one per student"
+                )
+            return same[0], why
+    return None, ""
 
 
-def find_submissions(paths: list[Path]) -> list[Submission]:
-    """Every submission the paths name: files, and each file or folder inside a folder."""
+def find_submissions(roots: list[Root]) -> list[Submission]:
+    """Every submission the roots hold: files, and each file or folder inside a folder."""
     found: list[Submission] = []
-    for path in paths:
+    for root in roots:
+        path = root.path
         if path.is_file():
-            found.append(Submission(path.stem, path))
+            found.append(Submission(path.stem, path, root.shown(path)))
         elif path.is_dir():
             for child in sorted(path.iterdir()):
                 if not _visible(Path(child.name)):
                     continue
                 if child.is_file() and child.suffix.lower() in SUFFIXES:
-                    found.append(Submission(child.stem, child))
+                    found.append(Submission(child.stem, child, root.shown(child)))
                 elif child.is_dir():
-                    found.append(Submission(child.name, _in_folder(child)))
+                    file, why = _in_folder(child)
+                    shown = root.shown(file) if file is not None else ""
+                    found.append(Submission(child.name, file, shown, why))
         else:
             raise UserError(f"{path}: no such file or folder")
     if not found:
@@ -96,12 +130,12 @@ def find_submissions(paths: list[Path]) -> list[Submission]:
     for sub in found:
         seen[sub.name] += 1
         name = sub.name if seen[sub.name] == 1 else f"{sub.name} ({seen[sub.name]})"
-        unique.append(Submission(inert(name, 200), sub.path))
+        unique.append(replace(sub, name=inert(name, 200)))
     return unique
 
 
 @contextlib.contextmanager
-def unpacked(paths: list[Path]) -> Iterator[list[Path]]:
+def unpacked(paths: list[Path]) -> Iterator[list[Root]]:
     """The paths with every .zip export (Gradescope, Canvas, Moodle) unpacked into a temporary
     folder, removed afterwards. Members outside the archive's folder, links and archives
     larger than MAX_ARCHIVE_BYTES unpacked are refused in one line."""
@@ -113,11 +147,12 @@ def unpacked(paths: list[Path]) -> Iterator[list[Path]]:
                 _unzip(path, folder)
                 entries = [e for e in folder.iterdir() if _visible(Path(e.name))]
                 # an export that holds one folder of submissions: that folder is the class
-                out.append(
-                    entries[0] if len(entries) == 1 and entries[0].is_dir() else folder
-                )
+                if len(entries) == 1 and entries[0].is_dir():
+                    out.append(Root(entries[0], str(path), entries[0].name))
+                else:
+                    out.append(Root(folder, str(path)))
             else:
-                out.append(path)
+                out.append(Root(path))
         yield out
 
 
@@ -160,17 +195,20 @@ def check_one(
     """One row: the submission's report, or its error (a file that cannot be read or bound).
 
     `options`: run_check's (default: the forked workers' `_OPTIONS`); `shown`: the path its
-    messages name instead of `sub.path` (a worker's private copy of the file)."""
+    messages name instead of `sub.path` (a worker's private copy of the file; else the
+    submission's own `shown`)."""
     if sub.path is None:
         return error_row(sub.name, "no .py, .ipynb or text export in the folder", 2)
+    # the file as the TA knows it, not a worker's copy or a temporary unpacked one
+    told = {"file": shown or sub.shown or str(sub.path)}
+    if sub.chosen:
+        told["chosen"] = sub.chosen
     try:
         result = run_check(sub.path, **(_OPTIONS if options is None else options))
     except UserError as exc:
-        message = exc.message
-        if shown is not None:
-            message = message.replace(str(sub.path), shown)
-        return error_row(sub.name, message, exc.exit_code)
-    return {"submission": sub.name, **result.report}
+        message = exc.message.replace(str(sub.path), told["file"])
+        return {**error_row(sub.name, message, exc.exit_code), **told}
+    return {"submission": sub.name, **told, **result.report}
 
 
 def error_row(name: str, message: str, code: int) -> dict[str, Any]:
@@ -371,17 +409,20 @@ def human_line(row: dict[str, Any], width: int) -> str:
     score = f"{_number(row['score'])}/{_number(row['max_score'])}".rjust(7)
     if "error" in row:
         return f"{name}  {score}  ERROR  {row['error']}"
+    chosen = f" ({row['chosen']})" if row.get("chosen") else ""
     if row["ok"]:
-        return f"{name}  {score}  ok"
+        return f"{name}  {score}  ok{chosen}"
     parts = parts_of(row)
-    bad = [
-        f"{n} [{', '.join(p['diagnoses']) or p['status']}]"
+    bad = [  # a part's diagnoses when it has them (--feedback verdict shows none)
+        f"{n} [{', '.join(p['diagnoses'])}]" if p["diagnoses"] else n
         for n, p in parts.items()
         if p["status"] not in ("ok", NOT_CHECKED)
     ]
     why = next((p["message"] for p in parts.values() if _errs(p)), "")
-    return f"{name}  {score}  WRONG  {', '.join(bad)}" + (
-        f" ({inert(why, 120)})" if why else ""
+    return (
+        f"{name}  {score}  WRONG  {', '.join(bad)}"
+        + (f" ({inert(why, 120)})" if why else "")
+        + chosen
     )
 
 

@@ -27,7 +27,7 @@ from ...spec import NetworkSpec
 from ..inert import inert
 from .batch import STATUSES, Submission, check_one, error_row
 from .load import MAX_BYTES, read_student_file
-from .result import CODE_ORDER
+from .result import CODE_ORDER, NOT_CHECKED
 from .sandbox import SIGNAL_POLL, choose_sandbox
 
 INSTALL_DASK = "pip install 'symbackprop[dask]'"
@@ -53,6 +53,7 @@ class Task:
     options: dict[str, Any]
     sandbox: str  # as asked for: auto, bwrap or process (resolved on the worker)
     version: str
+    chosen: str = ""  # why this file of the student's folder (Submission.chosen)
 
 
 def run_task(task: Task) -> str:
@@ -87,7 +88,8 @@ def _check_here(task: Task) -> dict[str, Any]:
         path = Path(folder) / name
         path.write_bytes(task.content)
         options = {**task.options, "spec": task.spec, "sandbox": mode}
-        return check_one(Submission(task.name, path), options, shown=task.shown)
+        made = Submission(task.name, path, chosen=task.chosen)
+        return check_one(made, options, shown=task.shown)
 
 
 def check_on_cluster(
@@ -173,11 +175,12 @@ def _send(
         sub.name,
         sub.path.name,
         content,
-        str(sub.path),
+        sub.shown or str(sub.path),
         spec,
         dict(options),
         sandbox,
         __version__,
+        sub.chosen,
     )
     return client.submit(run_task, task, pure=False)
 
@@ -208,11 +211,16 @@ def _collect(
     try:
         if not isinstance(text, str) or len(text) > MAX_ROW_CHARS:
             raise ValueError("not a row's JSON text")
-        return valid_row(json.loads(text), sub.name, spec, sandbox)
+        row = valid_row(json.loads(text), sub.name, spec, sandbox)
     except ValueError as exc:  # json.JSONDecodeError is one
         return error_row(
             sub.name, f"the Dask worker sent back an invalid row ({exc})", EXIT_INTERNAL
         )
+    # which file it was, as the client knows it: never the worker's word
+    told = {"file": sub.shown or str(sub.path)}
+    if sub.chosen:
+        told["chosen"] = sub.chosen
+    return {"submission": row.pop("submission"), **told, **row}
 
 
 def valid_row(value: Any, name: str, spec: NetworkSpec, sandbox: str) -> dict[str, Any]:
@@ -221,6 +229,9 @@ def valid_row(value: Any, name: str, spec: NetworkSpec, sandbox: str) -> dict[st
     row = _object(value, "the row")
     if row.get("submission") != name:
         raise ValueError("it names another submission")
+    told = {k: row.pop(k) for k in ("file", "chosen") if k in row}
+    if not all(isinstance(v, str) for v in told.values()):
+        raise ValueError("its file or chosen field is not text")
     if "error" in row:
         _keys(row, ERROR_KEYS, "the error row")
         code = row["exit_code"]
@@ -246,10 +257,30 @@ def valid_row(value: Any, name: str, spec: NetworkSpec, sandbox: str) -> dict[st
         raise ValueError("its gradients are not the network's parameters")
     parts = {n: _part(p, n) for n, p in gradients.items()}
     forward = _part(row.get("forward"), "forward")
-    if row["ok"] and not all(p["status"] == "ok" for p in [forward, *parts.values()]):
+    others = {  # a (loss, grads) function's loss part, and each layer function's parts
+        **({"loss": _part(row["loss"], "loss")} if "loss" in row else {}),
+        **{
+            f"layers {n}": _part(p, n)
+            for n, p in _object(row.get("layers", {}), "its layers").items()
+        },
+    }
+    # ok: every gradient and layer part ok; a forward or loss not checked does not count
+    optional = [forward, *(p for n, p in others.items() if n == "loss")]
+    must = [*parts.values(), *(p for n, p in others.items() if n != "loss")]
+    if row["ok"] and not (
+        all(p["status"] == "ok" for p in must)
+        and all(p["status"] in ("ok", NOT_CHECKED) for p in optional)
+    ):
         raise ValueError("it is ok with a part that is not")
     checked = {k: _inert_all(v) for k, v in row.items()}
-    return {**checked, "forward": forward, "gradients": parts}
+    out = {**checked, "forward": forward, "gradients": parts}
+    if "loss" in others:
+        out["loss"] = others["loss"]
+    if "layers" in row:
+        out["layers"] = {
+            n[len("layers ") :]: p for n, p in others.items() if n != "loss"
+        }
+    return out
 
 
 def _object(value: Any, what: str) -> dict[str, Any]:

@@ -93,7 +93,9 @@ def gradient_candidates(
                 [a.T for a in arrays],
             )
     if weight and truth.spec.l2:
-        yield from _penalty_candidates(truth.spec.l2, probes, layout, name, correct)
+        yield from _penalty_candidates(
+            truth.spec.l2, probes, layout, name, correct, truth.spec.reduction
+        )
     if weight:
         for product in _products(layer_of(name), truth.depth):
             try:
@@ -106,8 +108,28 @@ def gradient_candidates(
             yield Candidate(codes, form.expr(product), arrays)
 
 
+# what a data term off by the batch size means, by the spec's reduction
+_DATA_TERM = {
+    (
+        "1/N times",
+        "sum",
+    ): ": you averaged over the batch where the loss sums; use a sum, "
+    "or check with --reduction mean if your course defines the loss as a mean",
+    (
+        "N times",
+        "mean",
+    ): ": you summed over the batch where the loss is a mean (reduction "
+    "mean); divide by N",
+}
+
+
 def _penalty_candidates(
-    l2: float, probes: list[Probe], layout: Layout, name: str, correct: list[np.ndarray]
+    l2: float,
+    probes: list[Probe],
+    layout: Layout,
+    name: str,
+    correct: list[np.ndarray],
+    reduction: str = "sum",
 ) -> list[Candidate]:
     """The L2 term at half or twice its strength, and the data term alone off by the batch
     size (a missing 1/m with the penalty added correctly)."""
@@ -129,7 +151,8 @@ def _penalty_candidates(
         out.append(
             Candidate(
                 (dx.SCALED,),
-                f"the data term {words} the correct one (the L2 term right)",
+                f"the data term {words} the correct one (the L2 term right)"
+                + _DATA_TERM.get((words, reduction), ""),
                 arrays,
                 scalable=False,
             )
