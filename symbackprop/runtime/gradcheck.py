@@ -37,7 +37,7 @@ def gradcheck(
                 worst = np.inf
         flat = params[name].reshape(-1)
         picks = rng.choice(flat.size, size=min(entries, flat.size), replace=False)
-        for i in picks:
+        for i in np.sort(picks):  # random entries, printed in order
             old = flat[i]
             flat[i] = old + 1e-6
             up = loss(params, X, y)

@@ -248,7 +248,8 @@ def _run(args: Options) -> int:
             worst = gradcheck(params, X, y)
         verdict = "passed" if worst < GRADCHECK_THRESHOLD else "FAILED"
         print(
-            f"gradcheck {verdict}: max rel. error {worst:.1e} (threshold {GRADCHECK_THRESHOLD:.0e})"
+            f"gradcheck {verdict}: max rel. error {worst:.1e} beyond the rounding noise "
+            f"(threshold {GRADCHECK_THRESHOLD:.0e})"
         )
         return 0 if worst < GRADCHECK_THRESHOLD else 1
     state = init_state(
