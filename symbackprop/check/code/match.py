@@ -137,6 +137,7 @@ def match(
 ) -> Match | None:
     """The candidate explains the student when it does at every probe, up to one factor rule."""
     factors = []
+    zero = []  # probes where both are zero (a layer dead at that point): any factor fits
     for s, c, n in zip(student, candidate.arrays, ns, strict=True):
         if c is None:
             if isinstance(s, CallOutcome) and s.state == "raised":
@@ -147,10 +148,14 @@ def match(
         s2 = fit(s, c)
         if s2 is None:
             return None
+        if not np.any(c) and float(np.max(np.abs(s2), initial=0.0)) <= ATOL:
+            zero.append((n, 1.0))
+            continue
         f = ratio(s2, c)
         if f is None:
             return None
         factors.append((n, f))
+    factors = factors or zero
     if not factors:
         return None
     found = classify(factors, candidate.scalable)

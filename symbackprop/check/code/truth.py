@@ -37,6 +37,9 @@ ONE_EXAMPLE_POINTS = 12
 # could flip a sign between the student's arithmetic and ours (a fixed margin fails wide layers)
 KINK_MARGIN = 1e-6
 _SCRATCH = "_check_code_value"  # the name a single evaluated node is stored under
+# sigmoid probabilities this close to 0 or 1 are redrawn, for the first attempts of a point
+PROBABILITY_MARGIN = 1e-6
+SATURATED_ATTEMPTS = 1000
 
 Arrays = dict[str, np.ndarray]
 
@@ -206,6 +209,8 @@ def make_probes(
                 finite = all(np.isfinite(v).all() for v in fwd.values())  # wide softmax
                 if (
                     finite
+                    # the first half of the attempts keep sigmoid probabilities off 0 and 1
+                    and (_attempt >= SATURATED_ATTEMPTS or not _saturated(spec, fwd))
                     and all(
                         np.min(np.abs(z)) > KINK_MARGIN * np.max(np.abs(z)) for z in zs
                     )
@@ -220,6 +225,16 @@ def make_probes(
                 )
             probes.append(_probe(truth, params, X, y, fwd))
     return probes
+
+
+def _saturated(spec: NetworkSpec, fwd: Arrays) -> bool:
+    """Whether a sigmoid output's probabilities come within PROBABILITY_MARGIN of 0 or 1,
+    where a course's dA = -(Y/A - (1-Y)/(1-A)) divides by zero or loses its digits (a wide
+    layer's always do: then they are drawn anyway, after SATURATED_ATTEMPTS)."""
+    if registry.loss(spec.loss).output != "sigmoid":
+        return False
+    Y = fwd[names.OUTPUTS]
+    return bool(np.any((Y < PROBABILITY_MARGIN) | (Y > 1 - PROBABILITY_MARGIN)))
 
 
 def _is_identity(prog: P.Program) -> bool:
