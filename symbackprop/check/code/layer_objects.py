@@ -216,29 +216,26 @@ def _one_example(student: StudentFile, dense: Dense) -> str:
 
 def _layers(
     objects: LayerObjects, spec: NetworkSpec
-) -> list[tuple[LayerClass, str, str]]:
-    """Each layer of the spec's network: its class, its constructor's arguments, and what it
-    outputs (a dense layer Z1, an activation H1 or Y); an identity activation has none."""
-    d = objects.dense
-    out: list[tuple[LayerClass, str, str]] = []
+) -> list[tuple[LayerClass, tuple[int, int] | None, str]]:
+    """Each layer of the spec's network: its class, a dense layer's (fan-in, units), and what
+    it outputs (a dense layer Z1, an activation H1 or Y); an identity activation has none."""
+    out: list[tuple[LayerClass, tuple[int, int] | None, str]] = []
     for k in range(1, spec.depth + 1):
-        args = [str(spec.layers[k - 1]), str(spec.layers[k])]
-        if d.rate_parameter:
-            args.append(f"{d.rate_parameter}=1.0")
-        if d.penalty:
-            args.append(f"{d.penalty}={d.penalty}")
-        out.append((d.layer, ", ".join(args), names.pre_activation(k)))
+        sizes = (spec.layers[k - 1], spec.layers[k])
+        out.append((objects.dense.layer, sizes, names.pre_activation(k)))
         act = spec.activations[k - 1]
         if act in objects.activations:
-            out.append((objects.activations[act], "", names.activation(k, spec.depth)))
+            out.append(
+                (objects.activations[act], None, names.activation(k, spec.depth))
+            )
     return out
 
 
 def network_text(objects: LayerObjects, spec: NetworkSpec) -> str:
     """`layers = [Dense(2, 2), ReLU(), Dense(2, 1)]`: what the adapters build, for the notes."""
     shown = [
-        f"{c.name}({', '.join(a.split(', ')[:2]) if a else ''})"
-        for c, a, _ in _layers(objects, spec)
+        f"{c.name}({', '.join(map(str, sizes or ()))})"
+        for c, sizes, _ in _layers(objects, spec)
     ]
     return f"{LAYERS} = [{', '.join(shown)}]"
 
@@ -258,8 +255,13 @@ def _build(objects: LayerObjects, spec: NetworkSpec, extra: str) -> str:
     lines = [f"def {ADAPTER_PREFIX}network({PARAMS_ARGUMENT}{extra}):"]
     made = []
     k = 0
-    for i, (cls, args, _) in enumerate(_layers(objects, spec)):
-        lines.append(f"    _l{i} = {cls.name}({args})")
+    for i, (cls, sizes, _) in enumerate(_layers(objects, spec)):
+        args = [str(n) for n in sizes or ()]
+        if sizes and d.rate_parameter:
+            args.append(f"{d.rate_parameter}=1.0")
+        if sizes and d.penalty:
+            args.append(f"{d.penalty}={d.penalty}")
+        lines.append(f"    _l{i} = {cls.name}({', '.join(args)})")
         if cls is d.layer:
             k += 1
             lines.append(
