@@ -448,3 +448,20 @@ def test_many_statements_load_in_linear_time(tmp_path: Path) -> None:
         == "W_2999 = np.array([[0.1, -0.2], [0.3, 0.4]]) * 0.01"
     )
     assert seconds < 15, seconds
+
+
+def test_a_notebook_whose_every_cell_has_a_syntax_error_says_so(tmp_path: Path) -> None:
+    cell = {
+        "cell_type": "code",
+        "source": ["import numpy as np\n", "def forward(X:\n", "    return X\n"],
+        "metadata": {},
+        "outputs": [],
+        "execution_count": 1,
+    }
+    notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = write(tmp_path, "hw.ipynb", json.dumps(notebook))
+    done = cli(path)
+    assert done.returncode == 2 and done.stdout == ""
+    line = done.stderr.strip()
+    assert "\n" not in line and "every cell has a syntax error" in line
+    assert "line 2: SyntaxError: '(' was never closed" in line

@@ -117,6 +117,11 @@ def read_student_file(path: Path) -> StudentFile:
         ]
         Filter(student, parsed).run()
         del parsed  # freed by reference counting, before the collector is back
+    if not student.statements and student.syntax_errors:
+        raise UserError(
+            f"{path}: no code could be read, every cell has a syntax error; the first: "
+            f"{student.syntax_errors[0]}"
+        )
     if not student.statements:
         raise UserError(
             f"{path}: no Python code found (no imports, functions or assignments)"
