@@ -264,3 +264,38 @@ def test_a_worker_that_dies_loses_no_row(monkeypatch: pytest.MonkeyPatch) -> Non
     assert (
         rows[1]["pid"] == _PARENT[0]
     )  # b was checked again, here, after its worker died
+
+
+def test_links_and_odd_names_in_a_class_folder(tmp_path: Path) -> None:
+    """A link in the class folder is not followed (it could bring in any file the TA can
+    read); a second notebook's name, escape codes and all, reaches the terminal inert; an
+    error row still says which of a student's files was checked."""
+    root = tmp_path / "class"
+    (root / "zoe").mkdir(parents=True)
+    secret = tmp_path / "solution.py"
+    shutil.copy(STUDENTS / "correct.py", secret)
+    (root / "eve.py").symlink_to(secret)
+    (root / "zoe" / "Untitled.ipynb").write_text("{not json")
+    odd = "z\x1b[31mRED\x1b[0m\nmallory    5 of 5  ok.ipynb"
+    (root / "zoe" / odd).write_text("{}")
+    out = run_cli("check-code", str(root))
+    lines = out.stdout.splitlines()
+    eve = next(line for line in lines if line.startswith("eve"))
+    assert "ERROR" in eve and "is a link: not followed" in eve
+    zoe = next(line for line in lines if line.startswith("zoe"))
+    assert "ERROR" in zoe and "checked Untitled.ipynb, the first of 2 .ipynb" in zoe
+    assert "\x1b" not in out.stdout and not any(x.startswith("mallory") for x in lines)
+
+
+def test_grade_files_that_would_block_or_clash_are_refused(tmp_path: Path) -> None:
+    root = tmp_path / "class"
+    root.mkdir()
+    shutil.copy(STUDENTS / "correct.py", root / "alice.py")
+    fifo = tmp_path / "grades.csv"
+    os.mkfifo(fifo)
+    out = run_cli("check-code", str(root), "--csv", str(fifo))
+    assert out.returncode == 2 and "not a regular file" in out.stderr
+    same = tmp_path / "both.out"
+    out = run_cli("check-code", str(root), "--csv", str(same), "--report", str(same))
+    assert out.returncode == 2 and "name the same file" in out.stderr
+    assert not same.exists()

@@ -463,5 +463,5 @@ def test_a_notebook_whose_every_cell_has_a_syntax_error_says_so(tmp_path: Path) 
     done = cli(path)
     assert done.returncode == 2 and done.stdout == ""
     line = done.stderr.strip()
-    assert "\n" not in line and "every cell has a syntax error" in line
+    assert "\n" not in line and "1 cell has a syntax error" in line
     assert "line 2: SyntaxError: '(' was never closed" in line

@@ -268,3 +268,26 @@ def test_a_valid_row_passes_with_its_text_made_inert() -> None:
     checked = dx.valid_row(row, "alice", default_spec(), "bwrap")
     assert checked["forward"]["message"] == "fine\\x1b[2J"
     assert checked["gradients"] == row["gradients"]
+
+
+def test_rows_with_loss_and_layer_parts_are_checked_like_the_others() -> None:
+    part = {"status": "ok", "diagnoses": [], "message": "fine", "max_rel_error": 0.0}
+    skipped = {**part, "status": "not_checked", "max_rel_error": None}
+    wrong = {**part, "status": "wrong", "diagnoses": ["scaled"]}
+    layers = {"affine_backward: dw": dict(part)}
+    # a file of layer functions alone: no gradients, forward not checked, its layers ok
+    alone = _report(forward=dict(skipped), gradients={}, layers=layers)
+    assert dx.valid_row(alone, "alice", default_spec(), "bwrap")["layers"] == layers
+    assert dx.valid_row(_report(loss=dict(part)), "alice", default_spec(), "bwrap")[
+        "loss"
+    ]
+    for forged in (
+        _report(
+            forward=dict(part), gradients={}, layers=layers
+        ),  # forward with nothing
+        _report(loss=dict(wrong)),  # ok with a wrong loss
+        _report(layers={"affine_backward: dw": dict(wrong)}),  # ok with a wrong layer
+        _report(file=3),  # the worker's word on which file it was
+    ):
+        with pytest.raises(ValueError):
+            dx.valid_row(forged, "alice", default_spec(), "bwrap")

@@ -146,3 +146,31 @@ def test_the_derivation_shows_the_penalty_where_it_belongs() -> None:
     assert r"X + 0.1 W^{(1)}" in tex
     assert r"dW^{(1)} &= dZ^{(1)\top}\,X + 0.1\,W^{(1)}" in tex
     assert "and adds the L2 penalty's $0.1 w^{(l)}_{ij}$ to each weight's" in tex
+
+
+def test_with_a_mean_the_penalty_stays_outside_the_1_over_m(tmp_path: Path) -> None:
+    """dW = 1/m dZ^T A + l2 W: the mean averages the data term only (the penalty is the
+    batch's), in the document's equations and in check-formulas' verdict on them."""
+    from dataclasses import replace
+
+    spec = replace(SPEC, reduction="mean")
+    built = trainer.build_trainer(spec)
+    tex = document.derivation_tex(built, "symbackprop pdf --l2 0.1", [], "rows")
+    assert r"dW^{(2)} &= \frac{1}{N}\,dZ^{(2)\top}\,H^{(1)} + 0.1\,W^{(2)}" in tex
+    text = answer("ok").replace("dZ2.T @ A1", "1/m * dZ2.T @ A1")
+    text = text.replace("dZ1.T @ X", "1/m * dZ1.T @ X")
+    text = text.replace("np.sum(dZ2", "1/m * np.sum(dZ2").replace(
+        "np.sum(dZ1", "1/m * np.sum(dZ1"
+    )
+    path = tmp_path / "mean.txt"
+    path.write_text(text)
+    cmd = [sys.executable, "-m", "symbackprop", "check-formulas", str(path), "--json"]
+    done = subprocess.run(
+        [*cmd, "--l2", "0.1", "--reduction", "mean", "--layout", "rows"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    report = json.loads(done.stdout)
+    assert report["ok"], report

@@ -49,6 +49,7 @@ class Submission:
     shown: str = ""
     # why this file and not another of the student's folder ("" when it had one)
     chosen: str = ""
+    problem: str = ""  # why there is no file to check (path None): a link, say
 
 
 @dataclass(frozen=True)
@@ -80,10 +81,11 @@ def _visible(path: Path) -> bool:
 def _in_folder(folder: Path) -> tuple[Path | None, str]:
     """The file checked for a student's folder (a notebook first, then .py, then text), and
     why that one when the folder holds several of its kind."""
-    files = [
+    files = [  # links are not followed: a link could bring in any file the TA can read
         f
         for f in sorted(folder.rglob("*"))
         if f.is_file()
+        and not f.is_symlink()
         and f.suffix.lower() in SUFFIXES
         and _visible(f.relative_to(folder))
     ]
@@ -92,9 +94,11 @@ def _in_folder(folder: Path) -> tuple[Path | None, str]:
         if same:
             why = ""
             if len(same) > 1:
-                others = ", ".join(f.relative_to(folder).as_posix() for f in same[1:4])
+                others = ", ".join(
+                    inert(f.relative_to(folder).as_posix(), 100) for f in same[1:4]
+                )
                 why = (
-                    f"checked {same[0].relative_to(folder).as_posix()}, the first of "
+                    f"checked {inert(same[0].relative_to(folder).as_posix(), 100)}, the first of "
                     f"{len(same)} {suffix} files in the folder (also {others}"
                     f"{', ...' if len(same) > 4 else ''}): keep one per student"
                 )
@@ -113,7 +117,12 @@ def find_submissions(roots: list[Root]) -> list[Submission]:
             for child in sorted(path.iterdir()):
                 if not _visible(Path(child.name)):
                     continue
-                if child.is_file() and child.suffix.lower() in SUFFIXES:
+                if child.is_symlink():
+                    why = (
+                        f"{inert(child.name, 200)} is a link: not followed, not checked"
+                    )
+                    found.append(Submission(child.stem, None, problem=why))
+                elif child.is_file() and child.suffix.lower() in SUFFIXES:
                     found.append(Submission(child.stem, child, root.shown(child)))
                 elif child.is_dir():
                     file, why = _in_folder(child)
@@ -198,17 +207,32 @@ def check_one(
     messages name instead of `sub.path` (a worker's private copy of the file; else the
     submission's own `shown`)."""
     if sub.path is None:
-        return error_row(sub.name, "no .py, .ipynb or text export in the folder", 2)
-    # the file as the TA knows it, not a worker's copy or a temporary unpacked one
-    told = {"file": shown or sub.shown or str(sub.path)}
-    if sub.chosen:
-        told["chosen"] = sub.chosen
+        return error_row(
+            sub.name, sub.problem or "no .py, .ipynb or text export in the folder", 2
+        )
     try:
         result = run_check(sub.path, **(_OPTIONS if options is None else options))
     except UserError as exc:
-        message = exc.message.replace(str(sub.path), told["file"])
-        return {**error_row(sub.name, message, exc.exit_code), **told}
-    return {"submission": sub.name, **told, **result.report}
+        return submission_error(sub, exc.message, exc.exit_code, shown)
+    return {"submission": sub.name, **told(sub, shown), **result.report}
+
+
+def told(sub: Submission, shown: str | None = None) -> dict[str, str]:
+    """The row's `file`, as the TA knows it (not a worker's copy or a temporary unpacked
+    one), and why it was chosen when the student's folder held several."""
+    out = {"file": shown or sub.shown or str(sub.path)}
+    if sub.chosen:
+        out["chosen"] = sub.chosen
+    return out
+
+
+def submission_error(
+    sub: Submission, message: str, code: int, shown: str | None = None
+) -> dict[str, Any]:
+    """The error row of a submission's file, its path in the message as the TA knows it."""
+    fields = told(sub, shown)
+    message = message.replace(str(sub.path), fields["file"])
+    return {**error_row(sub.name, message, code), **fields}
 
 
 def error_row(name: str, message: str, code: int) -> dict[str, Any]:
@@ -407,9 +431,9 @@ def human_line(row: dict[str, Any], width: int) -> str:
     """`alice   5/5  ok` or `bob     3/5  WRONG  W1 [missing_activation_mask], b1 [...]`."""
     name = row["submission"].ljust(width)
     score = f"{_number(row['score'])}/{_number(row['max_score'])}".rjust(7)
-    if "error" in row:
-        return f"{name}  {score}  ERROR  {row['error']}"
     chosen = f" ({row['chosen']})" if row.get("chosen") else ""
+    if "error" in row:
+        return f"{name}  {score}  ERROR  {row['error']}{chosen}"
     if row["ok"]:
         return f"{name}  {score}  ok{chosen}"
     parts = parts_of(row)

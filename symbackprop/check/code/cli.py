@@ -264,9 +264,8 @@ def _default_network(args: argparse.Namespace) -> bool:
     """Whether no option named the network (the check used the seed's)."""
     from ...spec.flags import SPEC_FLAGS
 
-    return all(
-        getattr(args, flag, None) is None for flag in SPEC_FLAGS
-    ) and not getattr(args, "profile", None)
+    named = (*SPEC_FLAGS, "profile", "loss_formula", "activation_formula")
+    return all(not getattr(args, flag, None) for flag in named)
 
 
 # how each grade file symbackprop writes begins: a file that does not is someone else's
@@ -284,6 +283,10 @@ def _check_output_file(flag: str, path: Path, force: bool = False) -> None:
 
     if path.is_dir() or not path.parent.is_dir():
         raise UserError(f"{flag} {path}: not a file in an existing folder")
+    if (
+        path.exists() and not path.is_file()
+    ):  # a FIFO or a device would block or be lost
+        raise UserError(f"{flag} {path}: not a regular file; write to a file")
     if force or not path.exists():
         return
     try:
@@ -328,6 +331,8 @@ def _run_class(args: argparse.Namespace) -> int:
         _check_output_file("--csv", args.csv, args.force)
     if args.report:
         _check_output_file("--report", args.report, args.force)
+    if args.csv and args.report and args.csv.resolve() == args.report.resolve():
+        raise UserError(f"--csv and --report name the same file, {args.csv}; give two")
     spec = spec_from_args(args)
     points = grades.parse_points(args.points, grades.part_names(spec.param_names))
     with batch.unpacked(args.files) as paths:

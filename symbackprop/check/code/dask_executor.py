@@ -25,7 +25,7 @@ from ... import __version__, interrupt
 from ...errors import UserError
 from ...spec import NetworkSpec
 from ..inert import inert
-from .batch import STATUSES, Submission, check_one, error_row
+from .batch import STATUSES, Submission, check_one, error_row, submission_error
 from .load import MAX_BYTES, read_student_file
 from .result import CODE_ORDER, NOT_CHECKED
 from .sandbox import SIGNAL_POLL, choose_sandbox
@@ -169,8 +169,9 @@ def _send(
         try:  # the loader's own message for it, and nothing of the student's runs here
             read_student_file(sub.path)
         except UserError as exc:
-            return error_row(sub.name, exc.message, exc.exit_code)
-        return error_row(sub.name, f"{sub.path}: the file changed while it was read", 2)
+            return submission_error(sub, exc.message, exc.exit_code)
+        changed = f"{sub.path}: the file changed while it was read"
+        return submission_error(sub, changed, 2)
     task = Task(
         sub.name,
         sub.path.name,
@@ -253,10 +254,15 @@ def valid_row(value: Any, name: str, spec: NetworkSpec, sandbox: str) -> dict[st
             f"it ran in sandbox {inert(row['sandbox'], 40)}, not {expected}"
         )
     gradients = _object(row.get("gradients"), "its gradients")
-    if set(gradients) != set(spec.param_names):
+    layers_alone = not gradients and bool(
+        row.get("layers")
+    )  # a file of layer functions
+    if set(gradients) != set(spec.param_names) and not layers_alone:
         raise ValueError("its gradients are not the network's parameters")
     parts = {n: _part(p, n) for n, p in gradients.items()}
     forward = _part(row.get("forward"), "forward")
+    if layers_alone and forward["status"] != NOT_CHECKED:
+        raise ValueError("it has no gradients but a checked forward")
     others = {  # a (loss, grads) function's loss part, and each layer function's parts
         **({"loss": _part(row["loss"], "loss")} if "loss" in row else {}),
         **{

@@ -118,9 +118,11 @@ def read_student_file(path: Path) -> StudentFile:
         Filter(student, parsed).run()
         del parsed  # freed by reference counting, before the collector is back
     if not student.statements and student.syntax_errors:
+        count = len(student.syntax_errors)
         raise UserError(
-            f"{path}: no code could be read, every cell has a syntax error; the first: "
-            f"{student.syntax_errors[0]}"
+            f"{path}: no imports, functions or assignments could be read: {count} "
+            f"{'cell has a' if count == 1 else 'cells have'} syntax error"
+            f"{'' if count == 1 else 's'}; the first: {student.syntax_errors[0]}"
         )
     if not student.statements:
         raise UserError(

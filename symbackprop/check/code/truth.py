@@ -38,8 +38,9 @@ ONE_EXAMPLE_POINTS = 12
 KINK_MARGIN = 1e-6
 _SCRATCH = "_check_code_value"  # the name a single evaluated node is stored under
 # sigmoid probabilities this close to 0 or 1 are redrawn, for the first attempts of a point
+# (a wide input layer saturates at every draw: then its points are kept as they come)
 PROBABILITY_MARGIN = 1e-6
-SATURATED_ATTEMPTS = 1000
+SATURATED_ATTEMPTS = 20
 
 Arrays = dict[str, np.ndarray]
 
@@ -209,7 +210,7 @@ def make_probes(
                 finite = all(np.isfinite(v).all() for v in fwd.values())  # wide softmax
                 if (
                     finite
-                    # the first half of the attempts keep sigmoid probabilities off 0 and 1
+                    # the first attempts keep sigmoid probabilities off 0 and 1
                     and (_attempt >= SATURATED_ATTEMPTS or not _saturated(spec, fwd))
                     and all(
                         np.min(np.abs(z)) > KINK_MARGIN * np.max(np.abs(z)) for z in zs

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ....derive import program as P
+from ....derive.rules import W
 from ....spec import names
 from . import ast as A
-from .printer import program_tree, transpose
+from .printer import program_tree, rule_tree, transpose
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,18 @@ def course_tree(
     rename = course_names(prog)
     if kind in ("dW", "db"):
         step = prog.step(names.grad(("W" if kind == "dW" else "b") + str(layer)))
-        tree = program_tree(prog, step.expr, rename, inputs_first)
+        # an L2 penalty's term is the batch's, outside the mean's 1/m: dW = 1/m ... + 0.1 W
+        penalty = step.expr if isinstance(step.expr, P.PenaltyGrad) else None
+        data = penalty.arg if penalty is not None else step.expr
+        tree = program_tree(prog, data, rename, inputs_first)
         if inputs_first and kind == "dW":
             tree = transpose(tree)
         if mean:
             m = A.Name(batch_name(prog.layout))
             tree = A.Binary("matmul", A.Binary("/", A.Num(1.0), m), tree)
+        if penalty is not None:  # in the course's own W, whichever way it stores it
+            weight = A.Name(rename.get(penalty.weight.name, penalty.weight.name))
+            tree = A.Binary("+", tree, rule_tree(penalty.rule, {W: weight}))
         return tree
     if kind == "dZ":
         return program_tree(
