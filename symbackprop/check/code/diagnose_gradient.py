@@ -19,6 +19,7 @@ from .. import diagnoses as dx
 from .layout import Layout, is_weight, layer_of
 from .match import (
     Candidate,
+    batch_advice,
     benign_shape,
     factor_words,
     first_difference,
@@ -108,21 +109,6 @@ def gradient_candidates(
             yield Candidate(codes, form.expr(product), arrays)
 
 
-# what a data term off by the batch size means, by the spec's reduction
-_DATA_TERM = {
-    (
-        "1/N times",
-        "sum",
-    ): ": you averaged over the batch where the loss sums; use a sum, "
-    "or check with --reduction mean if your course defines the loss as a mean",
-    (
-        "N times",
-        "mean",
-    ): ": you summed over the batch where the loss is a mean (reduction "
-    "mean); divide by N",
-}
-
-
 def _penalty_candidates(
     l2: float,
     probes: list[Probe],
@@ -143,16 +129,17 @@ def _penalty_candidates(
         )
         for f, words in ((0.5, "half"), (2.0, "twice"), (0.0, "none of"))
     ]
-    for f, words in ((None, "N times"), (0, "1/N times")):
+    for f, factor in ((None, "N"), (0, "1/N")):
         arrays = [
             (c - t) * (p.n if f is None else 1 / p.n) + t
             for c, t, p in zip(correct, terms, probes, strict=True)
         ]
+        advice = batch_advice(factor, reduction)
         out.append(
             Candidate(
                 (dx.SCALED,),
-                f"the data term {words} the correct one (the L2 term right)"
-                + _DATA_TERM.get((words, reduction), ""),
+                f"the data term {factor} times the correct one (the L2 term right)"
+                + (f": {advice}" if advice else ""),
                 arrays,
                 scalable=False,
             )

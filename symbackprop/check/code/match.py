@@ -247,22 +247,26 @@ def first_difference(
     return worst, first
 
 
+def batch_advice(factor: str, reduction: str) -> str:
+    """What a gradient off by the batch size means for the loss's reduction ('' otherwise)."""
+    if factor.lstrip("-") == "1/N" and reduction == "sum":
+        return (
+            "you averaged over the batch (e.g. np.mean) where the loss sums over samples; use "
+            "a sum, or check with --reduction mean if your course defines the loss as a mean"
+        )
+    if factor.lstrip("-") == "N" and reduction == "mean":
+        return "you summed over the batch where the loss is a mean (reduction mean); divide by N"
+    return ""
+
+
 def factor_words(
     factor: str, reduction: str, ns: list[int], fixed_n: int | None = None
 ) -> str:
     """What a factor means: 1/N where the loss sums is a mean over the batch, and so on."""
     shown = sizes(ns)
-    if factor in ("1/N", "-1/N") and reduction == "sum":
-        return (
-            f"{factor} times the correct value at every point ({shown}): you "
-            "averaged over the batch (e.g. np.mean) where the loss sums over samples; use a "
-            "sum, or check with --reduction mean if your course defines the loss as a mean"
-        )
-    if factor in ("N", "-N") and reduction == "mean":
-        return (
-            f"{factor} times the correct value at every point ({shown}): you "
-            "summed over the batch where the loss is a mean (reduction mean); divide by N"
-        )
+    advice = batch_advice(factor, reduction)
+    if advice:
+        return f"{factor} times the correct value at every point ({shown}): {advice}"
     if factor == "-1":
         return "the correct value with the opposite sign at every point"
     words = f"{factor} times the correct value at every point ({shown})"
