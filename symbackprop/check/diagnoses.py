@@ -20,6 +20,7 @@ USES_ACTIVATION = "uses_activation_not_preactivation"
 ELEMENTWISE_PRODUCT = "elementwise_product"
 WRONG_AXIS = "wrong_axis"
 PENALTY_FACTOR = "penalty_factor"
+PROBABILITIES = "probabilities_for_logits"
 WRONG = "wrong"
 
 EXPLANATIONS: dict[str, str] = {
@@ -45,6 +46,10 @@ EXPLANATIONS: dict[str, str] = {
     PENALTY_FACTOR: "the L2 penalty's term in the weight gradient has the wrong factor: the "
     "penalty lambda/2 * sum(W**2) adds lambda * W; CS231n's reg * sum(W * W) adds 2 * reg * W, "
     "and deeplearning.ai's lambd/(2m) * sum adds lambd/m * W",
+    PROBABILITIES: "the output is softmax or sigmoid of the logits, where the spec's loss takes "
+    "the logits and applies that itself: return the logits, or check the code against an "
+    "output layer that applies it (--activations ...,softmax --loss cross_entropy, or "
+    "...,sigmoid --loss bce)",
     WRONG: "the values are wrong in a way that is not one of the common mistakes",
 }
 

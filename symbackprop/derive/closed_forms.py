@@ -77,7 +77,8 @@ def scalar_forms(
             sp.Add(*[W[i, j] * a[j] for j in range(rule.fan_in)], b[i])
             for i in range(rule.units)
         ]
-        hl = [rule.forward.xreplace({Z: zi}) for zi in zl]
+        vector = registry.activation(rule.activation).vector
+        hl = vector(zl) if vector else [rule.forward.xreplace({Z: zi}) for zi in zl]
         zs = _symbols([names.z_entry(k, i) for i in units])
         hs = _symbols([names.h_entry(k, i, depth) for i in units])
         definitions.update(zip(zs, zl, strict=True))
@@ -133,13 +134,16 @@ def closed_form_cost(spec: NetworkSpec) -> int:
     """A size estimate of all closed forms: parameters x outputs x the output's tree size.
 
     A unit's expression holds its fan-in copies of the layer below, each as many times as the
-    activation uses z (leaky_relu's alpha z + (1 - alpha) relu(z) uses it twice).
+    activation uses z (leaky_relu's alpha z + (1 - alpha) relu(z) uses it twice; softmax's
+    output reads every z of its layer).
     """
     size = 1
     for i, name in enumerate(spec.activations):
         uses = list(sp.preorder_traversal(activation_rule(name, spec.alpha)[0])).count(
             Z
         )
+        if registry.activation(name).vector:
+            uses *= spec.layers[i + 1]  # each output reads every unit's z
         size = spec.layers[i] * (size + 1) * (uses if i else 1)
     return spec.param_count * spec.layers[-1] * size
 

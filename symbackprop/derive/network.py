@@ -42,7 +42,7 @@ def derive(spec: NetworkSpec, closed_forms: bool | None = None) -> Derivation:
         scalar = scalar_forms(spec, rules, program)
         # expand decides equality for these; exp/log forms go to the numeric proof
         algebraic = link is None and not any(
-            r.forward.has(sp.exp, sp.log) for r in rules
+            r.vector or r.forward.has(sp.exp, sp.log) for r in rules
         )
         if closed_form_cost(spec) <= SYMBOLIC_PROOF_COST and algebraic:
             proven, total = symbolic = prove_symbolic(spec, program, scalar)

@@ -104,7 +104,8 @@ class OutputError:
 
 @dataclass(frozen=True)
 class Link:
-    """The loss's link (sigmoid or softmax) of the logits: the predicted probabilities."""
+    """An activation over each sample's units together (softmax): a logit loss's link giving
+    the predicted probabilities, or a softmax output layer; `kind` names the activation."""
 
     kind: str
     arg: Node
@@ -254,11 +255,12 @@ def build_program(
         h = names.activation(k, depth)
         shape = _shape(layout, rule.units)
         forward.append(Step(z, AddBias(product, b), shape, PRE_ACTIVATION, k))
-        forward.append(
-            Step(
-                h, Activate(rule.activation, rule.forward, Ref(z)), shape, ACTIVATION, k
-            )
+        act: Node = (
+            Link(rule.activation, Ref(z))
+            if rule.vector
+            else Activate(rule.activation, rule.forward, Ref(z))
         )
+        forward.append(Step(h, act, shape, ACTIVATION, k))
         a = Ref(h)
     prediction = names.OUTPUTS
     if link is not None:

@@ -43,6 +43,7 @@ class LayerRule:
     forward: sp.Expr  # act(z)
     # act'(z), rewritten in terms of h = act(z) where SymPy finds it
     derivative: sp.Expr
+    vector: bool = False  # over the layer's units together (softmax): see _rule_of
 
 
 def _alpha(spec: NetworkSpec) -> sp.Expr:
@@ -92,7 +93,12 @@ def activation_rule(name: str, alpha: float) -> tuple[sp.Expr, sp.Expr]:
 
 @functools.lru_cache(maxsize=64)
 def _rule_of(entry: registry.Activation, alpha: float) -> tuple[sp.Expr, sp.Expr]:
-    """Cached by the entry itself, so a name registered again never sees an old rule."""
+    """Cached by the entry itself, so a name registered again never sees an old rule.
+
+    A vector activation (softmax) has no entrywise rule: its name applied to Z, and nan for
+    the derivative, which no step takes (the output error goes through it in one step)."""
+    if entry.vector is not None:
+        return sp.Function(entry.name)(Z), sp.nan
     forward = entry.expr(Z, sp.Float(alpha))
     derivative = apply_step_convention(sp.diff(forward, Z))
     return forward, in_terms_of(derivative, forward, Z, H)
@@ -109,6 +115,7 @@ def layer_rule(index: int, spec: NetworkSpec) -> LayerRule:
         activation=act.name,
         forward=forward,
         derivative=derivative,
+        vector=act.vector is not None,
     )
 
 
@@ -137,13 +144,16 @@ def output_delta(spec: NetworkSpec) -> tuple[sp.Expr, sp.Expr]:
     zs = [sp.Symbol(f"z_{k + 1}", real=True) for k in range(n_out)]
     yh = [sp.Symbol(f"yhat_{k + 1}", real=True) for k in range(n_out)]
     ts = [sp.Symbol(f"y_{k + 1}", real=True) for k in range(n_out)]
-    outputs = [act.expr(z, _alpha(spec)) for z in zs]
+    if act.vector is not None:
+        outputs = act.vector(zs)
+    else:
+        outputs = [act.expr(z, _alpha(spec)) for z in zs]
     sample_loss = loss.expr(outputs, ts)
     raw_rules, rules = [], []
     for k in range(n_out):
         d = apply_step_convention(sp.diff(sample_loss, zs[k]))
         raw_rules.append(d.xreplace({zs[k]: Z, ts[k]: T}))
-        if loss.link == "softmax":
+        if "softmax" in (loss.link, act.name):
             d = _softmax_in_terms_of_p(d, k, zs, yh, ts)
         elif loss.link is not None:
             assert loss.link_expr is not None

@@ -17,11 +17,13 @@ from ..derive.rules import W
 from ..printing.latex import SampleLatexPrinter, broken, tex
 from ..printing.notation import (
     act_tex,
+    direct_output_error,
     general,
     h_name,
     h_tex,
     has_link,
     layer_act_tex,
+    over_outputs,
     partial,
     symbol_tex,
 )
@@ -77,6 +79,8 @@ def forward_general(d: Derivation, w: Writer) -> tuple[Display, ...]:
         zi = symbol_tex(general("z", k, "i"))
         out.append(Display(zi, (z,), _range(w, "i", rule.units)))
         act = f"{layer_act_tex(d, rule)}({zi})"
+        if over_outputs(d, rule):
+            act = f"{layer_act_tex(d, rule)}(z^{{({k})}})_{{i}}"
         out.append(Display(h_tex(d, k, "i"), (act,)))
     return tuple(out)
 
@@ -114,13 +118,18 @@ def forward_units(d: Derivation) -> tuple[Display, ...]:
             chunks = [terms[0]] + [f"+ {t}" for t in terms[1:]] + [f"+ {tex(b[i])}"]
             out.append(Display(tex(s.z[k - 1][i]), continued(pack(chunks, LINE_WIDTH))))
         link = registry.loss(d.spec.loss).link_expr if k == len(d.layers) else None
+        link = registry.activation(rule.activation).vector or link
         for i in range(rule.units):
             z = s.z[k - 1][i]
-            if link is not None:  # the loss's link gives the prediction yhat
+            if (
+                link is not None
+            ):  # the link (or softmax output) gives the prediction yhat
                 hz = link(list(s.z[k - 1]))[i]
             else:
                 hz = rule.forward.xreplace({Z: z})
             shown = f"{layer_act_tex(d, rule)}({tex(z)}) = {tex(hz)}"
+            if over_outputs(d, rule):
+                shown = f"{layer_act_tex(d, rule)}(z^{{({k})}})_{{{i + 1}}} = {tex(hz)}"
             out.append(Display(tex(s.h[k - 1][i]), (shown,)))
     return tuple(out)
 
@@ -245,9 +254,10 @@ def local(d: Derivation, w: Writer) -> tuple[Display, ...]:
     """
     L = len(d.layers)
     out = []
-    if has_link(d):
-        link = registry.loss(d.spec.loss).link
-        remark = w.remark(f"loss through its {link}, output ", Math("k"))
+    if direct_output_error(d):
+        link = registry.loss(d.spec.loss).link or d.layers[-1].activation
+        through = "its" if has_link(d) else "the output's"
+        remark = w.remark(f"loss through {through} {link}, output ", Math("k"))
         zk = symbol_tex(general("z", L, "k"))
         delta = unit_forms.entry(d, names.delta(L), "k")
         out.append(Display(partial("L", zk), (tex(delta),), remark))
@@ -257,8 +267,8 @@ def local(d: Derivation, w: Writer) -> tuple[Display, ...]:
         out.append(Display(partial("L", yk), (tex(_loss_slope(d)),), remark))
     for rule in reversed(d.layers):
         k = rule.index
-        if k == L and has_link(d):
-            continue  # the logits feed the loss directly
+        if k == L and direct_output_error(d):
+            continue  # the logits feed the loss directly, or through softmax in one step
         unit = "k" if k == L else "i"
         z = _sym(general("z", k, unit))
         h = _sym(h_name(d, k, unit))
@@ -339,7 +349,7 @@ def deltas(d: Derivation, w: Writer) -> tuple[tuple[Display, ...], tuple[Display
     general_rows, units = [], []
     zk = symbol_tex(general("z", L, "k"))
     chain = partial("L", zk)
-    if not has_link(d):
+    if not direct_output_error(d):
         yk = symbol_tex(general("yhat", 0, "k"))
         chain += " = " + partial("L", yk) + partial(yk, zk)
     output = unit_forms.entry(d, names.delta(L), "k")

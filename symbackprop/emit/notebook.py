@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._lazy import sympy as sp
 from ..derive import H, LayerRule
 from ..errors import UserError
 from ..printing.latex import tex
@@ -134,6 +135,17 @@ def activation_rows(
             )
             continue
         op = registry.activation(name).mathjax
+        vector = registry.activation(name).vector
+        if vector is not None:  # softmax: each output reads every z of the layer
+            zs = [sp.Symbol(f"z_{i + 1}") for i in range(rule.units)]
+            rows[name] = ActivationRow(
+                md_escape(name),
+                where,
+                f"${op}(z)_1 = {tex(vector(zs)[0])}$",
+                "couples the outputs (a Jacobian); the loss's output error is taken "
+                "through it in one step, below",
+            )
+            continue
         derivative = f"${op}'(z) = {tex(rule.derivative)}$"
         if H in rule.derivative.free_symbols:
             derivative += f", where $h = {op}(z)$"

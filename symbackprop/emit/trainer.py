@@ -312,7 +312,9 @@ def scalar_refusal(d: Derivation) -> str | None:
         return f"loss {d.spec.loss} needs exp/log, which plain floats cannot evaluate safely"
     if d.spec.dtype != "float64":
         return f"dtype {d.spec.dtype}: plain Python floats are float64"
-    unsafe = [r.activation for r in d.layers if r.forward.has(sp.exp, sp.log)]
+    unsafe = [
+        r.activation for r in d.layers if r.vector or r.forward.has(sp.exp, sp.log)
+    ]
     if unsafe:
         return f"activation {unsafe[0]} needs exp/log, which plain floats can overflow"
     return None

@@ -128,6 +128,23 @@ def has_link(d: Derivation) -> bool:
     return registry.loss(d.spec.loss).link is not None
 
 
+def direct_output_error(d: Derivation) -> bool:
+    """True when the chain rule has no separate dyhat/dz factor at the output: the loss takes
+    the logits (a link), or the output activation is over all outputs together (softmax)."""
+    return has_link(d) or d.layers[-1].vector
+
+
+def over_outputs(d: Derivation, rule: LayerRule) -> bool:
+    """Whether a layer's output function reads every unit's z: a softmax output activation,
+    or a logit loss's softmax link. Its entry i is then written softmax(z)_i, not of z_i."""
+    if rule.index != len(d.layers):
+        return False
+    link = registry.loss(d.spec.loss).link
+    return rule.vector or (
+        link is not None and registry.activation(link).vector is not None
+    )
+
+
 def act_tex(rule: LayerRule) -> str:
     """A layer's activation function, as an operator name."""
     return registry.activation(rule.activation).latex

@@ -29,8 +29,8 @@ def what(step: P.Step, prog: P.Program) -> str:
     if step.role == P.PRE_ACTIVATION:
         return f"pre-activations of layer {k}"
     if step.role == P.ACTIVATION:
-        assert isinstance(step.expr, P.Activate)
-        return step.expr.activation
+        assert isinstance(step.expr, P.Activate | P.Link)
+        return _activation_name(step.expr)
     if step.role == P.PREDICTION:
         assert isinstance(step.expr, P.Link)
         return f"{step.expr.kind} of the logits {names.OUTPUTS}"
@@ -56,10 +56,14 @@ def describe(step: P.Step, prog: P.Program) -> str:
     return f"{shape_text(step.shape)} {what(step, prog)}"
 
 
+def _activation_name(node: P.Activate | P.Link) -> str:
+    return node.activation if isinstance(node, P.Activate) else node.kind
+
+
 def _activation_of(prog: P.Program, layer: int) -> str:
     step = prog.step(names.activation(layer, prog.depth))
-    assert isinstance(step.expr, P.Activate)
-    return step.expr.activation
+    assert isinstance(step.expr, P.Activate | P.Link)
+    return _activation_name(step.expr)
 
 
 def _lines(d: Derivation, steps: tuple[P.Step, ...]) -> list[Line]:
@@ -152,6 +156,13 @@ class _Inplace:
         )
 
     def _activation(self, s: P.Step) -> None:
+        if isinstance(s.expr, P.Link):  # softmax over each sample's outputs
+            self.buffer(s.name, s.shape)
+            self.emit(
+                f"{s.name}[...] = {self.printer.expr(s.expr)}",
+                f"{s.name} = {s.expr.kind}({self.name(s.expr.arg)})",
+            )
+            return
         assert isinstance(s.expr, P.Activate)
         z = self.name(s.expr.arg)
         entry = registry.activation(s.expr.activation)

@@ -184,11 +184,11 @@ class ProgramPrinter:
         return self._rule(rule, arrays)
 
     def _Link(self, node: P.Link) -> str:
-        # the registry's stable forms take one sample per row: transpose around them
-        entry = next(e for e in registry.LOSSES.values() if e.link == node.kind)
+        # the activation's stable form takes one sample per row: transpose around it
+        form = registry.activation(node.kind).numpy
         if self.rows:
-            return entry.link_numpy.format(Z=self.expr(node.arg))
-        return f"({entry.link_numpy.format(Z=self._operand(node.arg) + '.T')}).T"
+            return form.format(z=self.expr(node.arg))
+        return f"({form.format(z=self._operand(node.arg) + '.T')}).T"
 
     def _Mean(self, node: P.Mean) -> str:
         return f"({self.expr(node.arg)}) / {self.batch}"

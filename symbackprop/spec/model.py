@@ -342,10 +342,24 @@ def validate(spec: NetworkSpec) -> None:
             f"{loss.output}, e.g. --activations "
             f"{','.join([*spec.activations[:-1], loss.output])}"
         )
-    if loss.link == "softmax" and n[-1] < 2:
+    out = spec.activations[-1]
+    if registry.activation(out).vector and loss.output != out:
+        pair = next(e.name for e in registry.LOSSES.values() if e.output == out)
         raise UserError(
-            "loss softmax_cross_entropy needs at least 2 outputs (one per class); "
-            "for one output use bce_with_logits"
+            f"output activation {out} is paired with loss {pair} (its gradient is then "
+            f"entrywise); use --loss {pair}, or identity with a loss on the raw outputs"
+        )
+    hidden = [a for a in spec.activations[:-1] if registry.activation(a).vector]
+    if hidden:
+        raise UserError(
+            f"activations: {hidden[0]} works on a sample's outputs together, so it can only "
+            f"be the output layer's; e.g. --activations "
+            f"{','.join(['relu'] * (len(n) - 2) + [hidden[0]])}"
+        )
+    if "softmax" in (loss.link, loss.output) and n[-1] < 2:
+        raise UserError(
+            f"loss {spec.loss} needs at least 2 outputs (one per class); "
+            "for one output use bce or bce_with_logits"
         )
     l2 = _finite(spec.l2)
     if l2 is None or l2 < 0:

@@ -22,11 +22,13 @@ from ..errors import UserError
 
 @dataclass(frozen=True)
 class Activation:
-    """An entrywise activation.
+    """An activation: entrywise, or (`vector`) over a layer's units together, like softmax.
 
     `expr(z, alpha)` is its SymPy definition (alpha is the spec's leaky-ReLU slope; others
     ignore it). `numpy` is a numerically safe forward over {z} and {alpha} (no overflow for
-    |z| ~ 800) and `numpy_out` the same writing into a buffer {out}, where NumPy can.
+    |z| ~ 800; a vector one's takes one sample per row) and `numpy_out` the same writing into
+    a buffer {out}, where NumPy can. A `vector` activation maps a sample's pre-activations to
+    its outputs; it can only be an output layer's, paired with the loss it simplifies with.
     """
 
     name: str
@@ -38,6 +40,7 @@ class Activation:
     # weights into this layer are drawn with std sqrt(gain / fan_in)
     init_gain: float = 1.0
     formula: str = ""  # the spec's plain-text definition, for one defined by a formula
+    vector: Callable[[Sequence[sp.Expr]], list[sp.Expr]] | None = None
 
     @property
     def mathjax(self) -> str:
@@ -53,6 +56,8 @@ class Activation:
     def kink(self) -> bool:
         """Not differentiable somewhere (SymPy's derivative has a step): its value there is a
         convention, ReLU'(0) = 0, and numeric checks keep away from it."""
+        if self.vector is not None:
+            return False
         z = sp.Symbol("z", real=True)
         slope = sp.diff(self.expr(z, sp.Rational(1, 100)), z)
         return bool(slope.has(sp.Heaviside, sp.Piecewise, sp.Max, sp.Min, sp.sign))
@@ -60,12 +65,16 @@ class Activation:
     @functools.cached_property
     def uses_alpha(self) -> bool:
         """Whether the spec's slope alpha appears in its definition (leaky ReLU's does)."""
+        if self.vector is not None:
+            return False
         alpha = sp.Symbol("alpha")
         return bool(self.expr(sp.Symbol("z"), alpha).has(alpha))
 
     @functools.cached_property
     def is_identity(self) -> bool:
         """act(z) = z: the in-place trainer stores no copy of such a layer."""
+        if self.vector is not None:
+            return False
         z = sp.Symbol("z")
         return bool(self.expr(z, sp.Symbol("alpha")) == z)
 
@@ -74,24 +83,24 @@ class Activation:
 class Loss:
     """One sample's loss `expr(outputs, y)`; `numpy` is its batch sum over {Y}, {T} and {K}.
 
-    With a `link`, the outputs are logits and the prediction is p = link(z): `link_expr` is its
-    SymPy definition and `link_numpy` a stable NumPy form over {Z}.
+    With a `link`, the outputs are logits and the prediction is p = link(z): `link` names the
+    activation whose stable NumPy form and document name it prints with, `link_expr` is its
+    SymPy definition over a sample's logits.
     """
 
     name: str
     expr: Callable[[Sequence[sp.Expr], Sequence[sp.Expr]], sp.Expr]
     numpy: str
     description: str
-    # None, "sigmoid" (entrywise) or "softmax" (over the outputs)
+    # None, "sigmoid" (entrywise) or "softmax" (over the outputs): an activation's name
     link: str | None = None
     link_expr: Callable[[Sequence[sp.Expr]], list[sp.Expr]] | None = None
-    link_numpy: str = ""
-    link_latex: str = ""  # the link's name in documents: \sigma, \operatorname{softmax}
     targets: str = "real"  # "real", "binary" (0/1) or "one_hot" (rows sum to 1)
     formula: str = (
         ""  # the spec's plain-text definition (per output), for a loss defined by one
     )
-    # the output activation a loss on probabilities needs (bce: sigmoid), or None
+    # the output activation a loss on probabilities needs (bce: sigmoid, cross_entropy:
+    # softmax), or None
     output: str | None = None
 
     @property
@@ -118,6 +127,16 @@ class Loss:
 
 def _sigmoid(z: sp.Expr) -> sp.Expr:
     return 1 / (1 + sp.exp(-z))
+
+
+def _softmax(z: Sequence[sp.Expr]) -> list[sp.Expr]:
+    total = sp.Add(*[sp.exp(zk) for zk in z])
+    return [sp.exp(zk) / total for zk in z]
+
+
+def _not_entrywise(z: sp.Expr, alpha: sp.Expr) -> sp.Expr:
+    """A vector activation's entry depends on the whole layer: there is no act(z) of one z."""
+    raise TypeError("softmax is applied to a sample's outputs together, not entrywise")
 
 
 ACTIVATIONS: dict[str, Activation] = {
@@ -162,6 +181,14 @@ ACTIVATIONS: dict[str, Activation] = {
             "np.logaddexp(0, {z}, out={out})",
         ),
         Activation("identity", lambda z, _: z, "{z}", r"\operatorname{id}"),
+        Activation(
+            "softmax",
+            _not_entrywise,
+            # one sample per row, shifted by its largest logit: no overflow
+            "np.exp({z} - np.logaddexp.reduce({z}, axis=1, keepdims=True))",
+            r"\operatorname{softmax}",
+            vector=_softmax,
+        ),
     )
 }
 
@@ -197,11 +224,6 @@ def _cross_entropy_on_probabilities(
     return -sp.Add(*[t * sp.log(q) for q, t in zip(p, y, strict=True)])
 
 
-def _softmax(z: Sequence[sp.Expr]) -> list[sp.Expr]:
-    total = sp.Add(*[sp.exp(zk) for zk in z])
-    return [sp.exp(zk) / total for zk in z]
-
-
 def _cross_entropy(z: Sequence[sp.Expr], y: Sequence[sp.Expr]) -> sp.Expr:
     return -sp.Add(*[t * sp.log(q) for q, t in zip(_softmax(z), y, strict=True)])
 
@@ -228,8 +250,6 @@ LOSSES: dict[str, Loss] = {
             "binary cross-entropy of sigmoid(z), from the logits z",
             link="sigmoid",
             link_expr=_sigmoid_link,
-            link_numpy="np.exp(-np.logaddexp(0, -{Z}))",
-            link_latex=r"\sigma",
             targets="binary",
         ),
         Loss(
@@ -241,14 +261,20 @@ LOSSES: dict[str, Loss] = {
             output="sigmoid",
         ),
         Loss(
+            "cross_entropy",
+            _cross_entropy_on_probabilities,
+            "-np.sum({T} * np.log(np.where({T} > 0, {Y}, 1.0)))",
+            "cross-entropy of probabilities (a softmax output layer's); one-hot targets",
+            targets="one_hot",
+            output="softmax",
+        ),
+        Loss(
             "softmax_cross_entropy",
             _cross_entropy,
             "np.sum(np.logaddexp.reduce({Y}, axis=1) - np.sum({T} * {Y}, axis=1))",
             "cross-entropy of softmax(z), from the logits z; one-hot targets",
             link="softmax",
             link_expr=_softmax,
-            link_numpy="np.exp({Z} - np.logaddexp.reduce({Z}, axis=1, keepdims=True))",
-            link_latex=r"\operatorname{softmax}",
             targets="one_hot",
         ),
     )
@@ -305,8 +331,8 @@ def unregister_loss(name: str) -> None:
 
 
 def link_latex(kind: str) -> str:
-    """A link's name in documents, from the first loss that uses it."""
-    return next(e.link_latex for e in LOSSES.values() if e.link == kind)
+    """A link's name in documents: its activation's."""
+    return activation(kind).latex
 
 
 def function_aliases() -> dict[str, str]:

@@ -40,6 +40,12 @@ def forward_candidates(
     out = [Candidate((), "the correct forward pass", truth)]
     if truth[0].ndim == 2:
         out.append(Candidate((dx.TRANSPOSED,), "its transpose", [t.T for t in truth]))
+    if output == names.OUTPUTS and names.PREDICTION in probes[0].forward:
+        # a loss with a link: the student may return the link's probabilities as the output
+        probabilities = _forward_truth(probes, layout, names.PREDICTION)
+        out.append(
+            Candidate((dx.PROBABILITIES,), "the probabilities", probabilities, False)
+        )
     keys = sorted({k for p in probes for k in p.per_sample_bias})
     for layers in keys:
         arrays = []
@@ -203,6 +209,10 @@ def diagnose_forward(
         codes.extend(m.codes)
         if dx.TRANSPOSED in m.codes:
             sentences.append(f"{label} is the transpose of the correct one")
+        if dx.PROBABILITIES in m.codes:
+            sentences.append(
+                f"{label} holds the probabilities, not the logits the spec's loss takes"
+            )
         if m.factor:
             sentences.append(
                 f"{label} is {factor_words(m.factor, 'forward', ns, m.fixed_n)}"
@@ -214,7 +224,7 @@ def _forward_truth(probes: list[Probe], layout: Layout, name: str) -> list[np.nd
     """One forward output at every probe, in the student's layout."""
     return [
         layout.targets_to_student(p.forward[name])
-        if name == names.OUTPUTS
+        if name in (names.OUTPUTS, names.PREDICTION)
         else layout.samples_to_student(p.forward[name])
         for p in probes
     ]

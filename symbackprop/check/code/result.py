@@ -17,7 +17,7 @@ from .layout import Layout
 
 CODE_ORDER = [
     dx.TRANSPOSED, dx.SCALED, dx.SIGN_FLIPPED, dx.MISSING_ACTIVATION_MASK, dx.WRONG_SHAPE,
-    dx.PRODUCT_ORDER, dx.BIAS_BROADCAST, dx.PENALTY_FACTOR, dx.WRONG,
+    dx.PRODUCT_ORDER, dx.BIAS_BROADCAST, dx.PENALTY_FACTOR, dx.PROBABILITIES, dx.WRONG,
 ]  # fmt: skip
 
 # a traceback frame -> "file:line `code`" in the student's file, or ""

@@ -229,10 +229,10 @@ def make_probes(
 
 
 def _saturated(spec: NetworkSpec, fwd: Arrays) -> bool:
-    """Whether a sigmoid output's probabilities come within PROBABILITY_MARGIN of 0 or 1,
-    where a course's dA = -(Y/A - (1-Y)/(1-A)) divides by zero or loses its digits (a wide
-    layer's always do: then they are drawn anyway, after SATURATED_ATTEMPTS)."""
-    if registry.loss(spec.loss).output != "sigmoid":
+    """Whether a sigmoid or softmax output's probabilities come within PROBABILITY_MARGIN of
+    0 or 1, where a course's dA = -(Y/A - (1-Y)/(1-A)) divides by zero or loses its digits
+    (a wide layer's always do: then they are drawn anyway, after SATURATED_ATTEMPTS)."""
+    if registry.loss(spec.loss).output is None:
         return False
     Y = fwd[names.OUTPUTS]
     return bool(np.any((Y < PROBABILITY_MARGIN) | (Y > 1 - PROBABILITY_MARGIN)))
@@ -241,6 +241,8 @@ def _saturated(spec: NetworkSpec, fwd: Arrays) -> bool:
 def _is_identity(prog: P.Program) -> bool:
     """The output layer's act(z) = z, read off the program's own rule (no SymPy needed)."""
     step = prog.step(names.activation(prog.depth, prog.depth))
+    if isinstance(step.expr, P.Link):  # softmax over the outputs
+        return False
     assert isinstance(step.expr, P.Activate)
     return N.is_identity(step.expr.rule)
 

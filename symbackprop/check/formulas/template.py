@@ -39,7 +39,8 @@ def template(
         else "the average of these over the N samples (reduction mean)"
     )
     x, y, yhat = vocab.inputs, vocab.targets, vocab.h[-1]
-    activations = registry.ACTIVATIONS.values()
+    # softmax has no per-entry form: the output error is written with yhat
+    activations = [a for a in registry.ACTIVATIONS.values() if a.vector is None]
     sloped = [
         a for a in dict.fromkeys(spec.activations) if registry.activation(a).uses_alpha
     ]

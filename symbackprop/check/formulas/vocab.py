@@ -84,7 +84,8 @@ def canonical_function(name: str) -> str | None:
 
 def function_list() -> str:
     """The allowed function names, for error messages."""
-    return ", ".join([*registry.ACTIVATIONS, *MATH_FUNCTIONS])
+    entrywise = [a.name for a in registry.ACTIVATIONS.values() if a.vector is None]
+    return ", ".join([*entrywise, *MATH_FUNCTIONS])
 
 
 def number(value: int | float | Fraction) -> sp.Rational:
@@ -156,6 +157,11 @@ def apply_function(name: str, args: Sequence[sp.Expr], alpha: sp.Expr) -> sp.Exp
     """
     if name in registry.ACTIVATIONS:
         act = registry.activation(name)
+        if act.vector is not None:
+            raise ParseError(
+                f"{name} works on all the outputs together, so a per-entry formula cannot "
+                "call it: write the output error with yhat, e.g. (yhat_1 - y_1)"
+            )
         high = 2 if act.uses_alpha else 1
         _check_arity(name, args, 1, high)
         return act.expr(args[0], args[1] if len(args) == 2 else alpha)

@@ -10,6 +10,7 @@ loss, which carries the 1/m of a mean); for a sum reduction they are the same.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -255,29 +256,42 @@ def _symbolic(
         inputs[names.bias(k)] = matrix(f"b{k}", units, 1)
         z = batch(f"z{k}", units)
         inputs[names.pre_activation(k)] = z
-        act = spec.activations[k - 1]
-        if act in ("relu", "leaky_relu"):
+        act = registry.activation(spec.activations[k - 1])
+        if act.name in ("relu", "leaky_relu"):
             pieces += list(z)
-        elif act != "identity":
+        elif act.vector is not None:  # softmax: each sample's outputs together
             h = batch(f"h{k}", units)
-            rule = registry.activation(act).expr
+            defs.update(_per_sample(act.vector, z, h, cols))
+            inputs[names.activation(k, depth)] = h
+        elif not act.is_identity:
+            h = batch(f"h{k}", units)
             for hs, zs in zip(h, z, strict=True):
-                defs[hs] = rule(zs, sp.Float(spec.alpha))
+                defs[hs] = act.expr(zs, sp.Float(spec.alpha))
             inputs[names.activation(k, depth)] = h
     link = registry.loss(spec.loss)
     if link.link is not None and link.link_expr is not None:
-        z = inputs[names.pre_activation(depth)]
         p = batch("p", spec.layers[-1])
-        rows = (
-            [list(z.col(j)) for j in range(m)]
-            if cols
-            else [list(z.row(i)) for i in range(m)]
+        defs.update(
+            _per_sample(link.link_expr, inputs[names.pre_activation(depth)], p, cols)
         )
-        for s, zs in enumerate(rows):
-            for i, e in enumerate(link.link_expr(zs)):
-                defs[p[i, s] if cols else p[s, i]] = e
         inputs[names.PREDICTION] = p
     return inputs, pieces, defs
+
+
+def _per_sample(
+    fn: Callable[[list[sp.Expr]], list[sp.Expr]],
+    z: sp.Matrix,
+    out: sp.Matrix,
+    cols: bool,
+) -> dict[sp.Symbol, sp.Expr]:
+    """out's symbols defined as fn of their sample's z (a column, or a row): softmax's."""
+    samples = z.cols if cols else z.rows
+    defs = {}
+    for s in range(samples):
+        zs = list(z.col(s)) if cols else list(z.row(s))
+        for i, e in enumerate(fn(zs)):
+            defs[out[i, s] if cols else out[s, i]] = e
+    return defs
 
 
 def derivations(spec: NetworkSpec) -> tuple[Derivation, Derivation]:
