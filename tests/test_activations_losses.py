@@ -10,12 +10,12 @@ from symbackprop.derive import YHAT, H, Z, activation_rule, derive
 from symbackprop.emit.trainer import build_trainer, emit_trainer_unchecked, load_trainer
 from symbackprop.spec import make_spec, registry
 
-ACTS = sorted(registry.ACTIVATIONS)
+ACTS = sorted(registry.entrywise_names())
 LOSSES = sorted(registry.LOSSES)
 
 
 def _spec(act: str, loss: str, depth: int, out_act: str = "identity"):
-    outputs = 3 if loss == "softmax_cross_entropy" else 2
+    outputs = 3 if registry.loss(loss).targets == "one_hot" else 2
     layers = (3, *([3, 4, 2][:depth]), outputs)
     out_act = (
         registry.loss(loss).output or out_act
@@ -115,6 +115,100 @@ def test_sympy_reaches_p_minus_y_for_logit_losses(loss: str, out: int) -> None:
     assert sp.expand(d.output_delta - (YHAT - sp.Symbol("y", real=True))) == 0
     # and the unsimplified derivative it started from is not already that
     assert d.output_delta_raw.has(sp.exp)
+
+
+def test_sympy_reaches_a_minus_y_through_a_softmax_output_layer() -> None:
+    spec = make_spec(
+        layers=(2, 3, 3), activations=("relu", "softmax"), loss="cross_entropy"
+    )
+    d = derive(spec)
+    assert sp.expand(d.output_delta - (YHAT - sp.Symbol("y", real=True))) == 0
+    assert d.output_delta_raw.has(sp.exp)  # SymPy simplified it, nobody typed it
+    assert d.layers[-1].vector and d.scalar is not None
+
+
+def test_softmax_output_and_logit_loss_give_the_same_gradients() -> None:
+    """The same maths written two ways: softmax then cross-entropy of probabilities, or
+    the logit loss; only what the network calls its output differs."""
+    probs = load_trainer(
+        emit_trainer_unchecked(
+            derive(
+                make_spec(
+                    layers=(3, 4, 3),
+                    activations=("tanh", "softmax"),
+                    loss="cross_entropy",
+                    reduction="mean",
+                )
+            )
+        )
+    )
+    logits = load_trainer(
+        emit_trainer_unchecked(
+            derive(
+                make_spec(
+                    layers=(3, 4, 3),
+                    activations=("tanh", "identity"),
+                    loss="softmax_cross_entropy",
+                    reduction="mean",
+                )
+            )
+        )
+    )
+    rng = np.random.default_rng(3)
+    params = {k: rng.normal(size=v.shape) for k, v in probs.init_params(0).items()}
+    X = rng.normal(size=(7, 3))
+    y = np.eye(3)[rng.integers(0, 3, size=7)]
+    v1, g1 = probs.loss_and_gradients(params, X, y)
+    v2, g2 = logits.loss_and_gradients(params, X, y)
+    assert v1 == pytest.approx(v2, rel=1e-12)
+    for k in g1:
+        np.testing.assert_allclose(g1[k], g2[k], rtol=1e-10, atol=1e-12)
+    out = probs.forward(params, X)["Y"]
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)  # the output is probabilities
+    assert (out > 0).all()
+
+
+def test_softmax_output_is_stable_at_large_pre_activations() -> None:
+    spec = make_spec(
+        layers=(3, 2, 3), activations=("relu", "softmax"), loss="cross_entropy"
+    )
+    t = load_trainer(emit_trainer_unchecked(derive(spec)))
+    params = t.init_params(0)
+    params["W1"][:] = 1.0
+    params["W2"][:] = [[1.0, 1.0], [-1.0, -1.0], [0.5, 0.5]]
+    X = np.full((2, 3), 300.0)
+    with np.errstate(over="raise", invalid="raise"):
+        cache = t.forward(params, X)
+    assert np.isfinite(cache["Y"]).all()
+    np.testing.assert_allclose(cache["Y"][0], [1.0, 0.0, 0.0], atol=1e-300)
+
+
+@pytest.mark.parametrize(
+    ("kw", "words"),
+    [
+        (
+            dict(activations=("softmax", "softmax"), loss="cross_entropy"),
+            "output layer",
+        ),
+        (
+            dict(activations=("relu", "softmax"), loss="half_sse"),
+            "--loss cross_entropy",
+        ),
+        (dict(activations=("relu", "identity"), loss="cross_entropy"), "to softmax"),
+        (
+            dict(
+                layers=(2, 3, 1), activations=("relu", "softmax"), loss="cross_entropy"
+            ),
+            "at least 2 outputs",
+        ),
+    ],
+)
+def test_softmax_output_pairings_are_refused_in_one_line(kw: dict, words: str) -> None:
+    from symbackprop.errors import UserError
+
+    with pytest.raises(UserError, match=words) as info:
+        make_spec(**{"layers": (2, 3, 3), **kw})
+    assert "\n" not in str(info.value)
 
 
 def test_stable_forward_at_large_pre_activations() -> None:

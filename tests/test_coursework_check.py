@@ -38,6 +38,7 @@ STYLES: dict[str, list[str]] = {
     "torch": [],
     "cs231n_layers": [],
     "tutorial_script": [],  # the loop's `W -= lr * dW` names the gradient variables
+    "mnist_scratch": [],
 }
 # fixtures of a supported style that need what is not done yet
 UNSUPPORTED: set[str] = set()
@@ -52,6 +53,7 @@ DIAGNOSES = {
     "db_without_keepdims": "wrong_shape",
     "transposed_A1": "transposed",
     "db_wrong_axis": "wrong_shape",
+    "db_summed_over_all": "wrong_shape",
     "l2_factor_off_by_2": "penalty_factor",
 }
 
@@ -60,8 +62,16 @@ def spec_flags(fx: dict[str, Any]) -> list[str]:
     """--layers/--activations/--loss/--reduction of the fixture's network."""
     net = fx["network"]
     activations = list(net["activations"])
-    if net["loss"] == "softmax_ce":
+    loss = LOSSES[net["loss"]]
+    if net["loss"] == "softmax_ce" and "scores" in (
+        fx.get("output_is"),
+        fx.get("loss_takes"),
+    ):
         activations[-1] = "identity"  # the scores are the logits
+    elif (
+        net["loss"] == "softmax_ce"
+    ):  # a softmax output layer, its probabilities returned
+        loss = "cross_entropy"
     penalty = ["--l2", str(L2)] if "penalty" in fx else []
     if "penalty" in fx and fx.get("runner") == "script":  # the script's own coefficient
         penalty = ["--l2", str(script_l2(fx["penalty"]))]
@@ -72,7 +82,7 @@ def spec_flags(fx: dict[str, Any]) -> list[str]:
         "--activations",
         ",".join(activations),
         "--loss",
-        LOSSES[net["loss"]],
+        loss,
         "--reduction",
         net["reduction"],
     ]

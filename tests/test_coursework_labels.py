@@ -11,7 +11,7 @@ at the same point (every entry for small networks, random directions for 784-128
 
 A gradient labelled ok must match; a gradient labelled with a mistake must not match, and must show
 that mistake's signature (missing 1/m: m times the true one; a transposed dW: its transpose; a
-wrong-axis db: dZ summed over units; the derivative or mask mistakes and the updated W2: the hand-
+wrong-axis db: dZ summed over units; a db summed over everything: one number, the true db's sum; the derivative or mask mistakes and the updated W2: the hand-
 written backward with that one mistake made). The student's forward output and loss are compared
 with the reference too, so the manifest's description of the network is checked against the file.
 Nothing of symbackprop is imported.
@@ -50,6 +50,7 @@ MISTAKES = {
     "relu_on_output",
     "updated_W2_in_backprop",
     "l2_factor_off_by_2",
+    "db_summed_over_all",
 }
 # mistakes reproduced by the hand-written backward with that one mistake made
 VARIANTS = {
@@ -523,6 +524,12 @@ def signature_holds(
         return g.size == wrong.size and (
             np.linalg.norm(g.reshape(-1) - wrong) <= MATCH * np.linalg.norm(true)
         )
+    if mistake == "db_summed_over_all":
+        # one number: the true db (already over the samples) summed over the units too (for a
+        # softmax output layer that is zero: compare on the true gradient's scale)
+        return g.size == 1 and abs(float(g) - float(true.sum())) <= MATCH * max(
+            np.linalg.norm(true), 1.0
+        )
     if mistake == "l2_factor_off_by_2":
         grads, penalty, _ = backward(run.params, run.X, run.Y, net)
         k = {"half": 0.5, "double": 2.0}[fx["mistake_detail"]]
@@ -665,7 +672,7 @@ def test_manifest_is_complete() -> None:
             }
             assert len(wrong) == 1 and wrong <= MISTAKES, f"{key}: one mistake, {wrong}"
         styles.setdefault(fx["style"], []).append(right)
-    assert len(styles) == 7
+    assert len(styles) == 8
     for style, verdicts in styles.items():
         assert any(verdicts) and not all(verdicts), style
     share = sum(v for vs in styles.values() for v in vs) / len(FIXTURES)

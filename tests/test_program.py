@@ -18,7 +18,7 @@ from symbackprop.spec import make_spec, names, registry
 SPECS = [
     dict(layers=(3, 4, 2), activations=(act, "identity"), loss=loss, reduction=red)
     for act, (loss, red) in itertools.product(
-        sorted(registry.ACTIVATIONS),
+        sorted(registry.entrywise_names()),
         [("half_sse", "sum"), ("mse", "mean"), ("softmax_cross_entropy", "sum")],
     )
 ] + [

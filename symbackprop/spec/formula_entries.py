@@ -218,7 +218,7 @@ def _stable_calls(expr: sp.Expr, alpha: sp.Symbol) -> tuple[sp.Expr, dict[str, s
     w = sp.Wild("w")
     calls: dict[str, str] = {}
     for entry in list(registry.ACTIVATIONS.values()):
-        if entry.is_identity or entry.uses_alpha:
+        if entry.is_identity or entry.uses_alpha or entry.vector is not None:
             continue
         pattern = entry.expr(w, alpha)
         if not isinstance(pattern, sp.Expr) or pattern.is_Atom:

@@ -335,6 +335,11 @@ def link_latex(kind: str) -> str:
     return activation(kind).latex
 
 
+def entrywise_names() -> list[str]:
+    """The activations any layer may use (not softmax, which only an output layer can)."""
+    return [a.name for a in ACTIVATIONS.values() if a.vector is None]
+
+
 def function_aliases() -> dict[str, str]:
     """alias -> activation name, for the formula parsers (names match case-insensitively)."""
     return {alias: a.name for a in ACTIVATIONS.values() for alias in a.names}

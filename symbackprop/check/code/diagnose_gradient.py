@@ -205,11 +205,18 @@ def diagnose_gradient(
                 err,
             )
         if not shapes_fit:
+            one_number = all(np.size(s) == 1 for s in student) and correct[0].size > 1
             return part(
                 "wrong",
                 [dx.WRONG_SHAPE],
                 f"{label} has shape {shapes_by_n(student, correct, ns)} where {name} is "
                 f"{shape_of(correct[0])}"
+                + (
+                    ": one number, as a sum without an axis gives (it adds up the units "
+                    f"too); sum over the samples only: {label} = {form.gradient(name)}"
+                    if one_number
+                    else ""
+                )
                 + (f"; where the shape is right: {first}" if first else ""),
                 err,
             )

@@ -52,6 +52,8 @@ class Filter:
         student, chunk = self.student, p.chunk
         start = node.lineno + p.offset
         verdict = self._verdict(node)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            return  # a docstring or a bare string: nothing to run, nothing to report
         if not verdict.keep:
             student.dropped.append(f"{_describe(node)} ({chunk.where(start)})")
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import UserError
-from ...spec import NetworkSpec, names
+from ...spec import NetworkSpec, names, registry
 
 # W as (units, inputs) like the derivation, or as (inputs, units)
 WEIGHT_LAYOUTS = ("out_in", "in_out")
@@ -109,7 +109,12 @@ class Layout:
                 by_kind.setdefault(kind, []).append(f"{name} {shape}")
             parts += [f"{' and '.join(v)} {words[k]}" for k, v in by_kind.items()]
         k = spec.layers[-1]
-        if self.targets == LABELS:
+        if self.targets == LABELS and self.samples == "columns":
+            parts.append(
+                f"samples as columns: X ({spec.layers[0]}, m), Y class labels (m,) "
+                f"from 0 to {k - 1}"
+            )
+        elif self.targets == LABELS:
             parts.append(
                 f"X (N, {spec.layers[0]}), y class labels (N,) from 0 to {k - 1}"
             )
@@ -177,6 +182,10 @@ def candidate_layouts(
                     "--layers (and --activations) matching the notebook"
                 )
     targets = [LABELS] if labels else ["2d"]
+    if not labels and registry.loss(spec.loss).targets == "one_hot":
+        targets.append(
+            LABELS
+        )  # what the code accepts decides: one-hot rows, else labels
     if spec.layers[-1] == 1 and not labels:
         y_shape = initial.get("y")
         targets = ["1d"] if y_shape is not None and len(y_shape) == 1 else ["2d"]

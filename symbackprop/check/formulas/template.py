@@ -40,7 +40,7 @@ def template(
     )
     x, y, yhat = vocab.inputs, vocab.targets, vocab.h[-1]
     # softmax has no per-entry form: the output error is written with yhat
-    activations = [a for a in registry.ACTIVATIONS.values() if a.vector is None]
+    activations = [registry.activation(a) for a in registry.entrywise_names()]
     sloped = [
         a for a in dict.fromkeys(spec.activations) if registry.activation(a).uses_alpha
     ]

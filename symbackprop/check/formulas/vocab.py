@@ -84,8 +84,7 @@ def canonical_function(name: str) -> str | None:
 
 def function_list() -> str:
     """The allowed function names, for error messages."""
-    entrywise = [a.name for a in registry.ACTIVATIONS.values() if a.vector is None]
-    return ", ".join([*entrywise, *MATH_FUNCTIONS])
+    return ", ".join([*registry.entrywise_names(), *MATH_FUNCTIONS])
 
 
 def number(value: int | float | Fraction) -> sp.Rational:
