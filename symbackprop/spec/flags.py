@@ -32,7 +32,11 @@ def add_spec_options(p: argparse.ArgumentParser, training: bool = True) -> None:
         "--activations",
         metavar="NAMES",
         help="one per non-input layer, e.g. relu,identity; from: "
-        + ", ".join(sorted(registry.ACTIVATIONS)),
+        + ", ".join(sorted(registry.entrywise_names()))
+        + "; output layer only: "
+        + ", ".join(
+            sorted(set(registry.ACTIVATIONS) - set(registry.entrywise_names()))
+        ),
     )
     g.add_argument(
         "--loss", help="default half_sse; from: " + ", ".join(sorted(registry.LOSSES))
