@@ -130,30 +130,15 @@ def test_sympy_reaches_a_minus_y_through_a_softmax_output_layer() -> None:
 def test_softmax_output_and_logit_loss_give_the_same_gradients() -> None:
     """The same maths written two ways: softmax then cross-entropy of probabilities, or
     the logit loss; only what the network calls its output differs."""
-    probs = load_trainer(
-        emit_trainer_unchecked(
-            derive(
-                make_spec(
-                    layers=(3, 4, 3),
-                    activations=("tanh", "softmax"),
-                    loss="cross_entropy",
-                    reduction="mean",
-                )
-            )
+
+    def trainer(output: str, loss: str):
+        spec = make_spec(
+            layers=(3, 4, 3), activations=("tanh", output), loss=loss, reduction="mean"
         )
-    )
-    logits = load_trainer(
-        emit_trainer_unchecked(
-            derive(
-                make_spec(
-                    layers=(3, 4, 3),
-                    activations=("tanh", "identity"),
-                    loss="softmax_cross_entropy",
-                    reduction="mean",
-                )
-            )
-        )
-    )
+        return load_trainer(emit_trainer_unchecked(derive(spec)))
+
+    probs = trainer("softmax", "cross_entropy")
+    logits = trainer("identity", "softmax_cross_entropy")
     rng = np.random.default_rng(3)
     params = {k: rng.normal(size=v.shape) for k, v in probs.init_params(0).items()}
     X = rng.normal(size=(7, 3))
